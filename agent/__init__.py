@@ -1,0 +1,1 @@
+"""The gputel agent: backend -> sampler -> batcher -> outbox -> stream, plus a node exporter."""

@@ -1,0 +1,81 @@
+"""The one small interface every GPU backend implements, and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Float32Array = npt.NDArray[np.float32]
+Int64Array = npt.NDArray[np.int64]
+
+
+class BackendError(RuntimeError):
+    """The GPU library cannot be used at all (missing, no driver, no device)."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend's library or driver is not on this machine; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """One GPU (or MIG device) as the backend enumerated it. Memory in bytes."""
+
+    index: int
+    uuid: str
+    vendor: str
+    model: str
+    memory_total_bytes: int
+    mig_parent_uuid: str = ""
+    pci_bus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Buffered:
+    """Samples the driver buffered with its own timestamps (Unix ns) for one device and metric."""
+
+    device: int
+    metric: int
+    ts_ns: Int64Array
+    values: Float32Array
+
+
+@dataclass(slots=True)
+class Reading:
+    """One tick: values[device, metric] in the backend's metric order (NaN = no value).
+
+    `buffered` carries driver-timestamped samples gathered since the last tick; those
+    metrics are NaN in `values` so that no sample is counted twice.
+    """
+
+    values: Float32Array
+    buffered: list[Buffered] = field(default_factory=list)
+
+
+class Backend(Protocol):
+    """A source of GPU samples. `read` is called once per tick from one thread."""
+
+    name: str
+
+    def open(self) -> None:
+        """Initialise the library and enumerate devices. Raises BackendError."""
+
+    def devices(self) -> list[DeviceInfo]:
+        """The devices, in the order of Reading.values rows."""
+
+    def metrics(self) -> tuple[str, ...]:
+        """Metric ids, in the order of Reading.values columns."""
+
+    def read(self, ts_ns: int) -> Reading:
+        """Sample every device for the tick at ts_ns (Unix ns). A failed field is NaN."""
+
+    def close(self) -> None:
+        """Release the library; idempotent."""
+
+
+def empty_values(n_devices: int, n_metrics: int) -> Float32Array:
+    """A (devices, metrics) float32 array of NaN, for a backend to fill."""
+    return np.full((n_devices, n_metrics), np.nan, dtype=np.float32)

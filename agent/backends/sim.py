@@ -1,0 +1,139 @@
+"""Simulated GPUs with believable, deterministic load: for demos, benchmarks and tests.
+
+Each GPU runs one workload profile, chosen by its index: training (steady high
+utilization and power, a pause at each checkpoint), inference (bursts), or idle.
+Memory grows and frees with the workload, temperature follows power with a
+thermal lag, the energy counter integrates power. Given the seed and the same
+sequence of tick timestamps, every value is the same on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from dataclasses import dataclass
+
+from gputel.agent.backends.base import DeviceInfo, Reading, empty_values
+
+METRICS: tuple[str, ...] = (
+    "gpu_util", "mem_util", "mem_used", "mem_total", "power", "temperature", "sm_clock", "energy",
+)
+PROFILES: tuple[str, ...] = ("training", "training", "inference", "idle")
+MODEL = "NVIDIA H100 80GB HBM3 (simulated)"
+MEM_TOTAL = 80 * 1024**3
+IDLE_W, TDP_W = 68.0, 700.0
+AMBIENT_C, C_PER_W, THERMAL_TAU_S = 28.0, 0.065, 25.0
+GIB = 1024**3
+
+
+@dataclass(slots=True)
+class _Gpu:
+    """The evolving state of one simulated GPU."""
+
+    profile: str
+    rng: random.Random
+    util: float = 0.0
+    mem_bytes: float = 0.5 * GIB
+    temp_c: float = AMBIENT_C + C_PER_W * IDLE_W
+    energy_j: float = 0.0
+    phase_left_s: float = 0.0
+    busy: bool = False
+    mem_target: float = 0.5 * GIB
+
+
+class SimBackend:
+    """N simulated H100-class GPUs; `seed` and `salt` (the node name) fix every value."""
+
+    name = "sim"
+
+    def __init__(self, gpus: int = 4, seed: int = 0, salt: str = "") -> None:
+        if gpus < 1:
+            raise ValueError("the simulator needs at least one GPU")
+        self._n = gpus
+        self._seed = seed
+        self._salt = salt
+        self._gpus: list[_Gpu] = []
+        self._last_ts_ns: int | None = None
+
+    def open(self) -> None:
+        """Create the GPUs in their initial state."""
+        self._gpus = [self._new_gpu(i) for i in range(self._n)]
+        self._last_ts_ns = None
+
+    def _new_gpu(self, index: int) -> _Gpu:
+        rng = random.Random(f"gputel-sim:{self._seed}:{self._salt}:{index}")
+        gpu = _Gpu(profile=PROFILES[index % len(PROFILES)], rng=rng)
+        gpu.energy_j = rng.uniform(1e6, 5e7)  # the driver was loaded a while ago
+        gpu.mem_target = {"training": rng.uniform(55, 75), "inference": rng.uniform(18, 24),
+                          "idle": 0.5}[gpu.profile] * GIB
+        gpu.phase_left_s = rng.uniform(20, 90)
+        gpu.busy = gpu.profile == "training"
+        return gpu
+
+    def devices(self) -> list[DeviceInfo]:
+        """The simulated devices; UUIDs are stable for a seed and node."""
+        return [
+            DeviceInfo(index=i, uuid=self._uuid(i), vendor="sim", model=MODEL,
+                       memory_total_bytes=MEM_TOTAL, pci_bus_id=f"00000000:{0x18 + i:02X}:00.0")
+            for i in range(self._n)
+        ]
+
+    def _uuid(self, index: int) -> str:
+        rng = random.Random(f"gputel-sim-uuid:{self._seed}:{self._salt}:{index}")
+        return f"GPU-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+
+    def metrics(self) -> tuple[str, ...]:
+        """gpu_util, mem_util, mem_used, mem_total, power, temperature, sm_clock, energy."""
+        return METRICS
+
+    def read(self, ts_ns: int) -> Reading:
+        """Advance every GPU to ts_ns and return its values."""
+        dt = 0.0 if self._last_ts_ns is None else max(0.0, (ts_ns - self._last_ts_ns) / 1e9)
+        self._last_ts_ns = ts_ns
+        values = empty_values(self._n, len(METRICS))
+        for i, gpu in enumerate(self._gpus):
+            values[i] = _step(gpu, dt)
+        return Reading(values=values)
+
+    def close(self) -> None:
+        """Nothing to release."""
+        self._gpus = []
+
+
+def _step(gpu: _Gpu, dt: float) -> tuple[float, ...]:
+    """Advance one GPU by dt seconds; return its values in METRICS order."""
+    rng = gpu.rng
+    _advance_phase(gpu, dt)
+    if gpu.profile == "idle":
+        gpu.util = 0.0
+    elif gpu.busy:
+        base = 96.0 if gpu.profile == "training" else rng.uniform(45, 92)
+        gpu.util = min(100.0, max(0.0, rng.gauss(base, 2.0)))
+    else:
+        gpu.util = max(0.0, rng.gauss(2.0, 1.5))
+    load = gpu.util / 100.0
+    power = IDLE_W + (TDP_W - IDLE_W) * load * rng.uniform(0.88, 0.98) + rng.gauss(0, 3)
+    power = max(IDLE_W * 0.8, power)
+    gpu.energy_j += power * dt
+    target_c = AMBIENT_C + C_PER_W * power
+    gpu.temp_c += (target_c - gpu.temp_c) * (1.0 - math.exp(-dt / THERMAL_TAU_S))
+    mem_goal = gpu.mem_target + (4 * GIB * load if gpu.profile == "inference" else 0.0)
+    gpu.mem_bytes += (mem_goal - gpu.mem_bytes) * (1.0 - math.exp(-dt / 5.0))
+    clock = 345.0 if load < 0.05 else (1980.0 if gpu.temp_c < 80 else 1755.0)
+    mem_util = load * (0.55 if gpu.profile == "training" else 0.35) * 100
+    return (gpu.util, mem_util, round(gpu.mem_bytes / 1048576) * 1048576.0, float(MEM_TOTAL),
+            power, gpu.temp_c, clock, gpu.energy_j)
+
+
+def _advance_phase(gpu: _Gpu, dt: float) -> None:
+    """Switch between busy and quiet phases: checkpoints for training, bursts for inference."""
+    gpu.phase_left_s -= dt
+    if gpu.phase_left_s > 0 or gpu.profile == "idle":
+        return
+    gpu.busy = not gpu.busy
+    rng = gpu.rng
+    if gpu.profile == "training":
+        gpu.phase_left_s = rng.uniform(60, 180) if gpu.busy else rng.uniform(2, 6)
+    else:
+        gpu.phase_left_s = rng.expovariate(1 / 0.8) if gpu.busy else rng.expovariate(1 / 1.5)

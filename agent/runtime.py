@@ -1,0 +1,130 @@
+"""Wires one agent together: backend -> sampler -> batcher -> outbox -> stream, plus HTTP."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import grpc
+from prometheus_client import CollectorRegistry
+from prometheus_client.process_collector import ProcessCollector
+
+from gputel.agent.backends.base import Backend, Reading
+from gputel.agent.batcher import Batcher
+from gputel.agent.clock import Clock, SystemClock
+from gputel.agent.exporter import AgentCollector
+from gputel.agent.http import AgentHTTPServer
+from gputel.agent.outbox import Outbox
+from gputel.agent.sampler import Sampler
+from gputel.agent.stream import StreamClient
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """What an agent needs besides its backend. Rates in Hz, durations in seconds."""
+
+    node: str
+    collector: str
+    rate_hz: float = 10.0
+    flush_seconds: float = 1.0
+    http_host: str = "0.0.0.0"
+    http_port: int = 9401
+    outbox_frames: int = 3600
+    window: int = 32
+    max_ticks: int | None = None
+    backoff_max_seconds: float = 10.0
+
+
+class Agent:
+    """One running agent. `start()` opens the backend and starts every thread."""
+
+    def __init__(self, config: AgentConfig, backend: Backend, clock: Clock | None = None,
+                 registry: CollectorRegistry | None = None,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
+        self.config = config
+        self.backend = backend
+        self.clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        self.instance = uuid.uuid4().hex
+        self.outbox = Outbox(config.outbox_frames, config.window)
+        self._credentials = credentials
+        self.sampler: Sampler | None = None
+        self.stream: StreamClient | None = None
+        self.http: AgentHTTPServer | None = None
+        self._batcher: Batcher | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        """Open the backend, bind HTTP, start sampling and streaming. Raises BackendError."""
+        self.backend.open()
+        devices = self.backend.devices()
+        metrics = self.backend.metrics()
+        ticks = max(1, round(self.config.rate_hz * self.config.flush_seconds))
+        self._batcher = Batcher(len(devices), len(metrics), ticks, self.outbox.put)
+        self.sampler = Sampler(self.backend, self.config.rate_hz, self._on_tick, self.clock,
+                               self.config.max_ticks)
+        self.stream = StreamClient(self.config.collector, self.outbox, self._hello,
+                                   self._credentials, self.config.backoff_max_seconds)
+        self.registry.register(AgentCollector(self.config.node, self.backend.name, devices,
+                                              metrics, self.sampler, self.outbox, self.stream))
+        self.http = AgentHTTPServer(self.config.http_host, self.config.http_port, self.registry,
+                                    self._healthy, self._ready)
+        self.http.start()
+        self.stream.start()
+        self.sampler.start()
+        log.info("sampling %d %s GPU(s) at %g Hz on node %s", len(devices), self.backend.name,
+                 self.config.rate_hz, self.config.node)
+
+    def _on_tick(self, ts_ns: int, reading: Reading) -> None:
+        assert self._batcher is not None
+        self._batcher.add(ts_ns, reading)
+
+    def _hello(self) -> pb.Hello:
+        devices = [pb.Device(index=d.index, uuid=d.uuid, vendor=d.vendor, model=d.model,
+                             memory_total_bytes=d.memory_total_bytes,
+                             mig_parent_uuid=d.mig_parent_uuid, pci_bus_id=d.pci_bus_id)
+                   for d in self.backend.devices()]
+        return pb.Hello(protocol_version=pb.PROTOCOL_VERSION_1, node=self.config.node,
+                        agent_instance=self.instance, devices=devices,
+                        metrics=list(self.backend.metrics()), backend=self.backend.name,
+                        sample_rate_hz=self.config.rate_hz, agent_version=VERSION)
+
+    def _healthy(self) -> tuple[bool, dict[str, object]]:
+        return (self.sampler is not None and not self.sampler.finished.is_set(),
+                {"backend": self.backend.name})
+
+    def _ready(self) -> tuple[bool, dict[str, object]]:
+        ticks = self.sampler.stats.ticks if self.sampler else 0
+        connected = bool(self.stream and self.stream.stats.connected)
+        # Ready means sampling: a collector outage is buffered, not a reason to restart us.
+        return ticks > 0, {"ticks": ticks, "collectorConnected": connected,
+                           "outboxFrames": len(self.outbox)}
+
+    def wait_sampled(self, timeout: float) -> bool:
+        """Block until the sampler has stopped by itself (max_ticks reached)."""
+        assert self.sampler is not None
+        return self.sampler.finished.wait(timeout)
+
+    def stop(self, drain_timeout: float = 5.0) -> bool:
+        """Stop sampling, flush the last partial frame, wait for acks; True if all were acked."""
+        if self._stopped:
+            return len(self.outbox) == 0
+        self._stopped = True
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self._batcher is not None:
+            self._batcher.flush()
+        drained = self.outbox.wait_drained(drain_timeout)
+        if not drained:
+            log.warning("%d frame(s) not acknowledged at shutdown", len(self.outbox))
+        if self.stream is not None:
+            self.stream.stop()
+        if self.http is not None:
+            self.http.stop()
+        self.backend.close()
+        return drained

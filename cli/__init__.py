@@ -1,0 +1,1 @@
+"""gputel command line."""

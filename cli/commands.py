@@ -1,0 +1,135 @@
+"""What each subcommand runs; signals (SIGINT, SIGTERM) stop them cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from gputel.agent.backends import create, probe
+from gputel.agent.backends.base import BackendError
+from gputel.agent.runtime import Agent, AgentConfig
+from gputel.cli.options import die
+from gputel.collector.server import Collector, CollectorConfig
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    """Sample this node's GPUs and stream them to the collector until a signal."""
+    try:
+        backend = create(args.backend, args.gpus, args.seed, args.node)
+        agent = Agent(_agent_config(args), backend)
+        agent.start()
+    except BackendError as exc:
+        die(str(exc))
+    except OSError as exc:
+        die(f"cannot serve the agent's HTTP on port {args.agent_port}: {exc.strerror}")
+    _say(f"gputel agent: node {args.node}, backend {backend.name}, "
+         f"{len(backend.devices())} GPU(s) at {args.rate:g} Hz -> {args.collector}; "
+         f"metrics on http://{_shown(args.http_host)}:{agent.http.port if agent.http else 0}"
+         "/metrics")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    drained = agent.stop(drain_timeout=5.0)
+    _say("gputel agent: stopped" + ("" if drained else
+                                    f", {len(agent.outbox)} frame(s) not acknowledged"))
+    return 0
+
+
+def _agent_config(args: argparse.Namespace) -> AgentConfig:
+    return AgentConfig(node=args.node, collector=args.collector, rate_hz=args.rate,
+                       flush_seconds=args.flush_interval,
+                       http_host=getattr(args, "http_host", "0.0.0.0"),
+                       http_port=args.agent_port, outbox_frames=args.outbox_frames)
+
+
+def run_collector(args: argparse.Namespace) -> int:
+    """Serve ingest, queries and /metrics until a signal."""
+    return asyncio.run(_collector_main(args, None))
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """The collector plus a local agent in one process tree (simulated GPUs when none)."""
+    backend = args.backend
+    if backend == "auto":
+        reasons = [r for r in (probe("nvml"), probe("amdsmi")) if r is not None]
+        if len(reasons) == 2:
+            _say(f"gputel up: no GPU library found ({'; '.join(reasons)}); "
+                 f"using {args.gpus} simulated GPUs")
+            backend = "sim"
+    return asyncio.run(_collector_main(args, backend))
+
+
+async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -> int:
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    collector = Collector(CollectorConfig(
+        grpc_host=args.host, grpc_port=args.grpc_port, http_host=args.host,
+        http_port=args.http_port, retention_seconds=args.retention, max_points=args.max_points))
+    try:
+        await collector.start()
+    except OSError as exc:
+        die(f"cannot listen on {args.host} (gRPC {args.grpc_port}, HTTP {args.http_port}): "
+            f"{exc.strerror or exc}")
+    host = _shown(args.host)
+    _say(f"gputel collector: gRPC on {host}:{collector.grpc_port}, "
+         f"HTTP on http://{host}:{collector.http_port} (store: in memory, "
+         f"{args.retention:g} s retention)")
+    child = None
+    if agent_backend is not None:
+        child = _spawn_agent(args, agent_backend, collector.grpc_port)
+        _say(f"  nodes:   http://{host}:{collector.http_port}/api/v1/nodes")
+        _say(f"  API doc: http://{host}:{collector.http_port}/docs")
+        _say(f"  agent:   http://{host}:{args.agent_port}/metrics")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watch = asyncio.create_task(_watch_child(child, stop)) if child else None
+    await stop.wait()
+    if child is not None:
+        await asyncio.to_thread(_stop_child, child)
+    if watch is not None:
+        watch.cancel()
+    await collector.stop()
+    _say("gputel: stopped")
+    return 0 if child is None or child.returncode in (0, -signal.SIGTERM) else 1
+
+
+def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "gputel.cli", "agent", "--collector",
+            f"localhost:{grpc_port}", "--backend", backend, "--rate", str(args.rate),
+            "--gpus", str(args.gpus), "--seed", str(args.seed), "--node", args.node,
+            "--agent-port", str(args.agent_port), "--flush-interval", str(args.flush_interval),
+            "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level]
+    return subprocess.Popen(argv)
+
+
+async def _watch_child(child: subprocess.Popen[bytes], stop: asyncio.Event) -> None:
+    """If the agent exits by itself (bad backend, port taken), stop everything and say so."""
+    code = await asyncio.to_thread(child.wait)
+    if not stop.is_set():
+        _say(f"gputel up: the agent exited with status {code}; stopping")
+        stop.set()
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _shown(host: str) -> str:
+    return "localhost" if host in ("0.0.0.0", "::", "") else host
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)

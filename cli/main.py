@@ -1,0 +1,73 @@
+"""`gputel up | agent | collector`: the one console script."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+
+from gputel.cli import options as o
+from gputel.cli.commands import run_agent, run_collector, run_up
+
+
+def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The parser for every subcommand, with defaults from GPUTEL_* variables."""
+    parser = o.OneLineParser(prog="gputel", description="High-frequency GPU telemetry.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=o.OneLineParser)
+    up = sub.add_parser("up", help="collector plus a local agent (simulated GPUs if none)")
+    collector = sub.add_parser("collector", help="the central collector")
+    agent = sub.add_parser("agent", help="the per-node agent")
+    for p in (up, collector):
+        _collector_flags(p, env)
+    for p in (up, agent):
+        _agent_flags(p, env)
+    o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
+          o.host_port)
+    o.add(agent, env, "--http-host", "0.0.0.0", "agent HTTP listen address")
+    for p in (up, collector, agent):
+        o.add(p, env, "--log-level", "info", "log level",
+              choices=("debug", "info", "warning", "error"))
+    return parser
+
+
+def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    o.add(p, env, "--host", "0.0.0.0", "collector listen address (gRPC and HTTP)")
+    o.add(p, env, "--grpc-port", 50051, "collector gRPC port (ingest and query)", o.PORT)
+    o.add(p, env, "--http-port", 8080, "collector HTTP port (API, /metrics, probes)", o.PORT)
+    o.add(p, env, "--data-dir", "./gputel-data", "directory for the collector's data")
+    o.add(p, env, "--retention", 3600.0, "seconds of full-rate samples kept in memory",
+          o.ranged(float, 1, 10 * 365 * 86400))
+    o.add(p, env, "--max-points", 11000, "most points one range query may return per series",
+          o.ranged(int, 10, 10**7))
+
+
+def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    from gputel.agent.backends import CHOICES  # noqa: PLC0415 - keeps --help fast
+
+    o.add(p, env, "--backend", "auto", "GPU library", choices=CHOICES)
+    o.add(p, env, "--rate", 10.0, "samples per second per GPU (Hz)", o.positive_rate)
+    o.add(p, env, "--gpus", 4, "number of simulated GPUs (sim backend)", o.ranged(int, 1, 256))
+    o.add(p, env, "--seed", 0, "seed of the simulated load (sim backend)", int)
+    o.add(p, env, "--node", env.get("NODE_NAME") or socket.gethostname(),
+          "node name reported to the collector (Kubernetes: from NODE_NAME)")
+    o.add(p, env, "--agent-port", 9401, "agent HTTP port (/metrics, /healthz, /readyz)", o.PORT)
+    o.add(p, env, "--flush-interval", 1.0, "seconds of samples per frame",
+          o.ranged(float, 0.01, 60))
+    o.add(p, env, "--outbox-frames", 3600, "frames kept while the collector is away",
+          o.ranged(int, 1, 10**6))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `gputel` console script."""
+    env = o.environ()
+    args = build_parser(env).parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = {"up": run_up, "collector": run_collector, "agent": run_agent}[args.command]
+    return command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Argument parsing: every flag also reads GPUTEL_<FLAG>; a bad flag or value is one line, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line naming the flag."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `gputel <cmd>: error: message` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def env_name(flag: str) -> str:
+    """--grpc-port -> GPUTEL_GRPC_PORT."""
+    return "GPUTEL_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def add(parser: argparse.ArgumentParser, env: Mapping[str, str], flag: str, default: Any,
+        help_text: str, kind: Callable[[str], Any] = str, **extra: Any) -> None:
+    """Add --flag with its GPUTEL_ variable as the default; argparse converts it with `kind`."""
+    name = env_name(flag)
+    value = env.get(name, default)
+    parser.add_argument(flag, default=value, type=kind,
+                        help=f"{help_text} [env {name}; default {default}]", **extra)
+
+
+def ranged(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    """A converter that also checks low <= value <= high."""
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside [{low:g}, {high:g}]")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def host_port(text: str) -> str:
+    """HOST:PORT (IPv6 hosts in brackets)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return text
+
+
+def positive_rate(text: str) -> float:
+    """A sampling rate in Hz, 0 < rate <= 1000."""
+    return float(ranged(float, 1e-3, 1000)(text))
+
+
+PORT = ranged(int, 0, 65535)
+
+
+def die(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, then exit."""
+    sys.stderr.write(f"gputel: {message}\n")
+    raise SystemExit(code)
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment; only the CLI reads it."""
+    return os.environ

@@ -1,0 +1,49 @@
+"""The collector's one error tree; each transport maps it to its status in one function."""
+
+from __future__ import annotations
+
+
+class GputelError(Exception):
+    """Base of every error the collector reports to a client."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidParameterError(GputelError):
+    """A request parameter is malformed or out of range; `details['parameter']` names it."""
+
+    code = "INVALID_PARAMETER"
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}", {"parameter": parameter})
+        self.parameter = parameter
+
+
+class NotFoundError(GputelError):
+    """No such node, GPU or metric."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident!r} not found", {"kind": kind, "id": ident})
+
+
+class UnavailableError(GputelError):
+    """The collector cannot answer now (starting, stopping)."""
+
+    code = "UNAVAILABLE"
+
+
+class InvalidFrameError(GputelError):
+    """An ingest message is malformed; `seq` names the frame (0 for a Hello)."""
+
+    code = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, seq: int = 0) -> None:
+        super().__init__(message, {"seq": seq})
+        self.seq = seq

@@ -1,0 +1,256 @@
+"""Ingest core: validates hellos and frames, drops duplicates, writes the store, tracks nodes.
+
+Transport-free: the gRPC servicer calls `open`, `apply` and `close`, and maps
+InvalidFrameError to a gRPC status. Duplicates are recognised by (node, agent
+instance, sequence number) so a frame resent after a reconnect is acknowledged
+again but stored once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gputel.collector.errors import InvalidFrameError
+from gputel.collector.store import SeriesStore
+from gputel.proto import frames
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.metrics import METRICS
+
+NODE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+MAX_DEVICES = 1024
+# Sequence numbers this far below the newest are taken as already held: no agent
+# keeps that many frames unacknowledged (its outbox is smaller).
+DEDUP_HORIZON = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A GPU as its agent declared it. Memory in bytes."""
+
+    node: str
+    index: int
+    uuid: str
+    vendor: str
+    model: str
+    memory_total_bytes: int
+    mig_parent_uuid: str
+    pci_bus_id: str
+
+
+@dataclass(slots=True)
+class NodeState:
+    """What the collector knows of one node. Times in Unix ns."""
+
+    name: str
+    backend: str
+    agent_instance: str
+    agent_version: str
+    sample_rate_hz: float
+    devices: list[DeviceRecord]
+    first_seen_ns: int
+    last_seen_ns: int
+    streams: int = 0
+    frames: int = 0
+    samples: int = 0
+
+
+@dataclass(slots=True)
+class _Dedup:
+    """Applied sequence numbers of one agent instance: all <= watermark, plus `above`."""
+
+    watermark: int = 0
+    above: set[int] = field(default_factory=set)
+
+    def seen(self, seq: int) -> bool:
+        return seq <= self.watermark or seq in self.above
+
+    def add(self, seq: int) -> None:
+        self.above.add(seq)
+        while self.watermark + 1 in self.above:
+            self.watermark += 1
+            self.above.discard(self.watermark)
+        floor = max(self.above, default=0) - DEDUP_HORIZON
+        if floor > self.watermark:
+            self.watermark = floor
+            self.above = {s for s in self.above if s > floor}
+
+
+@dataclass(slots=True)
+class Session:
+    """One open ingest stream, after its Hello."""
+
+    node: str
+    instance: str
+    uuids: list[str]
+    metric_ids: list[str]
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters for the collector's /metrics."""
+
+    frames: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    samples_unknown_metric: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+class IngestCore:
+    """Applies agents' frames to the store; thread-safe."""
+
+    def __init__(self, store: SeriesStore, time_ns: Callable[[], int],
+                 max_future_ns: int = 300 * 10**9, max_past_ns: int = 86_400 * 10**9) -> None:
+        self._store = store
+        self._time_ns = time_ns
+        self._max_future_ns = max_future_ns
+        self._max_past_ns = max_past_ns
+        self._nodes: dict[str, NodeState] = {}
+        self._dedup: dict[tuple[str, str], _Dedup] = {}
+        self._lock = threading.Lock()
+        self.changed = threading.Condition()
+        self.stats = IngestStats()
+
+    # ------------------------------------------------------------ streams
+    def open(self, hello: pb.Hello) -> tuple[Session, int]:
+        """Validate a Hello and register its node; return the session and acked-through seq."""
+        self._check_hello(hello)
+        now = self._time_ns()
+        devices = [DeviceRecord(hello.node, d.index, d.uuid, d.vendor, d.model,
+                                d.memory_total_bytes, d.mig_parent_uuid, d.pci_bus_id)
+                   for d in hello.devices]
+        with self._lock:
+            old = self._nodes.get(hello.node)
+            self._nodes[hello.node] = NodeState(
+                name=hello.node, backend=hello.backend, agent_instance=hello.agent_instance,
+                agent_version=hello.agent_version, sample_rate_hz=hello.sample_rate_hz,
+                devices=devices, first_seen_ns=old.first_seen_ns if old else now,
+                last_seen_ns=now, streams=(old.streams if old else 0) + 1,
+                frames=old.frames if old else 0, samples=old.samples if old else 0)
+            dedup = self._dedup.setdefault((hello.node, hello.agent_instance), _Dedup())
+            acked = dedup.watermark
+        session = Session(hello.node, hello.agent_instance, [d.uuid for d in hello.devices],
+                          list(hello.metrics))
+        self._notify()
+        return session, acked
+
+    def close(self, session: Session) -> None:
+        """The session's stream ended."""
+        with self._lock:
+            node = self._nodes.get(session.node)
+            if node is not None:
+                node.streams = max(0, node.streams - 1)
+        self._notify()
+
+    def _check_hello(self, hello: pb.Hello) -> None:
+        if hello.protocol_version != pb.PROTOCOL_VERSION_1:
+            self.reject("version")
+            raise InvalidFrameError(f"protocol version {hello.protocol_version} is not supported; "
+                                    "this collector speaks version 1")
+        problem = _hello_problem(hello)
+        if problem:
+            self.reject("hello")
+            raise InvalidFrameError(f"invalid hello: {problem}")
+
+    # ------------------------------------------------------------- frames
+    def apply(self, session: Session, frame: pb.Frame) -> bool:
+        """Validate and store one frame. Returns True if it was a duplicate (not stored again).
+
+        Raises InvalidFrameError naming the problem; nothing of a bad frame is stored.
+        """
+        try:
+            blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
+        except frames.FrameError as exc:
+            self.reject("malformed")
+            raise InvalidFrameError(f"frame {frame.seq}: {exc}", frame.seq) from exc
+        self._check_times(blocks, frame.seq)
+        key = (session.node, session.instance)
+        with self._lock:
+            if self._dedup[key].seen(frame.seq):
+                self.stats.duplicates += 1
+                return True
+        stored = self._store_blocks(session, blocks)
+        with self._lock:
+            self._dedup[key].add(frame.seq)
+            self.stats.frames += 1
+            self.stats.samples += stored
+            node = self._nodes.get(session.node)
+            if node is not None:
+                node.frames += 1
+                node.samples += stored
+                node.last_seen_ns = self._time_ns()
+        self._notify()
+        return False
+
+    def _check_times(self, blocks: list[frames.Block], seq: int) -> None:
+        now = self._time_ns()
+        for block in blocks:
+            if not block.ts_ns.size:
+                continue
+            if int(block.ts_ns[-1]) > now + self._max_future_ns:
+                self.reject("future")
+                raise InvalidFrameError(f"frame {seq}: timestamps more than "
+                                        f"{self._max_future_ns // 10**9} s in the future", seq)
+            if int(block.ts_ns[0]) < now - self._max_past_ns:
+                self.reject("past")
+                raise InvalidFrameError(f"frame {seq}: timestamps more than "
+                                        f"{self._max_past_ns // 10**9} s in the past", seq)
+
+    def _store_blocks(self, session: Session, blocks: list[frames.Block]) -> int:
+        stored = 0
+        for block in blocks:
+            uuid = session.uuids[block.device]
+            for row, m in enumerate(block.metrics):
+                metric_id = session.metric_ids[m]
+                if metric_id not in METRICS:
+                    self.stats.samples_unknown_metric += block.ts_ns.size
+                    continue
+                stored += self._store.append((session.node, uuid, metric_id), block.ts_ns,
+                                             block.values[row])
+        return stored
+
+    def reject(self, reason: str) -> None:
+        """Count a refused message by reason."""
+        with self._lock:
+            self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
+
+    # -------------------------------------------------------------- reads
+    def nodes(self) -> list[NodeState]:
+        """A copy of every node's state, sorted by name."""
+        with self._lock:
+            return [NodeState(**{f: getattr(n, f) for f in NodeState.__slots__})
+                    for _, n in sorted(self._nodes.items())]
+
+    def node(self, name: str) -> NodeState | None:
+        """A copy of one node's state."""
+        return next((n for n in self.nodes() if n.name == name), None)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until predicate() holds after some ingest; for tests and `gputel up`."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
+
+
+def _hello_problem(hello: pb.Hello) -> str:
+    """What is wrong with a Hello, or '' when nothing."""
+    if not NODE_NAME.match(hello.node):
+        return f"node name {hello.node[:64]!r} is not a valid host name"
+    if not 0 < len(hello.agent_instance) <= 128:
+        return "agent_instance must be 1 to 128 characters"
+    if len(hello.devices) > MAX_DEVICES:
+        return f"{len(hello.devices)} devices; at most {MAX_DEVICES}"
+    uuids = [d.uuid for d in hello.devices]
+    if any(not u or len(u) > 128 for u in uuids) or len(set(uuids)) != len(uuids):
+        return "every device needs a unique uuid of 1 to 128 characters"
+    if not hello.metrics or len(set(hello.metrics)) != len(hello.metrics):
+        return "metrics must be a non-empty list of distinct ids"
+    if not 0 < hello.sample_rate_hz <= 1000:
+        return f"sample_rate_hz {hello.sample_rate_hz} is outside (0, 1000]"
+    return ""

@@ -1,0 +1,142 @@
+"""Runs one collector: the gRPC server (ingest + query) and the HTTP server on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from gputel.collector.exporter import CollectorCollector
+from gputel.collector.grpc_api import VERSION, IngestServicer, QueryServicer
+from gputel.collector.http_api import create_app
+from gputel.collector.ingest import IngestCore
+from gputel.collector.query import QueryCore
+from gputel.collector.store import SeriesStore
+from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    """Listen addresses and limits. Durations in seconds."""
+
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = 50051
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    retention_seconds: float = 3600.0
+    max_points: int = 11_000
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the collector's owner decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Collector:
+    """One collector. `await start()`, then `await stop()`; ports are known after start."""
+
+    def __init__(self, config: CollectorConfig) -> None:
+        self.config = config
+        self.store = SeriesStore(int(config.retention_seconds * 1e9))
+        self.ingest = IngestCore(self.store, time.time_ns)
+        self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points)
+        self.registry = CollectorRegistry()
+        self.registry.register(CollectorCollector(self.ingest, self.query, self.store))
+        self.grpc_port = 0
+        self.http_port = 0
+        self._grpc: grpc.aio.Server | None = None
+        self._http: _QuietServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = False
+
+    async def start(self) -> None:
+        """Bind both ports and start serving. Raises OSError when a port is taken."""
+        self._grpc = grpc.aio.server(options=(
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+            ("grpc.keepalive_time_ms", 10_000),
+            ("grpc.keepalive_timeout_ms", 5_000),
+        ))
+        pb_grpc.add_IngestServiceServicer_to_server(IngestServicer(self.ingest), self._grpc)
+        pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.query), self._grpc)
+        address = f"{_bracket(self.config.grpc_host)}:{self.config.grpc_port}"
+        self.grpc_port = self._grpc.add_insecure_port(address)
+        if not self.grpc_port:
+            raise OSError(f"cannot listen for gRPC on {address}")
+        sock = _bind(self.config.http_host, self.config.http_port)
+        self.http_port = sock.getsockname()[1]
+        app = create_app(self.query, self.registry, self.health, lambda: self._ready)
+        self._http = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                                 access_log=False))
+        await self._grpc.start()
+        self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
+                       asyncio.create_task(self._retention_loop())]
+        while not self._http.started:
+            if self._tasks[0].done():
+                self._tasks[0].result()
+                raise OSError("HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+        self._ready = True
+
+    def health(self) -> dict[str, Any]:
+        """The collector's state for /api/v1/health."""
+        nodes = self.ingest.nodes()
+        return {"status": "ok" if self._ready else "starting", "version": VERSION,
+                "store": {"kind": "memory", "samples": self.store.sample_count(),
+                          "retentionSeconds": self.config.retention_seconds},
+                "connectedAgents": sum(1 for n in nodes if n.streams > 0),
+                "nodes": len(nodes)}
+
+    async def _retention_loop(self) -> None:
+        while True:
+            await asyncio.sleep(10)
+            self.store.enforce_retention(time.time_ns())
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop accepting, end open streams after `grace` seconds, stop HTTP; idempotent."""
+        self._ready = False
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+            self._grpc = None
+        if self._http is not None:
+            self._http.should_exit = True
+            await asyncio.gather(self._tasks[0], return_exceptions=True)
+            self._http = None
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
