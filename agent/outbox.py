@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,6 +138,11 @@ class Outbox:
         """Block until every queued frame is acknowledged (or dropped); False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: not self._entries, timeout)
+
+    def wait(self, predicate: Callable[[OutboxStats], bool], timeout: float) -> bool:
+        """Block until predicate(stats) holds (re-checked on every put, ack and drop)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.stats), timeout)
 
     def __len__(self) -> int:
         with self._cond:

@@ -96,7 +96,7 @@ class StreamClient:
     def _run(self) -> None:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(self._retryable),
-            wait=tenacity.wait_exponential_jitter(initial=0.1, max=self._backoff_max_s),
+            wait=tenacity.wait_random_exponential(multiplier=0.2, max=self._backoff_max_s),
             stop=lambda _state: self._stop.is_set(),
             sleep=self._stop.wait,
             before_sleep=self._log_retry,

@@ -16,6 +16,10 @@ import numpy.typing as npt
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 F32 = np.dtype("<f4")
+# Bounds that keep every decoded timestamp inside int64 (2**62 + 2**20 * 2**40 < 2**63).
+MAX_BASE_TS_NS = 2**62
+MAX_DELTA_NS = 2**40  # about 18 minutes between two samples of one block
+MAX_BLOCK_SAMPLES = 2**20
 
 Int64Array = npt.NDArray[np.int64]
 Float32Array = npt.NDArray[np.float32]
@@ -73,10 +77,16 @@ def decode_block(block: pb.DeviceBlock, n_devices: int, n_metrics: int) -> Block
     if len(block.values) != 4 * n * len(metrics):
         raise FrameError(f"block values hold {len(block.values)} bytes; "
                          f"{n} samples x {len(metrics)} metrics need {4 * n * len(metrics)}")
+    if n > MAX_BLOCK_SAMPLES:
+        raise FrameError(f"block holds {n} samples; at most {MAX_BLOCK_SAMPLES}")
+    if not 0 <= block.base_ts_ns < MAX_BASE_TS_NS:
+        raise FrameError("block base timestamp is outside 1970 to 2116")
     deltas = np.array(block.ts_delta_ns, dtype=np.int64)
+    if n and (deltas[0] < 0 or deltas.max() > MAX_DELTA_NS):
+        raise FrameError(f"a timestamp delta is negative or above {MAX_DELTA_NS} ns")
     if n > 1 and np.any(deltas[1:] <= 0):
         raise FrameError("block timestamps do not strictly increase")
-    ts = np.cumsum(deltas) + np.int64(block.base_ts_ns)
+    ts = np.cumsum(deltas) + np.int64(block.base_ts_ns)  # bounded above: cannot overflow
     values = np.frombuffer(block.values, dtype=F32).reshape(len(metrics), n)
     if np.isinf(values).any():
         raise FrameError("block holds an infinite value")

@@ -52,3 +52,32 @@ CORE_METRICS: tuple[str, ...] = tuple(METRICS)
 def unit_of(metric_id: str) -> str:
     """The unit of a known metric id. Raises KeyError for an unknown id."""
     return METRICS[metric_id].unit
+
+# Extended metrics, offered where a backend can read them. Appended after CORE_METRICS so the
+# core set stays the eight above. Counters (ecc_*, xid_events) count since the driver loaded
+# (ECC, volatile) or since the agent started (XID events).
+METRICS.update({
+    m.id: m
+    for m in (
+        Metric("power_avg", "watts", "gputel_gpu_power_average_watts",
+               "Board power draw averaged by the driver (1 s on Ampere and newer).", Combine.SUM),
+        Metric("mem_temperature", "celsius", "gputel_gpu_memory_temperature_celsius",
+               "Device memory (HBM) temperature.", Combine.MEAN),
+        Metric("pcie_tx", "bytes_per_second", "gputel_gpu_pcie_tx_bytes_per_second",
+               "PCIe bytes sent by the GPU per second.", Combine.SUM),
+        Metric("pcie_rx", "bytes_per_second", "gputel_gpu_pcie_rx_bytes_per_second",
+               "PCIe bytes received by the GPU per second.", Combine.SUM),
+        Metric("throttle_reasons", "bitmask", "gputel_gpu_clock_event_reasons_bitmask",
+               "NVML clock event (throttle) reasons bitmask; a node mean is not meaningful.",
+               Combine.MEAN),
+        Metric("ecc_errors_corrected", "errors", "gputel_gpu_ecc_errors_corrected",
+               "Corrected (single-bit) ECC errors since the driver loaded (a counter).",
+               Combine.SUM),
+        Metric("ecc_errors_uncorrected", "errors", "gputel_gpu_ecc_errors_uncorrected",
+               "Uncorrected (double-bit) ECC errors since the driver loaded (a counter).",
+               Combine.SUM),
+        Metric("xid_events", "events", "gputel_gpu_xid_events",
+               "XID critical error events seen since the agent started (a counter).",
+               Combine.SUM),
+    )
+})

@@ -1,0 +1,57 @@
+"""The CLI: every flag has a GPUTEL_ variable; a bad flag or value is one line and exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from gputel.cli.main import build_parser
+
+
+def _gputel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gputel.cli", *args], capture_output=True,
+                          text=True, timeout=60, env=env, check=False)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["agent", "--rate", "fast"], "--rate"),
+    (["agent", "--rate", "5000"], "--rate"),
+    (["agent", "--backend", "cuda"], "--backend"),
+    (["agent", "--collector", "nowhere"], "--collector"),
+    (["collector", "--grpc-port", "70000"], "--grpc-port"),
+    (["up", "--gpus", "0"], "--gpus"),
+    (["agent", "--no-such-flag"], "--no-such-flag"),
+    (["launch"], "launch"),
+])
+def test_bad_flags_are_one_line_and_exit_2(args: list[str], words: str) -> None:
+    done = _gputel(*args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert words in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_environment_variables_set_every_flag() -> None:
+    env = {"GPUTEL_RATE": "100", "GPUTEL_GRPC_PORT": "6000", "GPUTEL_NODE": "n7",
+           "GPUTEL_BACKEND": "sim", "GPUTEL_GPUS": "8"}
+    args = build_parser(env).parse_args(["up"])
+    assert (args.rate, args.grpc_port, args.node, args.backend, args.gpus) == (
+        100.0, 6000, "n7", "sim", 8)
+    assert build_parser(env).parse_args(["up", "--rate", "5"]).rate == 5.0  # flag wins
+
+
+def test_a_bad_environment_value_is_refused_like_a_flag() -> None:
+    done = _gputel("agent", env={"GPUTEL_RATE": "-3", "PATH": ""})
+    assert done.returncode == 2
+    assert "--rate" in done.stderr
+
+
+def test_agent_without_gpu_library_says_so_in_one_line() -> None:
+    done = _gputel("agent", "--backend", "auto", "--agent-port", "0")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("gputel: no GPU library found")
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,96 @@
+"""The outbox: sequence numbers, a send window, resend after rewind, bounded with counted drops."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from gputel.agent.outbox import Outbox
+from gputel.proto import frames
+
+ALIVE = threading.Event()
+ALIVE.set()
+
+
+def _block(value: float = 1.0) -> list:
+    return [frames.encode_block(0, (0,), np.array([1], dtype=np.int64),
+                                np.full((1, 1), value, dtype=np.float32))]
+
+
+def _take(box: Outbox) -> list[int]:
+    seqs = []
+    while (msg := box.next_to_send(ALIVE, timeout=0)) is not None:
+        seqs.append(msg.frame.seq)
+    return seqs
+
+
+def test_sequence_numbers_start_at_one_and_grow() -> None:
+    box = Outbox()
+    assert [box.put(_block(), 1) for _ in range(3)] == [1, 2, 3]
+
+
+def test_the_window_bounds_frames_in_flight() -> None:
+    box = Outbox(window=2)
+    for _ in range(5):
+        box.put(_block(), 1)
+    assert _take(box) == [1, 2]
+    box.ack(1)
+    assert _take(box) == [3]
+
+
+def test_rewind_resends_exactly_the_unacknowledged_frames() -> None:
+    box = Outbox(window=10)
+    for _ in range(4):
+        box.put(_block(), 10)
+    assert _take(box) == [1, 2, 3, 4]
+    box.ack(1)
+    box.ack(3)
+    box.rewind()  # the stream broke
+    assert _take(box) == [2, 4]
+    assert box.stats.frames_resent == 2
+    box.ack(2)
+    box.ack(4)
+    assert box.wait_drained(0)
+    assert box.stats.ticks_acked == 40
+
+
+def test_overflow_drops_the_oldest_and_counts_it() -> None:
+    box = Outbox(max_frames=3)
+    for i in range(5):
+        box.put(_block(float(i)), 1)
+    assert box.stats.frames_dropped == 2
+    assert _take(box) == [3, 4, 5]
+
+
+def test_welcome_acks_everything_the_collector_already_holds() -> None:
+    box = Outbox()
+    for _ in range(5):
+        box.put(_block(), 1)
+    box.ack_through(3)
+    assert _take(box) == [4, 5]
+
+
+def test_a_rejected_frame_is_dropped_not_resent() -> None:
+    box = Outbox()
+    box.put(_block(), 1)
+    box.put(_block(), 1)
+    assert _take(box) == [1, 2]
+    box.reject(1)
+    box.rewind()
+    assert _take(box) == [2]
+    assert box.stats.frames_rejected == 1
+
+
+def test_a_waiting_sender_wakes_when_the_stream_dies() -> None:
+    box = Outbox()
+    alive = threading.Event()
+    alive.set()
+    result: list[object] = []
+    waiter = threading.Thread(target=lambda: result.append(box.next_to_send(alive, timeout=30)))
+    waiter.start()
+    alive.clear()
+    box.wake()
+    waiter.join(5)
+    assert not waiter.is_alive()
+    assert result == [None]
