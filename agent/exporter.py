@@ -20,8 +20,9 @@ GPU_LABELS = ("node", "gpu", "uuid", "model")
 class AgentCollector(Collector):
     """Reads the sampler's latest snapshot and the counters; keeps no state of its own."""
 
-    def __init__(self, node: str, backend: str, devices: list[DeviceInfo], metric_ids: tuple[str, ...],
-                 sampler: Sampler, outbox: Outbox, stream: StreamClient) -> None:
+    def __init__(self, node: str, backend: str, devices: list[DeviceInfo],
+                 metric_ids: tuple[str, ...], sampler: Sampler, outbox: Outbox,
+                 stream: StreamClient) -> None:
         self._node = node
         self._backend = backend
         self._devices = devices
@@ -76,7 +77,8 @@ class AgentCollector(Collector):
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)
         gauges = (
-            ("gputel_agent_outbox_frames", "Frames waiting for acknowledgement.", len(self._outbox)),
+            ("gputel_agent_outbox_frames", "Frames waiting for acknowledgement.",
+             len(self._outbox)),
             ("gputel_agent_collector_connected", "1 while the stream to the collector is up.",
              int(c.connected)),
             ("gputel_agent_read_seconds", "Duration of the last backend read.",

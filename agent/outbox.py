@@ -73,7 +73,7 @@ class Outbox:
         return seq
 
     def next_to_send(self, alive: threading.Event, timeout: float) -> pb.AgentMessage | None:
-        """The oldest unsent frame once the window allows; None on timeout or when `alive` clears."""
+        """Oldest unsent frame once the window allows; None on timeout or once `alive` clears."""
         with self._cond:
             self._cond.wait_for(
                 lambda: not alive.is_set() or self._first_unsent() is not None, timeout)

@@ -1,4 +1,4 @@
-"""Argument parsing: every flag also reads GPUTEL_<FLAG>; a bad flag or value is one line, exit 2."""
+"""Argument parsing: every flag also reads GPUTEL_<FLAG>; a bad flag or value: one line, exit 2."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The gputel collector: ingest, store, one query core, and its transports (gRPC, HTTP, /metrics)."""
+"""The gputel collector: ingest, store, one query core, and transports (gRPC, HTTP, /metrics)."""

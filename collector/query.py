@@ -143,6 +143,8 @@ class QueryCore:
         end = self._time_ns() if end_ns is None else end_ns
         start = end - DEFAULT_RANGE_NS if start_ns is None else start_ns
         step = self._check_range(start, end, step_ns, state.sample_rate_hz)
+        if start_ns is None:  # a defaulted range ends on a point at `end`, so "now" shows
+            start = end - (end - start) // step * step
         n_points = (end - start) // step + 1
         rows = [_aggregate(*self._store.read((node, d.uuid, metric), start - step + 1, end),
                            start, step, n_points, agg) for d in devices]

@@ -31,7 +31,7 @@ def generate(out_root: Path) -> list[Path]:
 
     installed = importlib.metadata.version("grpcio-tools")
     if installed != GRPCIO_TOOLS:
-        raise SystemExit(f"grpcio-tools {installed} installed; the stubs are pinned to {GRPCIO_TOOLS}")
+        raise SystemExit(f"grpcio-tools {installed} installed; stubs are pinned to {GRPCIO_TOOLS}")
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PACKAGE_DIR.glob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
     args = ["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"--python_out={out_root}",

@@ -16,7 +16,7 @@ class BackendError(RuntimeError):
     """The GPU library cannot be used at all (missing, no driver, no device)."""
 
 
-class BackendUnavailable(BackendError):
+class BackendUnavailable(BackendError):  # noqa: N818 - reads as a state, like the vendors'
     """The backend's library or driver is not on this machine; the message says which."""
 
 

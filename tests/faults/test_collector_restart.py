@@ -8,7 +8,6 @@ import socket
 import pytest
 
 from gputel.collector.timefmt import format_time
-
 from tests.harness.servers import CollectorProcess, get_json, running_agent, wait_until
 
 GPUS, METRICS = 4, 8

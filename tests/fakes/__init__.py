@@ -1,0 +1,1 @@
+"""Fakes that replay the vendor GPU libraries (convention 10)."""
