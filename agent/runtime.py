@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import grpc
 from prometheus_client import CollectorRegistry
-from prometheus_client.process_collector import ProcessCollector
 
 from gputel.agent.backends.base import Backend, Reading
 from gputel.agent.batcher import Batcher
