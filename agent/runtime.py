@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import grpc
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from gputel.agent.backends.base import Backend, Reading
 from gputel.agent.batcher import Batcher
@@ -49,6 +49,7 @@ class Agent:
         self.backend = backend
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # the agent's own CPU and RSS
         self.instance = uuid.uuid4().hex
         self.outbox = Outbox(config.outbox_frames, config.window)
         self._credentials = credentials

@@ -33,7 +33,8 @@ from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 WINDOW = 32
 
 
-def encode_agent(index: int, n_frames: int, gpus: int, rate: float, t0: int) -> list[pb.AgentMessage]:
+def encode_agent(index: int, n_frames: int, gpus: int, rate: float,
+                 t0: int) -> list[pb.AgentMessage]:
     """Hello plus n_frames one-second frames of one simulated node."""
     node = f"bench-{index:04d}"
     sim = SimBackend(gpus=gpus, seed=index, salt=node)
@@ -84,7 +85,8 @@ async def replay(target: str, messages: list[pb.AgentMessage]) -> int:
 def start_collector() -> tuple[subprocess.Popen[str], int, int]:
     argv = [sys.executable, "-m", "gputel.cli", "collector", "--host", "127.0.0.1",
             "--grpc-port", "0", "--http-port", "0", "--log-level", "warning",
-            "--retention", "86400", "--data-dir", os.environ.get("TMPDIR", "/tmp") + "/gputel-bench"]
+            "--retention", "86400",
+            "--data-dir", os.path.join(os.environ.get("TMPDIR", "/tmp"), "gputel-bench")]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -71,3 +71,23 @@ def test_nodes_api_lists_the_node_with_its_gpus(collector: CollectorThread) -> N
     status, detail = get_json(f"{collector.http_base}/api/v1/nodes/gpu-node-1")
     assert status == 200
     assert len(detail["data"]["gpus"]) == 3
+
+
+def test_agent_serves_metrics_and_probes(collector: CollectorThread) -> None:
+    import httpx  # noqa: PLC0415
+
+    with running_agent(collector.grpc_target, node="probe-node", gpus=2, rate_hz=20) as agent:
+        assert agent.outbox.wait(lambda s: s.frames_acked >= 1, timeout=20)
+        assert agent.http is not None
+        base = f"http://127.0.0.1:{agent.http.port}"
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["collectorConnected"] is True
+        text = httpx.get(f"{base}/metrics").text
+        snapshot = agent.sampler.latest  # type: ignore[union-attr]
+        assert snapshot is not None
+        assert 'gputel_gpu_power_watts{gpu="1",model=' in text
+        assert "gputel_agent_frames_acked_total" in text
+        assert "process_resident_memory_bytes" in text
+        assert httpx.get(f"{base}/nope").status_code == 404
