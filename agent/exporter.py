@@ -77,8 +77,10 @@ class AgentCollector(Collector):
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)
         gauges = (
-            ("gputel_agent_outbox_frames", "Frames waiting for acknowledgement.",
+            ("gputel_agent_outbox_frames", "Frames waiting for acknowledgement (the spool).",
              len(self._outbox)),
+            ("gputel_agent_spool_bytes", "Bytes of the on-disk spool (0 without one).",
+             self._outbox.spool_bytes()),
             ("gputel_agent_collector_connected", "1 while the stream to the collector is up.",
              int(c.connected)),
             ("gputel_agent_read_seconds", "Duration of the last backend read.",

@@ -1,5 +1,8 @@
 """Frames waiting for the collector's acknowledgement: sequence numbers, a send window, resend.
 
+With a Spool, every frame is also on disk until acknowledged, so an agent restart
+resends what the collector had not acknowledged.
+
 Every frame gets the next sequence number and stays here until acknowledged.
 The stream takes unsent frames in order while fewer than `window` are in flight;
 after a reconnect everything unacknowledged is sent again. The outbox is bounded:
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gputel.agent.spool import Spool, SpooledFrame
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 
@@ -44,16 +48,22 @@ class _Entry:
 class Outbox:
     """Thread-safe: the batcher puts, the stream takes and acknowledges."""
 
-    def __init__(self, max_frames: int = 3600, window: int = 32) -> None:
+    def __init__(self, max_frames: int = 3600, window: int = 32, spool: Spool | None = None,
+                 next_seq: int = 1, spooled: list[SpooledFrame] | None = None) -> None:
         if max_frames < 1 or window < 1:
             raise ValueError("outbox size and window must be at least 1")
         self._max = max_frames
         self._window = window
+        self._spool = spool
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._next_seq = 1
+        for f in spooled or ():
+            self._entries[f.seq] = _Entry(pb.AgentMessage.FromString(f.payload), f.ticks,
+                                          f.samples)
+        self._next_seq = next_seq
         self._in_flight = 0
         self._cond = threading.Condition()
         self.stats = OutboxStats()
+        self._trim()
 
     def put(self, blocks: list[pb.DeviceBlock], ticks: int) -> int:
         """Queue a frame of blocks covering `ticks` ticks; return its sequence number."""
@@ -63,14 +73,25 @@ class Outbox:
             seq = self._next_seq
             self._next_seq += 1
             frame.seq = seq
-            self._entries[seq] = _Entry(pb.AgentMessage(frame=frame), ticks, samples)
+            message = pb.AgentMessage(frame=frame)
+            self._entries[seq] = _Entry(message, ticks, samples)
             self.stats.frames_queued += 1
-            while len(self._entries) > self._max:
-                _, old = self._entries.popitem(last=False)
-                self._in_flight -= old.sent
-                self.stats.frames_dropped += 1
+            if self._spool is not None:
+                self._spool.add(SpooledFrame(seq, ticks, samples, message.SerializeToString()))
+            self._trim()
             self._cond.notify_all()
         return seq
+
+    def _trim(self) -> None:
+        """Drop the oldest frames beyond the bound, counted."""
+        dropped = []
+        while len(self._entries) > self._max:
+            seq, old = self._entries.popitem(last=False)
+            self._in_flight -= old.sent
+            self.stats.frames_dropped += 1
+            dropped.append(seq)
+        if dropped and self._spool is not None:
+            self._spool.remove(dropped)
 
     def next_to_send(self, alive: threading.Event, timeout: float) -> pb.AgentMessage | None:
         """Oldest unsent frame once the window allows; None on timeout or once `alive` clears."""
@@ -104,6 +125,8 @@ class Outbox:
                 self.stats.frames_acked += 1
                 self.stats.samples_acked += entry.samples
                 self.stats.ticks_acked += entry.ticks
+                if self._spool is not None:
+                    self._spool.remove([seq])
             self._cond.notify_all()
 
     def ack_through(self, seq: int) -> None:
@@ -119,6 +142,8 @@ class Outbox:
             if entry is not None:
                 self._in_flight -= entry.sent
                 self.stats.frames_rejected += 1
+                if self._spool is not None:
+                    self._spool.remove([seq])
             self._cond.notify_all()
 
     def rewind(self) -> None:
@@ -147,6 +172,11 @@ class Outbox:
     def __len__(self) -> int:
         with self._cond:
             return len(self._entries)
+
+    def spool_bytes(self) -> int:
+        """Bytes of the on-disk spool, 0 without one."""
+        with self._cond:
+            return self._spool.size_bytes() if self._spool is not None else 0
 
     @property
     def last_seq(self) -> int:

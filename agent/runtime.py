@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -16,6 +17,7 @@ from gputel.agent.exporter import AgentCollector
 from gputel.agent.http import AgentHTTPServer
 from gputel.agent.outbox import Outbox
 from gputel.agent.sampler import Sampler
+from gputel.agent.spool import Spool
 from gputel.agent.stream import StreamClient
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
@@ -37,6 +39,7 @@ class AgentConfig:
     window: int = 32
     max_ticks: int | None = None
     backoff_max_seconds: float = 10.0
+    spool_dir: Path | None = None
 
 
 class Agent:
@@ -51,7 +54,8 @@ class Agent:
         self.registry = registry or CollectorRegistry()
         ProcessCollector(registry=self.registry)  # the agent's own CPU and RSS
         self.instance = uuid.uuid4().hex
-        self.outbox = Outbox(config.outbox_frames, config.window)
+        self.outbox = Outbox(config.outbox_frames, config.window)  # replaced in start()
+        self.spool: Spool | None = None
         self._credentials = credentials
         self.sampler: Sampler | None = None
         self.stream: StreamClient | None = None
@@ -64,6 +68,8 @@ class Agent:
         self.backend.open()
         devices = self.backend.devices()
         metrics = self.backend.metrics()
+        if self.config.spool_dir is not None:
+            self._open_spool(self.config.spool_dir)
         ticks = max(1, round(self.config.rate_hz * self.config.flush_seconds))
         self._batcher = Batcher(len(devices), len(metrics), ticks, self.outbox.put)
         self.sampler = Sampler(self.backend, self.config.rate_hz, self._on_tick, self.clock,
@@ -80,17 +86,35 @@ class Agent:
         log.info("sampling %d %s GPU(s) at %g Hz on node %s", len(devices), self.backend.name,
                  self.config.rate_hz, self.config.node)
 
+    def _open_spool(self, directory: Path) -> None:
+        """Resume the spooled instance when the devices are the same; raises SpoolError."""
+        self.spool = Spool(directory)
+        full = self._hello_for("")  # what decoding the frames depends on, nothing else
+        identity = pb.Hello(node=full.node, devices=full.devices, metrics=full.metrics,
+                            backend=full.backend).SerializeToString(deterministic=True)
+        instance, next_seq, frames = self.spool.resume(identity)
+        if instance is not None:
+            self.instance = instance
+            log.info("resuming agent instance %s: %d spooled frame(s) to send", instance,
+                     len(frames))
+        self.spool.start_instance(self.instance, identity, next_seq)
+        self.outbox = Outbox(self.config.outbox_frames, self.config.window, self.spool,
+                             next_seq, frames)
+
     def _on_tick(self, ts_ns: int, reading: Reading) -> None:
         assert self._batcher is not None
         self._batcher.add(ts_ns, reading)
 
     def _hello(self) -> pb.Hello:
+        return self._hello_for(self.instance)
+
+    def _hello_for(self, instance: str) -> pb.Hello:
         devices = [pb.Device(index=d.index, uuid=d.uuid, vendor=d.vendor, model=d.model,
                              memory_total_bytes=d.memory_total_bytes,
                              mig_parent_uuid=d.mig_parent_uuid, pci_bus_id=d.pci_bus_id)
                    for d in self.backend.devices()]
         return pb.Hello(protocol_version=pb.PROTOCOL_VERSION_1, node=self.config.node,
-                        agent_instance=self.instance, devices=devices,
+                        agent_instance=instance, devices=devices,
                         metrics=list(self.backend.metrics()), backend=self.backend.name,
                         sample_rate_hz=self.config.rate_hz, agent_version=VERSION)
 
@@ -126,5 +150,7 @@ class Agent:
             self.stream.stop()
         if self.http is not None:
             self.http.stop()
+        if self.spool is not None:
+            self.spool.close()
         self.backend.close()
         return drained

@@ -13,7 +13,10 @@ from pathlib import Path
 from gputel.agent.backends import create, probe
 from gputel.agent.backends.base import BackendError
 from gputel.agent.runtime import Agent, AgentConfig
+from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
+from gputel.collector.durable import StorageError
+from gputel.collector.rollups import Tier
 from gputel.collector.server import Collector, CollectorConfig
 
 
@@ -23,7 +26,7 @@ def run_agent(args: argparse.Namespace) -> int:
         backend = create(args.backend, args.gpus, args.seed, args.node)
         agent = Agent(_agent_config(args), backend)
         agent.start()
-    except BackendError as exc:
+    except (BackendError, SpoolError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot serve the agent's HTTP on port {args.agent_port}: {exc.strerror}")
@@ -45,7 +48,8 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
     return AgentConfig(node=args.node, collector=args.collector, rate_hz=args.rate,
                        flush_seconds=args.flush_interval,
                        http_host=getattr(args, "http_host", "0.0.0.0"),
-                       http_port=args.agent_port, outbox_frames=args.outbox_frames)
+                       http_port=args.agent_port, outbox_frames=args.outbox_frames,
+                       spool_dir=Path(args.spool_dir) if args.spool_dir else None)
 
 
 def run_collector(args: argparse.Namespace) -> int:
@@ -66,19 +70,27 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -> int:
-    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
-    collector = Collector(CollectorConfig(
-        grpc_host=args.host, grpc_port=args.grpc_port, http_host=args.host,
-        http_port=args.http_port, retention_seconds=args.retention, max_points=args.max_points))
+    durable = args.store == "sqlite"
     try:
+        if durable:
+            Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        collector = Collector(CollectorConfig(
+            grpc_host=args.host, grpc_port=args.grpc_port, http_host=args.host,
+            http_port=args.http_port, retention_seconds=args.retention,
+            max_points=args.max_points, data_dir=Path(args.data_dir) if durable else None,
+            tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers)))
         await collector.start()
+    except StorageError as exc:
+        die(str(exc))
     except OSError as exc:
-        die(f"cannot listen on {args.host} (gRPC {args.grpc_port}, HTTP {args.http_port}): "
+        die(f"cannot use {args.data_dir if exc.filename else args.host}: "
             f"{exc.strerror or exc}")
     host = _shown(args.host)
+    where = (f"sqlite in {Path(args.data_dir) / 'gputel.db'}, acknowledged once durable"
+             if durable else "in memory, lost on restart")
     _say(f"gputel collector: gRPC on {host}:{collector.grpc_port}, "
-         f"HTTP on http://{host}:{collector.http_port} (store: in memory, "
-         f"{args.retention:g} s retention)")
+         f"HTTP on http://{host}:{collector.http_port} (store: {where}; full rate kept "
+         f"{args.retention:g} s)")
     child = None
     if agent_backend is not None:
         child = _spawn_agent(args, agent_backend, collector.grpc_port)
@@ -105,7 +117,8 @@ def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subp
             f"localhost:{grpc_port}", "--backend", backend, "--rate", str(args.rate),
             "--gpus", str(args.gpus), "--seed", str(args.seed), "--node", args.node,
             "--agent-port", str(args.agent_port), "--flush-interval", str(args.flush_interval),
-            "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level]
+            "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level,
+            "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else ""]
     return subprocess.Popen(argv)
 
 

@@ -36,9 +36,12 @@ def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None
     o.add(p, env, "--host", "0.0.0.0", "collector listen address (gRPC and HTTP)")
     o.add(p, env, "--grpc-port", 50051, "collector gRPC port (ingest and query)", o.PORT)
     o.add(p, env, "--http-port", 8080, "collector HTTP port (API, /metrics, probes)", o.PORT)
-    o.add(p, env, "--data-dir", "./gputel-data", "directory for the collector's data")
-    o.add(p, env, "--retention", 3600.0, "seconds of full-rate samples kept in memory",
-          o.ranged(float, 1, 10 * 365 * 86400))
+    o.add(p, env, "--data-dir", "./gputel-data", "directory of the collector's durable store")
+    o.add(p, env, "--store", "sqlite", "sqlite: acknowledge frames once durable in --data-dir; "
+          "memory: keep nothing across restarts", choices=("sqlite", "memory"))
+    o.add(p, env, "--retention", "1h", "how long full-rate samples are kept (e.g. 1h, 3600)",
+          o.duration(1, 10 * 365 * 86400))
+    o.add(p, env, "--tiers", "10s:7d,5m:90d", "rollup tiers as STEP:RETENTION,...", o.tiers)
     o.add(p, env, "--max-points", 11000, "most points one range query may return per series",
           o.ranged(int, 10, 10**7))
 
@@ -57,6 +60,8 @@ def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           o.ranged(float, 0.01, 60))
     o.add(p, env, "--outbox-frames", 3600, "frames kept while the collector is away",
           o.ranged(int, 1, 10**6))
+    o.add(p, env, "--spool-dir", "./gputel-spool",
+          "directory of the agent's on-disk spool of unacknowledged frames ('' for memory)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

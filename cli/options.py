@@ -70,3 +70,32 @@ def die(message: str, code: int = 1) -> NoReturn:
 def environ() -> Mapping[str, str]:
     """The process environment; only the CLI reads it."""
     return os.environ
+
+
+def duration(low_s: float, high_s: float) -> Callable[[str], float]:
+    """A duration such as 1h, 90s, 100ms or plain seconds -> seconds, within [low_s, high_s]."""
+    def convert(text: str) -> float:
+        from gputel.collector.errors import InvalidParameterError  # noqa: PLC0415
+        from gputel.collector.timefmt import parse_duration  # noqa: PLC0415
+
+        try:
+            seconds = parse_duration("duration", text) / 1e9
+        except InvalidParameterError as exc:
+            raise argparse.ArgumentTypeError(exc.message.removeprefix("duration: ")) from None
+        if not low_s <= seconds <= high_s:
+            raise argparse.ArgumentTypeError(f"{text} is outside [{low_s:g} s, {high_s:g} s]")
+        return seconds
+    convert.__name__ = "duration"
+    return convert
+
+
+def tiers(text: str) -> tuple[tuple[float, float], ...]:
+    """'10s:7d,5m:90d' -> ((10.0, 604800.0), (300.0, 7776000.0)); '' for no rollups."""
+    out = []
+    span = duration(1, 10 * 365 * 86400)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        step, sep, keep = part.partition(":")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{part!r} is not STEP:RETENTION")
+        out.append((span(step), span(keep)))
+    return tuple(sorted(out))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
@@ -10,7 +11,8 @@ import grpc
 import numpy as np
 
 from gputel.collector.errors import GputelError, InvalidFrameError, NotFoundError
-from gputel.collector.ingest import IngestCore, Session
+from gputel.collector.durable import StorageError
+from gputel.collector.ingest import IngestCore, Prepared, Session
 from gputel.collector.query import DeviceView, NodeSummary, QueryCore, Series
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
@@ -18,6 +20,7 @@ from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 T = TypeVar("T")
+_Answer = asyncio.Future[pb.CollectorMessage] | GputelError | None
 BAD_SEQ_KEY = "gputel-bad-seq"
 _STATUS = {
     "INVALID_PARAMETER": grpc.StatusCode.INVALID_ARGUMENT,
@@ -36,36 +39,84 @@ def status_of(error: GputelError) -> grpc.StatusCode:
 
 
 class IngestServicer(pb_grpc.IngestServiceServicer):
-    """One coroutine per agent stream; bad input ends that stream only."""
+    """One coroutine pair per agent stream; bad input ends that stream only.
 
-    def __init__(self, core: IngestCore) -> None:
+    A reader task validates each message and starts making it durable; the
+    stream answers in order as each frame's commit completes, so one slow
+    commit never stops the stream from reading, and nothing is acknowledged
+    before it is durable.
+    """
+
+    def __init__(self, core: IngestCore, window: int = 64) -> None:
         self._core = core
+        self._window = window
 
     async def Stream(self, request_iterator: AsyncIterator[pb.AgentMessage],
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CollectorMessage]:
         """Hello -> Welcome, then Frame -> Ack until the agent goes away."""
-        session: Session | None = None
+        answers: asyncio.Queue[_Answer] = asyncio.Queue(self._window)
+        sessions: list[Session] = []
+        reader = asyncio.create_task(self._read(request_iterator, answers, sessions))
         try:
-            async for message in request_iterator:
-                kind = message.WhichOneof("kind")
-                if kind == "hello" and session is None:
-                    session, acked = self._core.open(message.hello)
-                    yield pb.CollectorMessage(welcome=pb.Welcome(collector_version=VERSION,
-                                                                 acked_through=acked))
-                elif kind == "frame" and session is not None:
-                    duplicate = self._core.apply(session, message.frame)
-                    yield pb.CollectorMessage(ack=pb.Ack(seq=message.frame.seq,
-                                                         duplicate=duplicate))
-                else:
-                    self._core.reject("protocol")
-                    raise InvalidFrameError(_out_of_order(kind, session is not None))
-        except InvalidFrameError as exc:
-            log.warning("ingest from %s refused: %s", context.peer(), exc.message)
-            context.set_trailing_metadata(((BAD_SEQ_KEY, str(exc.seq)),) if exc.seq else ())
-            await context.abort(status_of(exc), exc.message)
+            while (answer := await answers.get()) is not None:
+                try:
+                    if isinstance(answer, GputelError):
+                        raise answer
+                    message = await answer
+                except GputelError as exc:
+                    await self._refuse(context, exc)
+                except StorageError as exc:  # the agent keeps the frame and retries
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+                yield message
         finally:
-            if session is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            for session in sessions:
                 self._core.close(session)
+
+    async def _read(self, requests: AsyncIterator[pb.AgentMessage],
+                    answers: asyncio.Queue[_Answer], sessions: list[Session]) -> None:
+        try:
+            async for message in requests:
+                await answers.put(self._handle(message, sessions))
+            await answers.put(None)
+        except GputelError as exc:
+            await answers.put(exc)
+
+    def _handle(self, message: pb.AgentMessage,
+                sessions: list[Session]) -> asyncio.Future[pb.CollectorMessage]:
+        kind = message.WhichOneof("kind")
+        if kind == "hello" and not sessions:
+            session, acked = self._core.open(message.hello)
+            sessions.append(session)
+            return _done(pb.CollectorMessage(welcome=pb.Welcome(collector_version=VERSION,
+                                                                acked_through=acked)))
+        if kind == "frame" and sessions:
+            prepared = self._core.prepare(sessions[0], message.frame)  # raises on bad input
+            return asyncio.ensure_future(self._frame(sessions[0], message.frame, prepared))
+        self._core.reject("protocol")
+        raise InvalidFrameError(_out_of_order(kind, bool(sessions)))
+
+    async def _frame(self, session: Session, frame: pb.Frame,
+                     prepared: Prepared) -> pb.CollectorMessage:
+        if self._core.seen(session, frame.seq):
+            duplicate = self._core.commit(session, prepared, new=False)
+        else:
+            new = await asyncio.wrap_future(self._core.persist(session, frame, prepared))
+            duplicate = self._core.commit(session, prepared, new)
+        return pb.CollectorMessage(ack=pb.Ack(seq=frame.seq, duplicate=duplicate))
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, error: GputelError) -> None:
+        log.warning("ingest from %s refused: %s", context.peer(), error.message)
+        seq = error.details.get("seq") if isinstance(error, InvalidFrameError) else None
+        context.set_trailing_metadata(((BAD_SEQ_KEY, str(seq)),) if seq else ())
+        await context.abort(status_of(error), error.message)
+
+
+def _done(message: pb.CollectorMessage) -> asyncio.Future[pb.CollectorMessage]:
+    future: asyncio.Future[pb.CollectorMessage] = asyncio.get_running_loop().create_future()
+    future.set_result(message)
+    return future
 
 
 def _out_of_order(kind: str | None, after_hello: bool) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gputel.collector.errors import InvalidFrameError
 from gputel.collector.store import SeriesStore
@@ -88,6 +90,44 @@ class Session:
     metric_ids: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated, decoded frame waiting to become durable. Times in Unix ns."""
+
+    seq: int
+    blocks: list[frames.Block]
+    min_ts: int
+    max_ts: int
+
+
+class Journal(Protocol):
+    """Where frames become durable before they are acknowledged (the frame log)."""
+
+    def append(self, node: str, instance: str, seq: int, min_ts: int, max_ts: int,
+               payload: bytes) -> Future[bool]:
+        """Write a frame; resolves True if new, False if already held."""
+
+    def remember_agent(self, node: str, instance: str, hello: pb.Hello) -> Future[bool]:
+        """Keep an agent's Hello."""
+
+    def agents(self) -> list[tuple[str, str, pb.Hello, int]]:
+        """Every (node, instance, hello, seen ns) held."""
+
+    def seqs(self) -> dict[tuple[str, str], list[int]]:
+        """Sequence numbers held per (node, instance), ascending."""
+
+    def replay(self, since_ns: int) -> Iterable[StoredFrameLike]:
+        """Frames whose newest sample is at or after since_ns."""
+
+
+class StoredFrameLike(Protocol):
+    """What replay yields."""
+
+    node: str
+    instance: str
+    payload: bytes
+
+
 @dataclass(slots=True)
 class IngestStats:
     """Counters for the collector's /metrics."""
@@ -100,11 +140,13 @@ class IngestStats:
 
 
 class IngestCore:
-    """Applies agents' frames to the store; thread-safe."""
+    """Applies agents' frames to the store (after the journal made them durable); thread-safe."""
 
     def __init__(self, store: SeriesStore, time_ns: Callable[[], int],
-                 max_future_ns: int = 300 * 10**9, max_past_ns: int = 86_400 * 10**9) -> None:
+                 max_future_ns: int = 300 * 10**9, max_past_ns: int = 86_400 * 10**9,
+                 journal: Journal | None = None) -> None:
         self._store = store
+        self._journal = journal
         self._time_ns = time_ns
         self._max_future_ns = max_future_ns
         self._max_past_ns = max_past_ns
@@ -134,6 +176,8 @@ class IngestCore:
             acked = dedup.watermark
         session = Session(hello.node, hello.agent_instance, [d.uuid for d in hello.devices],
                           list(hello.metrics))
+        if self._journal is not None:  # frames after it are committed after it
+            self._journal.remember_agent(hello.node, hello.agent_instance, hello)
         self._notify()
         return session, acked
 
@@ -156,25 +200,44 @@ class IngestCore:
             raise InvalidFrameError(f"invalid hello: {problem}")
 
     # ------------------------------------------------------------- frames
-    def apply(self, session: Session, frame: pb.Frame) -> bool:
-        """Validate and store one frame. Returns True if it was a duplicate (not stored again).
-
-        Raises InvalidFrameError naming the problem; nothing of a bad frame is stored.
-        """
+    def prepare(self, session: Session, frame: pb.Frame) -> Prepared:
+        """Validate and decode a frame. Raises InvalidFrameError naming the problem."""
         try:
             blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
         except frames.FrameError as exc:
             self.reject("malformed")
             raise InvalidFrameError(f"frame {frame.seq}: {exc}", frame.seq) from exc
         self._check_times(blocks, frame.seq)
+        stamps = [b.ts_ns for b in blocks if b.ts_ns.size]
+        min_ts = min((int(t[0]) for t in stamps), default=0)
+        max_ts = max((int(t[-1]) for t in stamps), default=0)
+        return Prepared(frame.seq, blocks, min_ts, max_ts)
+
+    def seen(self, session: Session, seq: int) -> bool:
+        """True if this agent instance's frame `seq` is already held (a resend)."""
+        with self._lock:
+            return self._dedup[(session.node, session.instance)].seen(seq)
+
+    def persist(self, session: Session, frame: pb.Frame, prepared: Prepared) -> Future[bool]:
+        """Make the frame durable; the Future says True when it was new to the journal."""
+        if self._journal is None:
+            done: Future[bool] = Future()
+            done.set_result(True)
+            return done
+        return self._journal.append(session.node, session.instance, frame.seq,
+                                    prepared.min_ts, prepared.max_ts, frame.SerializeToString())
+
+    def commit(self, session: Session, prepared: Prepared, new: bool) -> bool:
+        """Apply a durable frame to the head; return True if it was a duplicate (not applied)."""
         key = (session.node, session.instance)
         with self._lock:
-            if self._dedup[key].seen(frame.seq):
+            duplicate = not new or self._dedup[key].seen(prepared.seq)
+            if duplicate:
                 self.stats.duplicates += 1
                 return True
-        stored = self._store_blocks(session, blocks)
+            self._dedup[key].add(prepared.seq)
+        stored = self._store_blocks(session, prepared.blocks)
         with self._lock:
-            self._dedup[key].add(frame.seq)
             self.stats.frames += 1
             self.stats.samples += stored
             node = self._nodes.get(session.node)
@@ -184,6 +247,55 @@ class IngestCore:
                 node.last_seen_ns = self._time_ns()
         self._notify()
         return False
+
+    def apply(self, session: Session, frame: pb.Frame) -> bool:
+        """prepare + commit without a journal (tests, benchmarks). Returns True if duplicate."""
+        prepared = self.prepare(session, frame)
+        if self.seen(session, frame.seq):
+            with self._lock:
+                self.stats.duplicates += 1
+            return True
+        return self.commit(session, prepared, new=True)
+
+    # ------------------------------------------------------------ recovery
+    def recover(self, since_ns: int) -> int:
+        """Rebuild nodes, duplicate detection and the head from the journal; return frames."""
+        if self._journal is None:
+            return 0
+        sessions: dict[tuple[str, str], Session] = {}
+        for node, instance, hello, seen_ns in self._journal.agents():
+            sessions[(node, instance)] = Session(node, instance, [d.uuid for d in hello.devices],
+                                                 list(hello.metrics))
+            self._restore_node(hello, seen_ns)
+        for key, seqs in self._journal.seqs().items():
+            dedup = self._dedup.setdefault(key, _Dedup(watermark=seqs[0] - 1))
+            for seq in seqs:  # older frames were held, then aged out
+                dedup.add(seq)
+        replayed = 0
+        for stored in self._journal.replay(since_ns):
+            session = sessions.get((stored.node, stored.instance))
+            if session is None:
+                continue
+            frame = pb.Frame.FromString(stored.payload)
+            blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
+            samples = self._store_blocks(session, blocks)
+            node = self._nodes[session.node]
+            node.frames += 1
+            node.samples += samples
+            replayed += 1
+        return replayed
+
+    def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:
+        old = self._nodes.get(hello.node)
+        if old is not None and old.last_seen_ns > seen_ns:
+            return
+        self._nodes[hello.node] = NodeState(
+            name=hello.node, backend=hello.backend, agent_instance=hello.agent_instance,
+            agent_version=hello.agent_version, sample_rate_hz=hello.sample_rate_hz,
+            devices=[DeviceRecord(hello.node, d.index, d.uuid, d.vendor, d.model,
+                                  d.memory_total_bytes, d.mig_parent_uuid, d.pci_bus_id)
+                     for d in hello.devices],
+            first_seen_ns=seen_ns, last_seen_ns=seen_ns)
 
     def _check_times(self, blocks: list[frames.Block], seq: int) -> None:
         now = self._time_ns()

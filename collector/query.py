@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from gputel.collector.errors import InvalidParameterError, NotFoundError
 from gputel.collector.ingest import DeviceRecord, IngestCore, NodeState
+from gputel.collector.rollups import Buckets, RollupReader, Tier
 from gputel.collector.store import SeriesStore
 from gputel.proto.metrics import METRICS, Combine
 
@@ -77,11 +78,15 @@ class QueryCore:
     """Answers questions over the ingest state and the store."""
 
     def __init__(self, ingest: IngestCore, store: SeriesStore, time_ns: Callable[[], int],
-                 max_points: int = 11_000) -> None:
+                 max_points: int = 11_000, rollups: RollupReader | None = None,
+                 tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS) -> None:
         self._ingest = ingest
         self._store = store
         self._time_ns = time_ns
         self.max_points = max_points
+        self._rollups = rollups
+        self._tiers = tuple(sorted(tiers, key=lambda t: t.step_ns))
+        self._head_ns = head_ns
 
     # ------------------------------------------------------------ inventory
     def list_nodes(self) -> list[NodeSummary]:
@@ -146,13 +151,31 @@ class QueryCore:
         if start_ns is None:  # a defaulted range ends on a point at `end`, so "now" shows
             start = end - (end - start) // step * step
         n_points = (end - start) // step + 1
-        rows = [_aggregate(*self._store.read((node, d.uuid, metric), start - step + 1, end),
-                           start, step, n_points, agg) for d in devices]
+        tier = self._tier_for(start, step)
+        if tier is None:
+            rows = [_aggregate(*self._store.read((node, d.uuid, metric), start - step + 1, end),
+                               start, step, n_points, agg) for d in devices]
+        else:
+            assert self._rollups is not None
+            rows = [_aggregate_buckets(
+                self._rollups.read(tier.step_ns, node, d.uuid, metric,
+                                   start - step - tier.step_ns + 1, end),
+                tier.step_ns, start, step, n_points, agg) for d in devices]
         grid = start + step * np.arange(n_points, dtype=np.int64)
         gpus = [_series(d.uuid, d.index, grid, row) for d, row in zip(devices, rows, strict=True)]
         total = _combine(rows, METRICS[metric].combine, n_points)
         return RangeResult(node, metric, METRICS[metric].unit, agg, start, end, step, gpus,
                            _series("", 0, grid, total))
+
+    def _tier_for(self, start: int, step: int) -> Tier | None:
+        """None when the head covers `start`; else the coarsest tier no coarser than `step`
+        among those still holding `start` (or the coarsest tier at all)."""
+        now = self._time_ns()
+        if self._rollups is None or not self._tiers or start >= now - self._head_ns:
+            return None
+        holding = [t for t in self._tiers if start >= now - t.retention_ns] or [self._tiers[-1]]
+        fitting = [t for t in holding if t.step_ns <= step]
+        return fitting[-1] if fitting else holding[0]
 
     def _check_range(self, start: int, end: int, step: int | None, rate_hz: float) -> int:
         for name, value in (("start", start), ("end", end)):
@@ -198,6 +221,35 @@ def _aggregate(ts: IntArray, values: npt.NDArray[np.float32], start: int, step: 
         out[idx] = np.maximum.reduceat(vals, starts)
     else:
         sums = np.add.reduceat(vals, starts)
+        out[idx] = sums if agg == "sum" else sums / counts
+    return out
+
+
+def _aggregate_buckets(b: Buckets, width: int, start: int, step: int, n_points: int,
+                       agg: str) -> FloatArray:
+    """Like _aggregate, from rollup buckets: a bucket counts toward the point whose
+    window holds its last instant (start + width - 1 ns)."""
+    out = np.full(n_points, np.nan)
+    if not b.start_ns.size:
+        return out
+    k = -((start - (b.start_ns + width - 1)) // step)
+    keep = (k >= 0) & (k < n_points)
+    k = k[keep]
+    if not k.size:
+        return out
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    idx = k[starts]
+    counts = np.add.reduceat(b.count[keep], starts)
+    if agg == "count":
+        out[idx] = counts
+    elif agg == "last":
+        out[idx] = b.last[keep][np.append(starts[1:], k.size) - 1]
+    elif agg == "min":
+        out[idx] = np.minimum.reduceat(b.min[keep], starts)
+    elif agg == "max":
+        out[idx] = np.maximum.reduceat(b.max[keep], starts)
+    else:
+        sums = np.add.reduceat(b.sum[keep], starts)
         out[idx] = sums if agg == "sum" else sums / counts
     return out
 

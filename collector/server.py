@@ -9,17 +9,20 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from gputel.collector.durable import FrameLog, StorageError
 from gputel.collector.exporter import CollectorCollector
 from gputel.collector.grpc_api import VERSION, IngestServicer, QueryServicer
 from gputel.collector.http_api import create_app
 from gputel.collector.ingest import IngestCore
 from gputel.collector.query import QueryCore
+from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.store import SeriesStore
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -29,7 +32,11 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class CollectorConfig:
-    """Listen addresses and limits. Durations in seconds."""
+    """Listen addresses, storage and limits. Durations in seconds.
+
+    `data_dir` None keeps everything in memory (nothing survives a restart);
+    otherwise frames are acknowledged only once durable in data_dir/gputel.db.
+    """
 
     grpc_host: str = "0.0.0.0"
     grpc_port: int = 50051
@@ -37,6 +44,10 @@ class CollectorConfig:
     http_port: int = 8080
     retention_seconds: float = 3600.0
     max_points: int = 11_000
+    data_dir: Path | None = None
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    maintenance_seconds: float = 10.0
+    synchronous: str = "FULL"
 
 
 class _QuietServer(uvicorn.Server):
@@ -52,9 +63,17 @@ class Collector:
 
     def __init__(self, config: CollectorConfig) -> None:
         self.config = config
-        self.store = SeriesStore(int(config.retention_seconds * 1e9))
-        self.ingest = IngestCore(self.store, time.time_ns)
-        self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points)
+        retention_ns = int(config.retention_seconds * 1e9)
+        self.store = SeriesStore(retention_ns)
+        self.log: FrameLog | None = None
+        rollups = None
+        if config.data_dir is not None:
+            path = config.data_dir / "gputel.db"
+            self.log = FrameLog(path, config.tiers, retention_ns, synchronous=config.synchronous)
+            rollups = RollupReader(path)
+        self.ingest = IngestCore(self.store, time.time_ns, journal=self.log)
+        self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
+                               rollups=rollups, tiers=config.tiers, head_ns=retention_ns)
         self.registry = CollectorRegistry()
         self.registry.register(CollectorCollector(self.ingest, self.query, self.store))
         self.grpc_port = 0
@@ -65,7 +84,14 @@ class Collector:
         self._ready = False
 
     async def start(self) -> None:
-        """Bind both ports and start serving. Raises OSError when a port is taken."""
+        """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
+        if self.log is not None:
+            since = time.time_ns() - int(self.config.retention_seconds * 1e9)
+            t0 = time.perf_counter()
+            frames = await asyncio.to_thread(self.ingest.recover, since)
+            self.log.start()
+            log.info("recovered %d frame(s) from %s in %.1f s", frames, self.log.path,
+                     time.perf_counter() - t0)
         self._grpc = grpc.aio.server(options=(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_permit_without_calls", 1),
@@ -86,7 +112,7 @@ class Collector:
                                                  access_log=False))
         await self._grpc.start()
         self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
-                       asyncio.create_task(self._retention_loop())]
+                       asyncio.create_task(self._maintenance_loop())]
         while not self._http.started:
             if self._tasks[0].done():
                 self._tasks[0].result()
@@ -97,16 +123,35 @@ class Collector:
     def health(self) -> dict[str, Any]:
         """The collector's state for /api/v1/health."""
         nodes = self.ingest.nodes()
+        store: dict[str, Any] = {"kind": "memory" if self.log is None else "sqlite",
+                                 "samples": self.store.sample_count(),
+                                 "retentionSeconds": self.config.retention_seconds}
+        if self.log is not None:
+            store.update(path=str(self.log.path), bytes=self.log.size_bytes(),
+                         writeFailures=self.log.stats.failures,
+                         tiers=[{"stepSeconds": t.step_ns / 1e9,
+                                 "retentionSeconds": t.retention_ns / 1e9}
+                                for t in self.config.tiers])
         return {"status": "ok" if self._ready else "starting", "version": VERSION,
-                "store": {"kind": "memory", "samples": self.store.sample_count(),
-                          "retentionSeconds": self.config.retention_seconds},
-                "connectedAgents": sum(1 for n in nodes if n.streams > 0),
+                "store": store, "connectedAgents": sum(1 for n in nodes if n.streams > 0),
                 "nodes": len(nodes)}
 
-    async def _retention_loop(self) -> None:
+    async def _maintenance_loop(self) -> None:
+        """Head retention, and rollups plus disk retention in the frame log's writer."""
         while True:
-            await asyncio.sleep(10)
+            await asyncio.sleep(self.config.maintenance_seconds)
             self.store.enforce_retention(time.time_ns())
+            if self.log is not None:
+                try:
+                    await asyncio.wrap_future(self.log.maintain())
+                except StorageError as exc:
+                    log.error("store maintenance failed: %s", exc)
+
+    async def maintain_now(self) -> None:
+        """One maintenance pass right away (tests, shutdown)."""
+        self.store.enforce_retention(time.time_ns())
+        if self.log is not None:
+            await asyncio.wrap_future(self.log.maintain())
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop accepting, end open streams after `grace` seconds, stop HTTP; idempotent."""
@@ -122,6 +167,8 @@ class Collector:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.log is not None:  # what was acknowledged is committed; close cleanly
+            await asyncio.to_thread(self.log.close)
 
 
 def _bracket(host: str) -> str:

@@ -4,6 +4,7 @@ itself and resends every frame that was not acknowledged, none twice."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +21,10 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_agent_resends_what_the_killed_collector_did_not_acknowledge() -> None:
+def test_agent_resends_what_the_killed_collector_did_not_acknowledge(tmp_path: Path) -> None:
     port = _free_port()
-    first = CollectorProcess(grpc_port=port).start()
+    args = ["--store", "memory"]  # a forgetful collector: only the agent's resend saves data
+    first = CollectorProcess(str(tmp_path), grpc_port=port, args=args).start()
     with running_agent(f"127.0.0.1:{port}", gpus=GPUS, rate_hz=20,
                        flush_seconds=0.25) as agent:
         stream, outbox = agent.stream, agent.outbox
@@ -34,7 +36,7 @@ def test_agent_resends_what_the_killed_collector_did_not_acknowledge() -> None:
         # While the collector is away, frames pile up in the outbox instead of being lost.
         assert outbox.wait(lambda s: s.frames_queued - s.frames_acked >= 3, timeout=20)
 
-        second = CollectorProcess(grpc_port=port).start()
+        second = CollectorProcess(str(tmp_path), grpc_port=port, args=args).start()
         try:
             wait_until(lambda: stream.stats.connects >= 2, what="the agent to reconnect")
             assert outbox.wait(lambda s: s.frames_acked >= s.frames_queued - 1, timeout=20)

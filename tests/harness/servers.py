@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ from gputel.agent.backends.base import DeviceInfo, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.runtime import Agent, AgentConfig
 from gputel.collector.server import Collector, CollectorConfig
+
+T = TypeVar("T")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0,
@@ -48,6 +51,10 @@ class CollectorThread:
         asyncio.run_coroutine_threadsafe(self.collector.start(), self._loop).result(20)
         return self
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the collector's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(30)
+
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.collector.stop(0.2), self._loop).result(20)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -70,6 +77,7 @@ _COLLECTOR_LINE = re.compile(r"gRPC on [^:]+:(\d+), HTTP on http://[^:]+:(\d+)")
 class CollectorProcess:
     """`gputel collector` as a real child process (so it can be SIGKILLed)."""
 
+    data_dir: str
     grpc_port: int = 0
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
@@ -78,7 +86,7 @@ class CollectorProcess:
     def start(self) -> CollectorProcess:
         argv = [sys.executable, "-m", "gputel.cli", "collector", "--host", "127.0.0.1",
                 "--grpc-port", str(self.grpc_port), "--http-port", "0", "--log-level",
-                "warning", *self.args]
+                "warning", "--data-dir", self.data_dir, *self.args]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert self.proc.stdout is not None

@@ -1,0 +1,73 @@
+"""The durable collector SIGKILLed at random moments while agents stream: afterwards every
+sample the agents produced is stored exactly once, with its exact value."""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gputel.collector.timefmt import format_time
+from tests.harness.servers import CollectorProcess, get_json, running_agent, wait_until
+
+GPUS, METRICS, RATE = 2, 8, 20
+KILLS = 5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_acknowledged_and_unacknowledged_samples_survive_repeated_sigkill(tmp_path: Path) -> None:
+    rng = random.Random(1234)
+    port = _free_port()
+    collector = CollectorProcess(str(tmp_path / "data"), grpc_port=port).start()
+    try:
+        with running_agent(f"127.0.0.1:{port}", node="node-a", gpus=GPUS, rate_hz=RATE,
+                           flush_seconds=0.1) as a, \
+             running_agent(f"127.0.0.1:{port}", node="node-b", gpus=GPUS, rate_hz=RATE,
+                           flush_seconds=0.1, seed=99) as b:
+            for _ in range(KILLS):
+                # A random moment: after a random number of further acknowledgements.
+                target = a.outbox.stats.frames_acked + rng.randint(1, 8)
+                assert a.outbox.wait(lambda s, t=target: s.frames_acked >= t, timeout=30)
+                collector.kill()
+                collector = CollectorProcess(str(tmp_path / "data"), grpc_port=port).start()
+            for agent in (a, b):
+                assert agent.stream is not None
+                wait_until(lambda ag=agent: ag.stream.stats.connected, what="reconnect")
+            assert a.stop(drain_timeout=20)
+            assert b.stop(drain_timeout=20)
+        for agent, node in ((a, "node-a"), (b, "node-b")):
+            _assert_exactly_once(collector.http_base, node, agent)
+    finally:
+        collector.stop()
+
+
+def _assert_exactly_once(base: str, node: str, agent: object) -> None:
+    ticks = agent.backend.ticks  # type: ignore[attr-defined]
+    assert agent.outbox.stats.frames_dropped == 0  # type: ignore[attr-defined]
+    status, body = get_json(f"{base}/api/v1/nodes/{node}")
+    assert status == 200
+    assert body["data"]["samplesIngested"] == len(ticks) * GPUS * METRICS
+    start, end = format_time(ticks[0][0]), format_time(ticks[-1][0])
+    for col, metric in enumerate(("gpu_util", "power", "energy")):
+        for agg in ("count", "last"):
+            col_index = {"gpu_util": 0, "power": 4, "energy": 7}[metric]
+            status, body = get_json(f"{base}/api/v1/nodes/{node}/metrics", metric=metric,
+                                    agg=agg, step=f"{1000 // RATE}ms", start=start, end=end)
+            assert status == 200
+            for series in body["data"]["gpus"]:
+                values = [v for _, v in series["points"]]
+                if agg == "count":
+                    assert values == [1.0] * len(ticks), f"{node} {metric}: lost or doubled"
+                else:
+                    want = [float(np.float32(v[series["index"], col_index])) for _, v in ticks]
+                    assert values == want
+        del col
