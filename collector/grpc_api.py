@@ -10,8 +10,8 @@ from typing import TypeVar
 import grpc
 import numpy as np
 
-from gputel.collector.errors import GputelError, InvalidFrameError, NotFoundError
 from gputel.collector.durable import StorageError
+from gputel.collector.errors import GputelError, InvalidFrameError, NotFoundError
 from gputel.collector.ingest import IngestCore, Prepared, Session
 from gputel.collector.query import DeviceView, NodeSummary, QueryCore, Series
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb

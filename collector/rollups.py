@@ -87,7 +87,7 @@ def _bucket_rows(step: int, node: str, uuid: str, metric: str, ts: npt.NDArray[n
 
 
 class RollupReader:
-    """Reads rollup buckets; one read-only connection per thread (WAL allows it beside the writer)."""
+    """Reads rollup buckets: one read-only connection per thread, beside the WAL writer."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
