@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from gputel.collector.durable import StorageError
 from gputel.collector.errors import GputelError, InvalidFrameError, NotFoundError
@@ -21,6 +23,29 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 T = TypeVar("T")
 _Answer = asyncio.Future[pb.CollectorMessage] | GputelError | None
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """Bytes that are not an AgentMessage; answered with INVALID_ARGUMENT, not INTERNAL."""
+
+    reason: str
+
+
+def _parse_agent_message(data: bytes) -> pb.AgentMessage | Undecodable:
+    try:
+        return pb.AgentMessage.FromString(data)
+    except DecodeError as exc:
+        return Undecodable(str(exc) or "malformed protobuf")
+
+
+def add_ingest_servicer(servicer: IngestServicer, server: grpc.aio.Server) -> None:
+    """Register the ingest stream with a deserializer that never raises."""
+    handler = grpc.stream_stream_rpc_method_handler(
+        servicer.Stream, request_deserializer=_parse_agent_message,
+        response_serializer=pb.CollectorMessage.SerializeToString)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "gputel.v1.IngestService", {"Stream": handler}),))
 BAD_SEQ_KEY = "gputel-bad-seq"
 _STATUS = {
     "INVALID_PARAMETER": grpc.StatusCode.INVALID_ARGUMENT,
@@ -83,8 +108,12 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         except GputelError as exc:
             await answers.put(exc)
 
-    def _handle(self, message: pb.AgentMessage,
+    def _handle(self, message: pb.AgentMessage | Undecodable,
                 sessions: list[Session]) -> asyncio.Future[pb.CollectorMessage]:
+        if isinstance(message, Undecodable):
+            self._core.reject("undecodable")
+            raise InvalidFrameError(f"message does not parse as gputel.v1.AgentMessage: "
+                                    f"{message.reason}")
         kind = message.WhichOneof("kind")
         if kind == "hello" and not sessions:
             session, acked = self._core.open(message.hello)

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from gputel.collector.durable import FrameLog, StorageError
 from gputel.collector.exporter import CollectorCollector
-from gputel.collector.grpc_api import VERSION, IngestServicer, QueryServicer
+from gputel.collector.grpc_api import VERSION, IngestServicer, QueryServicer, add_ingest_servicer
 from gputel.collector.http_api import create_app
 from gputel.collector.ingest import IngestCore
 from gputel.collector.query import QueryCore
@@ -99,7 +99,7 @@ class Collector:
             ("grpc.keepalive_time_ms", 10_000),
             ("grpc.keepalive_timeout_ms", 5_000),
         ))
-        pb_grpc.add_IngestServiceServicer_to_server(IngestServicer(self.ingest), self._grpc)
+        add_ingest_servicer(IngestServicer(self.ingest), self._grpc)
         pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.query), self._grpc)
         address = f"{_bracket(self.config.grpc_host)}:{self.config.grpc_port}"
         self.grpc_port = self._grpc.add_insecure_port(address)
