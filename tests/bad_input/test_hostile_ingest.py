@@ -71,14 +71,17 @@ def test_hostile_messages_get_acks_or_invalid_argument(server: tuple[CollectorTh
             try:
                 answer = raw.answer()
             except grpc.RpcError as err:
-                assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, err
-                assert err.details()
-                return
+                failed = err
+                break
             assert answer.WhichOneof("kind") in ("ack", "welcome")
             if message.WhichOneof("kind") == "frame":
                 assert answer.ack.seq == message.frame.seq
+        else:
+            return
     finally:
         raw.close()
+    assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT, failed
+    assert failed.details()
 
 
 def test_bytes_that_are_not_protobuf_get_invalid_argument(
