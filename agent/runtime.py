@@ -40,6 +40,50 @@ class AgentConfig:
     max_ticks: int | None = None
     backoff_max_seconds: float = 10.0
     spool_dir: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    token_file: Path | None = None
+
+
+def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
+    """TLS to the collector when a CA or client certificate is configured, else None (plaintext).
+
+    Raises SecretError naming an unreadable file (never its content).
+    """
+    if not (config.tls_ca or config.tls_cert):
+        return None
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise SecretError("a client certificate needs its key, and a key its certificate")
+    return grpc.ssl_channel_credentials(
+        root_certificates=_secret(config.tls_ca, "CA") if config.tls_ca else None,
+        private_key=_secret(config.tls_key, "TLS key") if config.tls_key else None,
+        certificate_chain=_secret(config.tls_cert, "TLS certificate") if config.tls_cert
+        else None)
+
+
+def ingest_token(config: AgentConfig) -> str | None:
+    """The bearer token from the token file's first line, or None."""
+    if config.token_file is None:
+        return None
+    token = _secret(config.token_file, "token").decode().strip().splitlines()[0].strip()
+    if not (config.tls_ca or config.tls_cert):
+        log.warning("sending the ingest token without TLS: anyone on the path can read it")
+    return token
+
+
+class SecretError(ValueError):
+    """A certificate, key or token file cannot be used; the message names the file."""
+
+
+def _secret(path: Path, what: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SecretError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    if not data.strip():
+        raise SecretError(f"the {what} file {path} is empty")
+    return data
 
 
 class Agent:
@@ -75,7 +119,8 @@ class Agent:
         self.sampler = Sampler(self.backend, self.config.rate_hz, self._on_tick, self.clock,
                                self.config.max_ticks)
         self.stream = StreamClient(self.config.collector, self.outbox, self._hello,
-                                   self._credentials, self.config.backoff_max_seconds)
+                                   self._credentials or channel_credentials(self.config),
+                                   self.config.backoff_max_seconds, ingest_token(self.config))
         self.registry.register(AgentCollector(self.config.node, self.backend.name, devices,
                                               metrics, self.sampler, self.outbox, self.stream))
         self.http = AgentHTTPServer(self.config.http_host, self.config.http_port, self.registry,

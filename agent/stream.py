@@ -67,8 +67,9 @@ class StreamClient:
 
     def __init__(self, target: str, outbox: Outbox, hello: Callable[[], pb.Hello],
                  credentials: grpc.ChannelCredentials | None = None,
-                 backoff_max_s: float = 10.0) -> None:
+                 backoff_max_s: float = 10.0, token: str | None = None) -> None:
         self._target = target
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._outbox = outbox
         self._hello = hello
         self._credentials = credentials
@@ -128,7 +129,8 @@ class StreamClient:
         self._outbox.rewind()
         welcomed = False
         try:
-            call = pb_grpc.IngestServiceStub(channel).Stream(self._requests(alive))
+            call = pb_grpc.IngestServiceStub(channel).Stream(self._requests(alive),
+                                                             metadata=self._metadata)
             self._call = call
             self._read_answers(call)
         except grpc.RpcError as err:

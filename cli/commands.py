@@ -12,11 +12,12 @@ from pathlib import Path
 
 from gputel.agent.backends import create, probe
 from gputel.agent.backends.base import BackendError
-from gputel.agent.runtime import Agent, AgentConfig
+from gputel.agent.runtime import Agent, AgentConfig, SecretError
 from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
 from gputel.collector.durable import StorageError
 from gputel.collector.rollups import Tier
+from gputel.collector.security import SecurityConfigError
 from gputel.collector.server import Collector, CollectorConfig
 
 
@@ -26,7 +27,7 @@ def run_agent(args: argparse.Namespace) -> int:
         backend = create(args.backend, args.gpus, args.seed, args.node)
         agent = Agent(_agent_config(args), backend)
         agent.start()
-    except (BackendError, SpoolError) as exc:
+    except (BackendError, SpoolError, SecretError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot serve the agent's HTTP on port {args.agent_port}: {exc.strerror}")
@@ -49,7 +50,15 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
                        flush_seconds=args.flush_interval,
                        http_host=getattr(args, "http_host", "0.0.0.0"),
                        http_port=args.agent_port, outbox_frames=args.outbox_frames,
-                       spool_dir=Path(args.spool_dir) if args.spool_dir else None)
+                       spool_dir=Path(args.spool_dir) if args.spool_dir else None,
+                       tls_ca=_path(args, "tls_ca"), tls_cert=_path(args, "tls_cert"),
+                       tls_key=_path(args, "tls_key"), token_file=_path(args, "token_file"))
+
+
+def _path(args: argparse.Namespace, name: str) -> Path | None:
+    """A path flag, None when unset (or absent from this subcommand)."""
+    value = getattr(args, name, "")
+    return Path(value) if value else None
 
 
 def run_collector(args: argparse.Namespace) -> int:
@@ -78,9 +87,11 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             grpc_host=args.host, grpc_port=args.grpc_port, http_host=args.host,
             http_port=args.http_port, retention_seconds=args.retention,
             max_points=args.max_points, data_dir=Path(args.data_dir) if durable else None,
-            tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers)))
+            tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers),
+            tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
+            tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file")))
         await collector.start()
-    except StorageError as exc:
+    except (StorageError, SecurityConfigError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot use {args.data_dir if exc.filename else args.host}: "

@@ -25,6 +25,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         _agent_flags(p, env)
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
           o.host_port)
+    _security_flags(collector, agent, env)
     o.add(agent, env, "--http-host", "0.0.0.0", "agent HTTP listen address")
     for p in (up, collector, agent):
         o.add(p, env, "--log-level", "info", "log level",
@@ -44,6 +45,20 @@ def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None
     o.add(p, env, "--tiers", "10s:7d,5m:90d", "rollup tiers as STEP:RETENTION,...", o.tiers)
     o.add(p, env, "--max-points", 11000, "most points one range query may return per series",
           o.ranged(int, 10, 10**7))
+
+
+def _security_flags(collector: argparse.ArgumentParser, agent: argparse.ArgumentParser,
+                    env: Mapping[str, str]) -> None:
+    o.add(collector, env, "--tls-cert", "", "PEM certificate: serve gRPC and HTTP over TLS")
+    o.add(collector, env, "--tls-key", "", "PEM private key of --tls-cert")
+    o.add(collector, env, "--tls-client-ca", "",
+          "PEM CA: gRPC clients (agents) must present a certificate it signed (mutual TLS)")
+    o.add(collector, env, "--token-file", "",
+          "file of bearer tokens, one per line: ingest streams must present one")
+    o.add(agent, env, "--tls-ca", "", "PEM CA that signed the collector's certificate (TLS)")
+    o.add(agent, env, "--tls-cert", "", "PEM client certificate for mutual TLS")
+    o.add(agent, env, "--tls-key", "", "PEM private key of --tls-cert")
+    o.add(agent, env, "--token-file", "", "file whose first line is the ingest bearer token")
 
 
 def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:

@@ -23,6 +23,12 @@ from gputel.collector.http_api import create_app
 from gputel.collector.ingest import IngestCore
 from gputel.collector.query import QueryCore
 from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
+from gputel.collector.security import (
+    IngestTokenInterceptor,
+    SecurityConfigError,
+    read_tokens,
+    server_credentials,
+)
 from gputel.collector.store import SeriesStore
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -48,6 +54,10 @@ class CollectorConfig:
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     maintenance_seconds: float = 10.0
     synchronous: str = "FULL"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    token_file: Path | None = None
 
 
 class _QuietServer(uvicorn.Server):
@@ -92,7 +102,13 @@ class Collector:
             self.log.start()
             log.info("recovered %d frame(s) from %s in %.1f s", frames, self.log.path,
                      time.perf_counter() - t0)
-        self._grpc = grpc.aio.server(options=(
+        if bool(self.config.tls_cert) != bool(self.config.tls_key):
+            raise SecurityConfigError("TLS needs both a certificate and its key")
+        if self.config.tls_client_ca and not self.config.tls_cert:
+            raise SecurityConfigError("mutual TLS (a client CA) needs the server's TLS certificate")
+        interceptors = ([IngestTokenInterceptor(read_tokens(self.config.token_file))]
+                        if self.config.token_file else [])
+        self._grpc = grpc.aio.server(interceptors=interceptors, options=(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
@@ -102,14 +118,21 @@ class Collector:
         add_ingest_servicer(IngestServicer(self.ingest), self._grpc)
         pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.query), self._grpc)
         address = f"{_bracket(self.config.grpc_host)}:{self.config.grpc_port}"
-        self.grpc_port = self._grpc.add_insecure_port(address)
+        cfg = self.config
+        if cfg.tls_cert and cfg.tls_key:
+            creds = server_credentials(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca)
+            self.grpc_port = self._grpc.add_secure_port(address, creds)
+        else:
+            self.grpc_port = self._grpc.add_insecure_port(address)
         if not self.grpc_port:
             raise OSError(f"cannot listen for gRPC on {address}")
         sock = _bind(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
         app = create_app(self.query, self.registry, self.health, lambda: self._ready)
-        self._http = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off",
-                                                 access_log=False))
+        self._http = _QuietServer(uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False,
+            ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
+            ssl_keyfile=str(cfg.tls_key) if cfg.tls_key else None))
         await self._grpc.start()
         self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
                        asyncio.create_task(self._maintenance_loop())]

@@ -1,0 +1,34 @@
+"""Who used the GPU: kubelet PodResources allocations joined with the GPU's processes.
+
+Public surface: `Attributor` (observe per tick, drain changes), its inputs
+(`ProcessSample`, `PodResourcesClient`/`PodResourcesPoller`, `CgroupResolver`,
+`PodLogDirectory`) and outputs (`Share`, `Workload`, `Change`).
+"""
+
+from gputel.agent.attribution.attributor import AttributionStats, Attributor
+from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
+from gputel.agent.attribution.model import Change, ProcessSample, Share, Workload
+from gputel.agent.attribution.podlogs import DEFAULT_POD_LOG_DIR, PodLogDirectory
+from gputel.agent.attribution.podresources import (
+    DEFAULT_SOCKET_PATH,
+    PodResourcesClient,
+    PodResourcesError,
+    PodResourcesPoller,
+)
+
+__all__ = [
+    "DEFAULT_POD_LOG_DIR",
+    "DEFAULT_SOCKET_PATH",
+    "AttributionStats",
+    "Attributor",
+    "CgroupResolver",
+    "Change",
+    "PodLogDirectory",
+    "PodResourcesClient",
+    "PodResourcesError",
+    "PodResourcesPoller",
+    "ProcessOrigin",
+    "ProcessSample",
+    "Share",
+    "Workload",
+]

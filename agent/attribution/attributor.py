@@ -1,0 +1,338 @@
+"""Who holds each GPU, tick by tick: kubelet allocations joined with the GPU's processes.
+
+The caller calls `observe(ts_ns, processes)` every tick and `drain_changes()` when it
+builds a frame; each change says from which tick a device is held by which shares.
+A process arriving or leaving changes attribution at the tick the process list
+showed it, not a kubelet poll later: the new PID's cgroup names its pod at once,
+and that same tick asks the kubelet for a fresh view (rate-limited, see podresources).
+
+Splitting: a device held by one workload is 1.0 to it. A shared device (time-slicing
+`::N`, MPS) is split by what each workload's processes used: per-process SM
+utilization where the driver gives it, else GPU memory, else evenly; a pod that was
+given the device but runs nothing on it gets 0.0. With no process on the device it is
+split evenly between the pods the kubelet gave it to. A MIG parent enumerated beside
+its MIG devices gets the mean of its children's shares (its fractions sum to the part
+of its slices held). Fractions are re-reported once one moves by `fraction_threshold`
+or the set of holders changes, so fluctuating utilization does not make a change per tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
+from gputel.agent.attribution.device_ids import device_key
+from gputel.agent.attribution.identity import PodMetadata, WorkloadBook
+from gputel.agent.attribution.model import Change, DeviceLike, ProcessSample, Share, Workload
+from gputel.agent.attribution.podlogs import PodLogDirectory
+from gputel.agent.attribution.podresources import Allocation, PodResourcesPoller
+
+_NO_PROCESS = ProcessOrigin("process")
+
+
+@dataclass(slots=True)
+class AttributionStats:
+    """Counters for the agent's /metrics."""
+
+    observes: int = 0
+    recomputes: int = 0
+    changes: int = 0
+    pids_resolved: int = 0
+    pods_unjoined: int = 0
+
+
+class Attributor:
+    """Per-device workload shares over time, from PodResources, /proc cgroups and process lists.
+
+    Without a poller (bare metal) only processes attribute; without a resolver (no
+    host /proc) a process counts for the pod the kubelet gave its device to when there
+    is exactly one. Pod ids: see WorkloadBook. Not thread-safe: call from one thread.
+    """
+
+    def __init__(self, devices: Sequence[DeviceLike], poller: PodResourcesPoller | None = None,
+                 resolver: CgroupResolver | None = None, pod_logs: PodLogDirectory | None = None,
+                 pod_metadata: PodMetadata | None = None,
+                 fraction_threshold: float = 0.05) -> None:
+        self._indices = frozenset(d.index for d in devices)
+        self._children = _mig_children(devices)
+        self._parent_of = {c: p for p, kids in self._children.items() for c in kids}
+        self._poller = poller
+        self._resolver = resolver
+        self._pod_logs = pod_logs
+        self._book = WorkloadBook(pod_metadata)
+        self._threshold = fraction_threshold
+        self._generation = 0
+        self._allocs: Mapping[int, tuple[Allocation, ...]] = {}
+        self._held: dict[int, frozenset[str]] = {}
+        self._containers: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._procs: dict[int, tuple[ProcessSample, ...]] = {}
+        self._origins: dict[int, ProcessOrigin] = {}
+        self._pid_uid: dict[int, str] = {}
+        self._shares: dict[int, tuple[Share, ...]] = {}
+        self._changes: list[Change] = []
+        self.stats = AttributionStats()
+
+    @property
+    def available(self) -> bool:
+        """Whether the kubelet answered the last poll (False on bare metal)."""
+        return self._poller is not None and self._poller.available
+
+    def observe(self, ts_ns: int, processes: Mapping[int, Iterable[ProcessSample]] | None = None,
+                ) -> None:
+        """Take one tick at ts_ns (Unix ns).
+
+        `processes` maps device index -> every process on it now; a device left out
+        keeps its last list and None means no new process information this tick (the
+        cheap path: two comparisons unless a kubelet poll is due).
+        """
+        self.stats.observes += 1
+        dirty: set[int] = set()
+        pids_changed = processes is not None and self._take_processes(processes, dirty)
+        relink = False
+        if self._poller is not None:
+            self._poller.poll(ts_ns, urgent=pids_changed)
+            relink = self._poller.generation != self._generation
+            if relink:
+                self._take_allocations()
+                dirty.update(self._indices)
+        if pids_changed or relink:
+            self._resolve_pods(ts_ns)
+        if relink:
+            self._held = {index: frozenset(self._pod_id(ts_ns, a.namespace, a.pod) for a in allocs)
+                          for index, allocs in self._allocs.items()}
+        if dirty:
+            self._recompute(ts_ns, dirty)
+        if pids_changed or relink:
+            self._collect_garbage()
+
+    def drain_changes(self) -> list[Change]:
+        """Changes since the last call, in tick order: (ts_ns, device index, shares)."""
+        changes, self._changes = self._changes, []
+        return changes
+
+    def current(self) -> Mapping[int, tuple[Share, ...]]:
+        """Device index -> the shares last reported for it (absent: nobody holds it)."""
+        return self._shares
+
+    def workload(self, uid: str) -> Workload | None:
+        """Metadata of a workload named in a share, None once it is gone."""
+        return self._book.get(uid)
+
+    def workloads(self) -> Mapping[str, Workload]:
+        """Every workload currently holding or allocated a device."""
+        return self._book.all()
+
+    def drain_workload_updates(self) -> list[Workload]:
+        """Workloads new, or whose metadata changed, since the last call."""
+        return self._book.drain_updates()
+
+    # -- inputs ---------------------------------------------------------------------
+
+    def _take_processes(self, processes: Mapping[int, Iterable[ProcessSample]],
+                        dirty: set[int]) -> bool:
+        pids_changed = False
+        for index, listed in processes.items():
+            procs = tuple(listed)
+            old = self._procs.get(index)
+            if old == procs or index not in self._indices:
+                continue
+            self._procs[index] = procs
+            dirty.add(index)
+            if {p.pid for p in old or ()} != {p.pid for p in procs}:
+                pids_changed = True
+        if pids_changed:
+            self._track_pids()
+        return pids_changed
+
+    def _track_pids(self) -> None:
+        live = {p.pid for procs in self._procs.values() for p in procs}
+        for pid in live - self._origins.keys():
+            self._origins[pid] = self._resolver.resolve(pid) if self._resolver else _NO_PROCESS
+            self.stats.pids_resolved += 1
+        for pid in self._origins.keys() - live:
+            del self._origins[pid]
+            self._pid_uid.pop(pid, None)
+
+    def _take_allocations(self) -> None:
+        assert self._poller is not None
+        self._generation = self._poller.generation
+        self._allocs = self._poller.allocations()
+        containers: dict[tuple[str, str], set[str]] = {}
+        for allocs in self._allocs.values():
+            for a in allocs:
+                containers.setdefault((a.namespace, a.pod), set()).add(a.container)
+        self._containers = {k: tuple(sorted(v)) for k, v in containers.items()}
+        self._pid_uid.clear()  # joins may resolve differently now
+
+    def _resolve_pods(self, ts_ns: int) -> None:
+        """Name the pods of new PIDs before anything else, so pods get their UID as id.
+
+        Two passes: a pod joined by HOSTNAME in the first can leave a single candidate
+        for another pod on the same device in the second.
+        """
+        pending = [(index, p.pid) for index, procs in self._procs.items() for p in procs
+                   if p.pid not in self._pid_uid
+                   and self._origins.get(p.pid, _NO_PROCESS).kind == "pod"]
+        for _ in range(2):
+            retry = []
+            for index, pid in pending:
+                self._workload_of(ts_ns, pid, index)
+                if self._book.name_of(self._origins[pid].pod_uid) is None:
+                    del self._pid_uid[pid]
+                    retry.append((index, pid))
+            pending = retry
+        for index, pid in pending:
+            self._workload_of(ts_ns, pid, index)
+        self.stats.pods_unjoined += len(pending)
+
+    # -- shares ---------------------------------------------------------------------
+
+    def _recompute(self, ts_ns: int, dirty: set[int]) -> None:
+        leaves = sorted(i for i in dirty if i not in self._children)
+        parents = {self._parent_of[i] for i in dirty if i in self._parent_of}
+        for index in leaves + sorted(parents | (dirty & self._children.keys())):
+            self.stats.recomputes += 1
+            if index in self._children:
+                shares = self._parent_shares(index)
+            else:
+                shares = _split(self._usage(ts_ns, index), self._held.get(index, frozenset()))
+            if _differs(self._shares.get(index, ()), shares, self._threshold):
+                self._record(ts_ns, index, shares)
+
+    def _record(self, ts_ns: int, index: int, shares: tuple[Share, ...]) -> None:
+        if shares:
+            self._shares[index] = shares
+        else:
+            self._shares.pop(index, None)
+        self._changes.append(Change(ts_ns, index, shares))
+        self.stats.changes += 1
+
+    def _usage(self, ts_ns: int, index: int) -> dict[str, float]:
+        procs = self._procs.get(index, ())
+        by_util = any(p.sm_util_percent for p in procs)
+        usage: dict[str, float] = {}
+        for p in procs:
+            uid = self._pid_uid.get(p.pid) or self._workload_of(ts_ns, p.pid, index)
+            weight = (p.sm_util_percent or 0.0) if by_util else float(p.used_memory_bytes)
+            usage[uid] = usage.get(uid, 0.0) + max(weight, 0.0)
+        return usage
+
+    def _parent_shares(self, parent: int) -> tuple[Share, ...]:
+        kids = self._children[parent]
+        total: dict[str, float] = {}
+        for kid in kids:
+            for share in self._shares.get(kid, ()):
+                total[share.workload_uid] = total.get(share.workload_uid, 0.0) + share.fraction
+        return tuple(Share(uid, f / len(kids)) for uid, f in sorted(total.items()))
+
+    # -- identities -----------------------------------------------------------------
+
+    def _workload_of(self, ts_ns: int, pid: int, index: int) -> str:
+        origin = self._origins.get(pid, _NO_PROCESS)
+        held = self._held.get(index, frozenset())
+        if origin.kind == "pod":
+            uid = self._pod_of_process(ts_ns, pid, origin.pod_uid, index)
+        elif origin.kind == "slurm":
+            uid = self._book.register(_slurm_workload(origin))
+        elif self._resolver is None and len(held) == 1:
+            uid = next(iter(held))  # no /proc: the one pod given this device
+        else:
+            uid = self._book.register(_process_workload(pid, origin))
+        self._pid_uid[pid] = uid
+        return uid
+
+    def _pod_of_process(self, ts_ns: int, pid: int, pod_uid: str, index: int) -> str:
+        name = self._book.name_of(pod_uid) or self._join(ts_ns, pid, pod_uid, index)
+        if name is None:
+            return self._book.register(Workload(pod_uid, "pod", pod_uid=pod_uid))
+        return self._book.pod(name[0], name[1], pod_uid, self._containers.get(name, ()))
+
+    def _join(self, ts_ns: int, pid: int, pod_uid: str, index: int) -> tuple[str, str] | None:
+        """Find namespace/name for a pod UID: pod log folder, elimination, then HOSTNAME."""
+        found = self._pod_logs.lookup(pod_uid, ts_ns) if self._pod_logs else None
+        if found is None:
+            found = self._eliminate(pod_uid, index) or self._by_hostname(pid, index)
+        if found is not None:
+            self._book.learn(pod_uid, *found)
+        return found
+
+    def _candidates(self, index: int) -> set[tuple[str, str]]:
+        return {(a.namespace, a.pod) for a in self._allocs.get(index, ())
+                if not self._book.is_joined(a.namespace, a.pod)}
+
+    def _eliminate(self, pod_uid: str, index: int) -> tuple[str, str] | None:
+        """One unjoined pod was given the device and one unjoined pod UID runs on it."""
+        candidates = self._candidates(index)
+        uids = {self._origins[p.pid].pod_uid for p in self._procs.get(index, ())
+                if self._origins.get(p.pid, _NO_PROCESS).kind == "pod"}
+        unjoined = {u for u in uids if self._book.name_of(u) is None}
+        return candidates.pop() if len(candidates) == 1 and unjoined == {pod_uid} else None
+
+    def _by_hostname(self, pid: int, index: int) -> tuple[str, str] | None:
+        if self._resolver is None:
+            return None
+        host = self._resolver.hostname(pid)
+        matches = [c for c in self._candidates(index) if c[1] == host]
+        return matches[0] if len(matches) == 1 else None
+
+    def _pod_id(self, ts_ns: int, namespace: str, name: str) -> str:
+        uid = self._pod_logs.uid_of(namespace, name, ts_ns) if self._pod_logs else None
+        if uid:
+            self._book.learn(uid, namespace, name)
+        return self._book.pod(namespace, name, uid or "", self._containers.get((namespace, name),
+                                                                              ()))
+
+    def _collect_garbage(self) -> None:
+        live = {s.workload_uid for shares in self._shares.values() for s in shares}
+        live.update(uid for held in self._held.values() for uid in held)
+        pod_uids = {o.pod_uid for o in self._origins.values() if o.pod_uid}
+        self._book.retain(live, pod_uids)
+
+
+def _split(usage: dict[str, float], held: Collection[str]) -> tuple[Share, ...]:
+    """Fractions by usage (idle holders 0.0); with no usage at all, evenly among holders."""
+    total = sum(usage.values())
+    if not usage:
+        fractions = {uid: 1.0 / len(held) for uid in held}
+    elif total <= 0.0:
+        fractions = {uid: 1.0 / len(usage) for uid in usage}
+    else:
+        fractions = {uid: weight / total for uid, weight in usage.items()}
+    for uid in held:
+        fractions.setdefault(uid, 0.0)
+    return tuple(Share(uid, f) for uid, f in sorted(fractions.items()))
+
+
+def _differs(old: tuple[Share, ...], new: tuple[Share, ...], threshold: float) -> bool:
+    """A change worth reporting: other holders, or a fraction moved by `threshold` or more."""
+    if len(old) != len(new):
+        return True
+    return any(a.workload_uid != b.workload_uid or abs(a.fraction - b.fraction) >= threshold
+               for a, b in zip(old, new, strict=True))
+
+
+def _mig_children(devices: Sequence[DeviceLike]) -> dict[int, tuple[int, ...]]:
+    """Parent device index -> its MIG devices' indices, for parents the backend enumerates."""
+    by_uuid = {device_key(d.uuid): d.index for d in devices if d.uuid}
+    children: dict[int, list[int]] = {}
+    for d in devices:
+        parent = by_uuid.get(device_key(d.mig_parent_uuid)) if d.mig_parent_uuid else None
+        if parent is not None:
+            children.setdefault(parent, []).append(d.index)
+    return {p: tuple(kids) for p, kids in children.items()}
+
+
+def _slurm_workload(origin: ProcessOrigin) -> Workload:
+    env = origin.slurm
+    labels = {name.lower(): value for name, value in env.items()}
+    return Workload(f"slurm/{origin.slurm_job_id}", "slurm", env.get("SLURM_JOB_USER", ""),
+                    env.get("SLURM_JOB_NAME", ""), labels=labels)
+
+
+def _process_workload(pid: int, origin: ProcessOrigin) -> Workload:
+    if origin.container_id:
+        short = origin.container_id[:12]
+        return Workload(f"container/{short}", "process", container=short,
+                        labels={"runtime": origin.runtime} if origin.runtime else {})
+    return Workload(f"process/{pid}", "process", container=origin.comm)

@@ -1,0 +1,85 @@
+"""Workload identities: stable ids for pods, the pod UID <-> name join, and the metadata book."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+
+from gputel.agent.attribution.model import Workload
+
+PodMetadata = Callable[[str, str], tuple[Mapping[str, str], tuple[tuple[str, str], ...]]]
+"""(namespace, pod name) -> (labels, owner chain); called once per new pod, must not raise."""
+
+
+class WorkloadBook:
+    """Every workload seen, with the updates not yet drained.
+
+    A pod keeps the id it was first given for as long as it is seen: its UID when
+    the UID was known at that moment, else "namespace/name". A UID learned later is
+    added to the metadata (`pod_uid`) without renaming the workload, so its series
+    do not split in two.
+    """
+
+    def __init__(self, pod_metadata: PodMetadata | None = None) -> None:
+        self._pod_metadata = pod_metadata
+        self._workloads: dict[str, Workload] = {}
+        self._updates: dict[str, Workload] = {}
+        self._pod_ids: dict[tuple[str, str], str] = {}
+        self._names: dict[str, tuple[str, str]] = {}  # pod UID -> (namespace, name)
+
+    def get(self, uid: str) -> Workload | None:
+        """The workload with this id, None if unknown."""
+        return self._workloads.get(uid)
+
+    def all(self) -> Mapping[str, Workload]:
+        """Every workload still held or allocated, by id."""
+        return self._workloads
+
+    def drain_updates(self) -> list[Workload]:
+        """Workloads new or changed since the last call."""
+        updates = list(self._updates.values())
+        self._updates.clear()
+        return updates
+
+    def name_of(self, pod_uid: str) -> tuple[str, str] | None:
+        """(namespace, name) of a pod UID, if the join is known."""
+        return self._names.get(pod_uid)
+
+    def is_joined(self, namespace: str, name: str) -> bool:
+        """Whether the UID of pod namespace/name is known."""
+        return (namespace, name) in self._names.values()
+
+    def learn(self, pod_uid: str, namespace: str, name: str) -> None:
+        """Record that pod namespace/name has this UID."""
+        self._names[pod_uid] = (namespace, name)
+
+    def pod(self, namespace: str, name: str, pod_uid: str = "",
+            containers: Collection[str] = ()) -> str:
+        """The id of pod namespace/name, registering or updating its metadata."""
+        key = (namespace, name)
+        uid = self._pod_ids.setdefault(key, pod_uid or f"{namespace}/{name}")
+        old = self._workloads.get(uid)
+        if old is None:
+            labels, owners = (self._pod_metadata(namespace, name) if self._pod_metadata
+                              else ({}, ()))
+        else:
+            labels, owners = old.labels, old.owners
+            pod_uid = pod_uid or old.pod_uid
+            containers = containers or old.container.split(",")
+        self.register(Workload(uid, "pod", namespace, name, ",".join(sorted(containers)),
+                               dict(labels), tuple(owners), pod_uid))
+        return uid
+
+    def register(self, workload: Workload) -> str:
+        """Add or replace a workload; an actual change is queued for drain_updates."""
+        if self._workloads.get(workload.uid) != workload:
+            self._workloads[workload.uid] = workload
+            self._updates[workload.uid] = workload
+        return workload.uid
+
+    def retain(self, live: Collection[str], live_pod_uids: Collection[str]) -> None:
+        """Forget workloads not in `live` and joins of pods whose UID is not live."""
+        for uid in [u for u in self._workloads if u not in live]:
+            del self._workloads[uid]  # a pending update stays: its changes are not drained yet
+        self._pod_ids = {k: v for k, v in self._pod_ids.items() if v in live}
+        alive = set(live_pod_uids) | {w.pod_uid for w in self._workloads.values()}
+        self._names = {u: n for u, n in self._names.items() if u in alive}

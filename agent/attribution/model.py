@@ -1,0 +1,79 @@
+"""What attribution takes in and gives out: process samples, shares, workloads, change records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, Protocol
+
+WorkloadKind = Literal["pod", "slurm", "process"]
+
+
+class DeviceLike(Protocol):
+    """The parts of an agent device that attribution needs (`backends.base.DeviceInfo` fits)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def pci_bus_id(self) -> str: ...
+    @property
+    def mig_parent_uuid(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """One process on one GPU at a tick: host PID, GPU memory used (bytes), SM use (percent).
+
+    `sm_util_percent` is None where the driver gives no per-process utilization
+    (MIG, older drivers, AMD); memory is then what splits a shared GPU.
+    """
+
+    pid: int
+    used_memory_bytes: int = 0
+    sm_util_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One workload's part of one device, a fraction in [0, 1].
+
+    The shares of a device sum to 1 whenever anyone holds it (MIG parents excepted,
+    see Attributor). A pod that holds a shared GPU but used none of it has 0.0.
+    """
+
+    workload_uid: str
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """Who a share belongs to, with what an operator filters on.
+
+    kind "pod": uid is the pod UID when the agent could learn it (cgroup path or
+    /var/log/pods), else "namespace/name"; container lists the containers that were
+    given devices, comma-separated. kind "slurm": uid "slurm/<job id>", namespace is
+    the job's user, pod the job name, labels the SLURM_* facts. kind "process":
+    anything else on a GPU, uid "process/<pid>" (container = process name) or
+    "container/<12-hex id>" for a container outside Kubernetes.
+    `labels` and `owners` ((kind, name) from the pod up) stay empty unless a
+    metadata source was given.
+    """
+
+    uid: str
+    kind: WorkloadKind
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    owners: tuple[tuple[str, str], ...] = ()
+    pod_uid: str = ""
+
+
+class Change(NamedTuple):
+    """From tick `ts_ns` (Unix ns) on, device `device_index` is held by `shares` (empty: nobody)."""
+
+    ts_ns: int
+    device_index: int
+    shares: tuple[Share, ...]
