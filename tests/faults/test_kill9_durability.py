@@ -71,3 +71,23 @@ def _assert_exactly_once(base: str, node: str, agent: object) -> None:
                     want = [float(np.float32(v[series["index"], col_index])) for _, v in ticks]
                     assert values == want
         del col
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_collector_cleanly_keeping_what_it_acknowledged(tmp_path: Path) -> None:
+    port = _free_port()
+    collector = CollectorProcess(str(tmp_path / "data"), grpc_port=port).start()
+    with running_agent(f"127.0.0.1:{port}", gpus=GPUS, rate_hz=RATE, flush_seconds=0.1) as agent:
+        assert agent.outbox.wait(lambda s: s.frames_acked >= 5, timeout=30)
+        assert collector.stop() == 0  # SIGTERM: stop accepting, commit, exit 0
+        acked_samples = agent.outbox.stats.samples_acked
+        collector = CollectorProcess(str(tmp_path / "data"), grpc_port=port).start()
+        try:
+            assert agent.stop(drain_timeout=20)
+            status, node = get_json(f"{collector.http_base}/api/v1/nodes/node-a")
+            assert status == 200
+            ticks = agent.backend.ticks  # type: ignore[attr-defined]
+            assert node["data"]["samplesIngested"] == len(ticks) * GPUS * METRICS
+            assert node["data"]["samplesIngested"] >= acked_samples
+        finally:
+            collector.stop()
