@@ -7,16 +7,18 @@ frames each), and reads the collector's CPU time from /proc (psutil). Encoding a
 the client's CPU are not counted: the figure is the collector's cost only.
 
 Usage: python benchmarks/ingest.py [--agents 50] [--frames 60] [--gpus 8] [--rate 10]
+                                   [--store sqlite|memory]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -82,11 +84,10 @@ async def replay(target: str, messages: list[pb.AgentMessage]) -> int:
         return acks
 
 
-def start_collector() -> tuple[subprocess.Popen[str], int, int]:
+def start_collector(store: str, data_dir: str) -> tuple[subprocess.Popen[str], int, int]:
     argv = [sys.executable, "-m", "gputel.cli", "collector", "--host", "127.0.0.1",
             "--grpc-port", "0", "--http-port", "0", "--log-level", "warning",
-            "--retention", "86400",
-            "--data-dir", os.path.join(os.environ.get("TMPDIR", "/tmp"), "gputel-bench")]
+            "--retention", "86400", "--store", store, "--data-dir", data_dir]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -101,7 +102,8 @@ async def run(args: argparse.Namespace) -> None:
     encoded = [encode_agent(i, args.frames, args.gpus, args.rate, t0) for i in range(args.agents)]
     samples_sent = sum(len(np.frombuffer(b.values, "<f4")) for msgs in encoded
                        for m in msgs[1:] for b in m.frame.blocks)
-    proc, grpc_port, http_port = start_collector()
+    data_dir = tempfile.mkdtemp(prefix="gputel-bench-")
+    proc, grpc_port, http_port = start_collector(args.store, data_dir)
     try:
         collector = psutil.Process(proc.pid)
         cpu0 = collector.cpu_times()
@@ -114,10 +116,13 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         proc.terminate()
         proc.wait(20)
+        shutil.rmtree(data_dir, ignore_errors=True)
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     stored = health["store"]["samples"]
     assert sum(acks) == args.agents * args.frames, "every frame acknowledged"
     assert stored == samples_sent, f"stored {stored} of {samples_sent}"
+    durability = "acknowledged after fsync" if args.store == "sqlite" else "no durability"
+    print(f"store={args.store} ({durability})")
     print(f"agents={args.agents} gpus/agent={args.gpus} metrics=8 rate={args.rate:g}Hz "
           f"frames/agent={args.frames} samples/frame={samples_sent // (args.agents * args.frames)}")
     print(f"samples ingested:          {stored:,} (all acknowledged, none lost)")
@@ -135,6 +140,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
     asyncio.run(run(parser.parse_args()))
 
 
