@@ -7,7 +7,14 @@ Public surface: `Attributor` (observe per tick, drain changes), its inputs
 
 from gputel.agent.attribution.attributor import AttributionStats, Attributor
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
-from gputel.agent.attribution.model import Change, ProcessSample, Share, Workload
+from gputel.agent.attribution.model import (
+    Allocation,
+    AllocationSource,
+    Change,
+    ProcessSample,
+    Share,
+    Workload,
+)
 from gputel.agent.attribution.podlogs import DEFAULT_POD_LOG_DIR, PodLogDirectory
 from gputel.agent.attribution.podresources import (
     DEFAULT_SOCKET_PATH,
@@ -19,6 +26,8 @@ from gputel.agent.attribution.podresources import (
 __all__ = [
     "DEFAULT_POD_LOG_DIR",
     "DEFAULT_SOCKET_PATH",
+    "Allocation",
+    "AllocationSource",
     "AttributionStats",
     "Attributor",
     "CgroupResolver",

@@ -14,6 +14,11 @@ split evenly between the pods the kubelet gave it to. A MIG parent enumerated be
 its MIG devices gets the mean of its children's shares (its fractions sum to the part
 of its slices held). Fractions are re-reported once one moves by `fraction_threshold`
 or the set of holders changes, so fluctuating utilization does not make a change per tick.
+
+Cost per tick (measured on the development VM, 6 devices): ~0.4 µs with no new
+process information, ~1 µs with unchanged process lists, ~10 µs when a shared GPU's
+split is recomputed; a kubelet List over its unix socket ~0.2 ms, at most every
+`min_gap_ns` and normally every `interval_ns`; /proc is read once per new PID.
 """
 
 from __future__ import annotations
@@ -24,9 +29,16 @@ from dataclasses import dataclass
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
 from gputel.agent.attribution.device_ids import device_key
 from gputel.agent.attribution.identity import PodMetadata, WorkloadBook
-from gputel.agent.attribution.model import Change, DeviceLike, ProcessSample, Share, Workload
+from gputel.agent.attribution.model import (
+    Allocation,
+    AllocationSource,
+    Change,
+    DeviceLike,
+    ProcessSample,
+    Share,
+    Workload,
+)
 from gputel.agent.attribution.podlogs import PodLogDirectory
-from gputel.agent.attribution.podresources import Allocation, PodResourcesPoller
 
 _NO_PROCESS = ProcessOrigin("process")
 
@@ -50,7 +62,7 @@ class Attributor:
     is exactly one. Pod ids: see WorkloadBook. Not thread-safe: call from one thread.
     """
 
-    def __init__(self, devices: Sequence[DeviceLike], poller: PodResourcesPoller | None = None,
+    def __init__(self, devices: Sequence[DeviceLike], poller: AllocationSource | None = None,
                  resolver: CgroupResolver | None = None, pod_logs: PodLogDirectory | None = None,
                  pod_metadata: PodMetadata | None = None,
                  fraction_threshold: float = 0.05) -> None:
@@ -105,6 +117,11 @@ class Attributor:
             self._recompute(ts_ns, dirty)
         if pids_changed or relink:
             self._collect_garbage()
+
+    def close(self) -> None:
+        """Close the kubelet channel, if any; idempotent."""
+        if self._poller is not None:
+            self._poller.close()
 
     def drain_changes(self) -> list[Change]:
         """Changes since the last call, in tick order: (ts_ns, device index, shares)."""

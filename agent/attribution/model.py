@@ -71,6 +71,33 @@ class Workload:
     pod_uid: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One container's claim on one agent device, as the kubelet reported it."""
+
+    namespace: str
+    pod: str
+    container: str
+    resource_name: str
+    device_id: str
+
+
+class AllocationSource(Protocol):
+    """Where kubelet allocations come from (`PodResourcesPoller`; a fake in tests)."""
+
+    available: bool
+    generation: int  # +1 whenever allocations() changes
+
+    def poll(self, now_ns: int, urgent: bool = False) -> bool:
+        """Refresh if due (urgent: the GPU process set changed); True if the view changed."""
+
+    def allocations(self) -> Mapping[int, tuple[Allocation, ...]]:
+        """Device index -> allocations."""
+
+    def close(self) -> None:
+        """Release the connection; idempotent."""
+
+
 class Change(NamedTuple):
     """From tick `ts_ns` (Unix ns) on, device `device_index` is held by `shares` (empty: nobody)."""
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
 from gputel.agent.attribution.device_ids import DeviceIdMap
-from gputel.agent.attribution.model import DeviceLike
+from gputel.agent.attribution.model import Allocation, DeviceLike
 from gputel.proto.k8s.podresources.v1 import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -35,17 +34,6 @@ _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 class PodResourcesError(RuntimeError):
     """The kubelet PodResources API could not be reached or refused a call."""
-
-
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    """One container's claim on one agent device, as the kubelet reported it."""
-
-    namespace: str
-    pod: str
-    container: str
-    resource_name: str
-    device_id: str
 
 
 class PodResourcesClient:
@@ -188,6 +176,10 @@ class PodResourcesPoller:
         self._streak = 0  # consecutive failures
         self._pending = False
         self._checked_ids = False
+
+    def close(self) -> None:
+        """Close the kubelet channel; idempotent."""
+        self.client.close()
 
     def allocations(self) -> Mapping[int, tuple[Allocation, ...]]:
         """Device index -> allocations, from the last successful List."""

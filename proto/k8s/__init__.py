@@ -1,0 +1,1 @@
+"""Kubernetes APIs gputel speaks as a client (vendored .proto files and their stubs)."""
