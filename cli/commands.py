@@ -52,7 +52,16 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
                        http_port=args.agent_port, outbox_frames=args.outbox_frames,
                        spool_dir=Path(args.spool_dir) if args.spool_dir else None,
                        tls_ca=_path(args, "tls_ca"), tls_cert=_path(args, "tls_cert"),
-                       tls_key=_path(args, "tls_key"), token_file=_path(args, "token_file"))
+                       tls_key=_path(args, "tls_key"), token_file=_path(args, "token_file"),
+                       attribution=_attribution(args), kubelet_socket=args.kubelet_socket,
+                       proc_root=_path(args, "proc_root"))
+
+
+def _attribution(args: argparse.Namespace) -> str:
+    """auto: the kubelet when its socket is there (in a cluster), else none."""
+    if args.attribution != "auto":
+        return str(args.attribution)
+    return "kubelet" if Path(args.kubelet_socket).exists() else "none"
 
 
 def _path(args: argparse.Namespace, name: str) -> Path | None:
@@ -129,7 +138,9 @@ def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subp
             "--gpus", str(args.gpus), "--seed", str(args.seed), "--node", args.node,
             "--agent-port", str(args.agent_port), "--flush-interval", str(args.flush_interval),
             "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level,
-            "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else ""]
+            "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else "",
+            "--attribution", args.attribution, "--kubelet-socket", args.kubelet_socket,
+            "--proc-root", args.proc_root]
     return subprocess.Popen(argv)
 
 

@@ -77,6 +77,13 @@ def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           o.ranged(int, 1, 10**6))
     o.add(p, env, "--spool-dir", "./gputel-spool",
           "directory of the agent's on-disk spool of unacknowledged frames ('' for memory)")
+    o.add(p, env, "--attribution", "auto",
+          "who holds each GPU: kubelet (PodResources socket), none, or auto (kubelet when "
+          "its socket exists)", choices=("auto", "kubelet", "none"))
+    o.add(p, env, "--kubelet-socket", "/var/lib/kubelet/pod-resources/kubelet.sock",
+          "the kubelet's PodResources unix socket")
+    o.add(p, env, "--proc-root", "",
+          "host /proc for process attribution (needs hostPID); '' for none")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

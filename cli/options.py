@@ -10,11 +10,26 @@ from typing import Any, NoReturn
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are a single line naming the flag."""
+    """An ArgumentParser whose errors are a single line naming the flag.
+
+    argparse checks `choices` only for values given on the command line; values from
+    GPUTEL_ variables are checked here too, so a bad one is refused the same way.
+    """
 
     def error(self, message: str) -> NoReturn:
         """Print `gputel <cmd>: error: message` and exit 2."""
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """Parse, then check every option's value against its choices."""
+        parsed, rest = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            value = getattr(parsed, action.dest, None)
+            if action.choices is not None and action.option_strings and value is not None \
+                    and value not in action.choices:
+                self.error(f"argument {action.option_strings[0]}: invalid choice: {value!r} "
+                           f"(choose from {', '.join(map(str, action.choices))})")
+        return parsed, rest
 
 
 def env_name(flag: str) -> str:

@@ -1,0 +1,1 @@
+"""The Kubernetes manifests (daemonset/) rendered with kubectl kustomize, against the code."""
