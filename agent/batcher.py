@@ -13,16 +13,21 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 
 class Batcher:
-    """Accumulates Readings and emits a list of DeviceBlocks per flush to `emit`."""
+    """Accumulates Readings; per flush emits a Frame (seq unset) and its tick count to `emit`.
+
+    `decorate(frame, first_ts_ns)` adds what is not a sample (attribution) before emitting.
+    """
 
     def __init__(self, n_devices: int, n_metrics: int, ticks_per_frame: int,
-                 emit: Callable[[list[pb.DeviceBlock], int], None]) -> None:
+                 emit: Callable[[pb.Frame, int], None],
+                 decorate: Callable[[pb.Frame, int], None] | None = None) -> None:
         if ticks_per_frame < 1:
             raise ValueError("a frame holds at least one tick")
         self._n_devices = n_devices
         self._n_metrics = n_metrics
         self._cap = ticks_per_frame
         self._emit = emit
+        self._decorate = decorate
         self._ts = np.zeros(ticks_per_frame, dtype=np.int64)
         self._values = np.empty((ticks_per_frame, n_devices, n_metrics), dtype=np.float32)
         self._buffered: list[Buffered] = []
@@ -57,8 +62,12 @@ class Batcher:
         blocks.extend(_buffered_blocks(self._buffered))
         self._n = 0
         self._buffered = []
-        if blocks:
-            self._emit(blocks, n)
+        if not blocks:
+            return
+        frame = pb.Frame(blocks=blocks)
+        if self._decorate is not None:
+            self._decorate(frame, int(ts[0]) if n else int(min(b.base_ts_ns for b in blocks)))
+        self._emit(frame, n)
 
 
 def _buffered_blocks(buffered: list[Buffered]) -> list[pb.DeviceBlock]:

@@ -67,8 +67,11 @@ class Outbox:
 
     def put(self, blocks: list[pb.DeviceBlock], ticks: int) -> int:
         """Queue a frame of blocks covering `ticks` ticks; return its sequence number."""
-        frame = pb.Frame(seq=0, blocks=blocks)
-        samples = sum(_block_samples(b) for b in blocks)
+        return self.put_frame(pb.Frame(blocks=blocks), ticks)
+
+    def put_frame(self, frame: pb.Frame, ticks: int) -> int:
+        """Queue a frame (its seq is assigned here) covering `ticks` ticks; return the seq."""
+        samples = sum(_block_samples(b) for b in frame.blocks)
         with self._cond:
             seq = self._next_seq
             self._next_seq += 1

@@ -10,7 +10,15 @@ from pathlib import Path
 import grpc
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from gputel.agent.backends.base import Backend, Reading
+from gputel.agent.attribution.attributor import Attributor
+from gputel.agent.attribution.cgroups import CgroupResolver
+from gputel.agent.attribution.framing import HoldingsTracker
+from gputel.agent.attribution.podresources import (
+    DEFAULT_SOCKET_PATH,
+    PodResourcesClient,
+    PodResourcesPoller,
+)
+from gputel.agent.backends.base import Backend, DeviceInfo, Reading
 from gputel.agent.batcher import Batcher
 from gputel.agent.clock import Clock, SystemClock
 from gputel.agent.exporter import AgentCollector
@@ -44,6 +52,11 @@ class AgentConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     token_file: Path | None = None
+    # "kubelet": attribute GPUs to pods through the kubelet's PodResources socket (and
+    # processes through proc_root when the backend lists them); "none": attribute nothing.
+    attribution: str = "none"
+    kubelet_socket: str = DEFAULT_SOCKET_PATH
+    proc_root: Path | None = None
 
 
 def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
@@ -100,6 +113,7 @@ class Agent:
         self.instance = uuid.uuid4().hex
         self.outbox = Outbox(config.outbox_frames, config.window)  # replaced in start()
         self.spool: Spool | None = None
+        self.attributor: Attributor | None = None
         self._credentials = credentials
         self.sampler: Sampler | None = None
         self.stream: StreamClient | None = None
@@ -114,8 +128,12 @@ class Agent:
         metrics = self.backend.metrics()
         if self.config.spool_dir is not None:
             self._open_spool(self.config.spool_dir)
+        self.attributor = self._make_attributor(devices)
+        decorate = (HoldingsTracker(self.attributor, len(devices)).decorate
+                    if self.attributor is not None else None)
         ticks = max(1, round(self.config.rate_hz * self.config.flush_seconds))
-        self._batcher = Batcher(len(devices), len(metrics), ticks, self.outbox.put)
+        self._batcher = Batcher(len(devices), len(metrics), ticks, self.outbox.put_frame,
+                                decorate)
         self.sampler = Sampler(self.backend, self.config.rate_hz, self._on_tick, self.clock,
                                self.config.max_ticks)
         self.stream = StreamClient(self.config.collector, self.outbox, self._hello,
@@ -146,9 +164,32 @@ class Agent:
         self.outbox = Outbox(self.config.outbox_frames, self.config.window, self.spool,
                              next_seq, frames)
 
+    def _make_attributor(self, devices: list[DeviceInfo]) -> Attributor | None:
+        if self.config.attribution == "none":
+            return None
+        client = PodResourcesClient(self.config.kubelet_socket)
+        poller = PodResourcesPoller(client, devices)
+        resolver = CgroupResolver(str(self.config.proc_root)) if self.config.proc_root else None
+        return Attributor(devices, poller=poller, resolver=resolver)
+
     def _on_tick(self, ts_ns: int, reading: Reading) -> None:
         assert self._batcher is not None
+        if self.attributor is not None:  # cheap unless the processes or the kubelet changed
+            self.attributor.observe(ts_ns, reading.processes)
         self._batcher.add(ts_ns, reading)
+
+    def holders(self) -> dict[int, list[tuple[str, str, str, float]]]:
+        """Per device index, (pod, namespace, container, fraction) of who holds it now."""
+        if self.attributor is None:
+            return {}
+        out: dict[int, list[tuple[str, str, str, float]]] = {}
+        for index, shares in self.attributor.current().items():
+            for share in shares:
+                w = self.attributor.workload(share.workload_uid)
+                if w is not None:
+                    out.setdefault(index, []).append((w.pod, w.namespace, w.container,
+                                                      share.fraction))
+        return out
 
     def _hello(self) -> pb.Hello:
         return self._hello_for(self.instance)
@@ -170,9 +211,12 @@ class Agent:
     def _ready(self) -> tuple[bool, dict[str, object]]:
         ticks = self.sampler.stats.ticks if self.sampler else 0
         connected = bool(self.stream and self.stream.stats.connected)
-        # Ready means sampling: a collector outage is buffered, not a reason to restart us.
+        attribution = ("off" if self.attributor is None else
+                       "up" if self.attributor.available else "unavailable")
+        # Ready means sampling: a collector or kubelet outage is buffered or retried, not a
+        # reason to take the agent out of service.
         return ticks > 0, {"ticks": ticks, "collectorConnected": connected,
-                           "outboxFrames": len(self.outbox)}
+                           "outboxFrames": len(self.outbox), "attribution": attribution}
 
     def wait_sampled(self, timeout: float) -> bool:
         """Block until the sampler has stopped by itself (max_ticks reached)."""
@@ -197,5 +241,7 @@ class Agent:
             self.http.stop()
         if self.spool is not None:
             self.spool.close()
+        if self.attributor is not None:
+            self.attributor.close()
         self.backend.close()
         return drained

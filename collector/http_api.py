@@ -16,9 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gputel.collector.errors import GputelError
+from gputel.collector.errors import GputelError, InvalidParameterError
 from gputel.collector.query import DeviceView, NodeSummary, QueryCore, Series
 from gputel.collector.timefmt import format_time, parse_duration, parse_time
+from gputel.collector.workload_query import NamespaceSummary, WorkloadSummary
+from gputel.collector.workloads import Usage
 
 log = logging.getLogger(__name__)
 _HTTP_STATUS = {"INVALID_PARAMETER": 400, "INVALID_ARGUMENT": 400, "UNAUTHORIZED": 401,
@@ -79,6 +81,36 @@ def create_app(core: QueryCore, registry: CollectorRegistry, health: Health,
         points = sum(len(s.ts_ns) for s in r.gpus)
         return {"data": data, "meta": {"points": points, "series": len(r.gpus)}}
 
+    @app.get("/api/v1/workloads", summary="Workloads (pods, Slurm jobs) that held GPUs")
+    async def workloads(namespace: str | None = None, kind: str | None = None,
+                        status: str | None = None) -> dict[str, Any]:
+        running = _status_filter(status)
+        items = [workload_json(w) for w in core.workloads.summaries(namespace, kind, running)]
+        return {"data": items, "meta": {"total": len(items)}}
+
+    @app.get("/api/v1/workloads/{uid:path}/metrics", summary="Range series of one workload")
+    async def workload_metrics(uid: str, metric: str, start: str | None = None,
+                               end: str | None = None, step: str | None = None,
+                               agg: str = "avg") -> dict[str, Any]:
+        r = core.workload_range(
+            uid, metric, None if start is None else parse_time("start", start),
+            None if end is None else parse_time("end", end),
+            None if step is None else parse_duration("step", step), agg)
+        data = {"workload": uid, "metric": r.metric, "unit": r.unit, "agg": r.agg,
+                "start": format_time(r.start_ns), "end": format_time(r.end_ns),
+                "stepSeconds": r.step_ns / 1e9, "gpus": [series_json(s) for s in r.gpus],
+                "total": series_json(r.node_total)}
+        return {"data": data, "meta": {"points": len(r.node_total.ts_ns)}}
+
+    @app.get("/api/v1/workloads/{uid:path}", summary="One workload with its GPUs and usage")
+    async def workload(uid: str) -> dict[str, Any]:
+        return {"data": workload_json(core.workloads.summary(uid)), "meta": {}}
+
+    @app.get("/api/v1/namespaces", summary="GPU usage per namespace")
+    async def namespaces() -> dict[str, Any]:
+        items = [namespace_json(n) for n in core.workloads.namespaces()]
+        return {"data": items, "meta": {"total": len(items)}}
+
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -124,6 +156,39 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "INTERNAL", "internal error; the collector log has details")
 
 
+def _status_filter(status: str | None) -> bool | None:
+    if status in (None, ""):
+        return None
+    if status not in ("running", "ended"):
+        raise InvalidParameterError("status", f"{status!r} is not running or ended")
+    return status == "running"
+
+
+def _usage_json(u: Usage) -> dict[str, float]:
+    return {"energyJoules": u.energy_joules, "gpuSecondsAllocated": u.gpu_seconds_allocated,
+            "gpuSecondsBusy": u.gpu_seconds_busy}
+
+
+def workload_json(w: WorkloadSummary) -> dict[str, Any]:
+    """A workload as the API shows it."""
+    i = w.info
+    return {"uid": i.uid, "kind": i.kind, "namespace": i.namespace, "pod": i.pod,
+            "container": i.container, "podUid": i.pod_uid or None, "labels": i.labels,
+            "owners": [{"kind": k, "name": n} for k, n in i.owners],
+            "status": "running" if w.running else "ended",
+            "firstSeen": format_time(i.first_ns), "lastSeen": format_time(i.last_ns),
+            "gpus": w.gpus, "gpuUuids": w.gpu_uuids, "powerWatts": w.power_watts,
+            "memoryUsedBytes": w.memory_used_bytes,
+            "utilizationPercent": w.utilization_percent, **_usage_json(w.usage)}
+
+
+def namespace_json(n: NamespaceSummary) -> dict[str, Any]:
+    """A namespace's usage."""
+    return {"namespace": n.namespace, "workloads": n.workloads, "running": n.running,
+            "gpus": n.gpus, "utilizationPercent": n.utilization_percent,
+            **_usage_json(n.usage)}
+
+
 def node_json(n: NodeSummary) -> dict[str, Any]:
     """A node as the API shows it."""
     s = n.state
@@ -131,7 +196,8 @@ def node_json(n: NodeSummary) -> dict[str, Any]:
             "agentInstance": s.agent_instance, "agentVersion": s.agent_version,
             "sampleRateHz": s.sample_rate_hz, "gpuCount": len(s.devices),
             "gpuModels": n.gpu_models, "gpuUtilization": n.gpu_utilization,
-            "powerWatts": n.power_watts, "firstSeen": format_time(s.first_seen_ns),
+            "powerWatts": n.power_watts, "attribution": n.attribution,
+            "firstSeen": format_time(s.first_seen_ns),
             "lastSeen": format_time(s.last_seen_ns), "framesIngested": s.frames,
             "samplesIngested": s.samples}
 
@@ -142,7 +208,9 @@ def device_json(v: DeviceView) -> dict[str, Any]:
     return {"node": d.node, "index": d.index, "uuid": d.uuid, "vendor": d.vendor,
             "model": d.model, "memoryTotalBytes": d.memory_total_bytes,
             "migParentUuid": d.mig_parent_uuid or None, "pciBusId": d.pci_bus_id or None,
-            "latest": v.latest, "latestTime": format_time(v.latest_ts_ns) if v.latest else None}
+            "latest": v.latest, "latestTime": format_time(v.latest_ts_ns) if v.latest else None,
+            "heldBy": [{"workload": uid, "fraction": f} for uid, f in v.holders],
+            "energyJoules": v.energy_joules, "unattributedEnergyJoules": v.unattributed_joules}
 
 
 def series_json(s: Series) -> dict[str, Any]:

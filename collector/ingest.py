@@ -17,6 +17,7 @@ from typing import Protocol
 
 from gputel.collector.errors import InvalidFrameError
 from gputel.collector.store import SeriesStore
+from gputel.collector.workloads import WorkloadIndex
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
@@ -88,6 +89,7 @@ class Session:
     instance: str
     uuids: list[str]
     metric_ids: list[str]
+    period_ns: int = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class Prepared:
     blocks: list[frames.Block]
     min_ts: int
     max_ts: int
+    frame: pb.Frame
 
 
 class Journal(Protocol):
@@ -155,6 +158,7 @@ class IngestCore:
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         self.stats = IngestStats()
+        self.workloads = WorkloadIndex()
 
     # ------------------------------------------------------------ streams
     def open(self, hello: pb.Hello) -> tuple[Session, int]:
@@ -174,8 +178,7 @@ class IngestCore:
                 frames=old.frames if old else 0, samples=old.samples if old else 0)
             dedup = self._dedup.setdefault((hello.node, hello.agent_instance), _Dedup())
             acked = dedup.watermark
-        session = Session(hello.node, hello.agent_instance, [d.uuid for d in hello.devices],
-                          list(hello.metrics))
+        session = _session(hello)
         if self._journal is not None:  # frames after it are committed after it
             self._journal.remember_agent(hello.node, hello.agent_instance, hello)
         self._notify()
@@ -211,7 +214,18 @@ class IngestCore:
         stamps = [b.ts_ns for b in blocks if b.ts_ns.size]
         min_ts = min((int(t[0]) for t in stamps), default=0)
         max_ts = max((int(t[-1]) for t in stamps), default=0)
-        return Prepared(frame.seq, blocks, min_ts, max_ts)
+        self._check_holdings(frame, len(session.uuids))
+        return Prepared(frame.seq, blocks, min_ts, max_ts, frame)
+
+    def _check_holdings(self, frame: pb.Frame, n_devices: int) -> None:
+        for h in frame.holdings:
+            fractions = [s.fraction for s in h.shares]
+            if (h.device >= n_devices or any(not 0 <= f <= 1.0001 for f in fractions)
+                    or sum(fractions) > 1.0001 or any(not s.workload for s in h.shares)):
+                self.reject("holding")
+                raise InvalidFrameError(
+                    f"frame {frame.seq}: a holding names device {h.device}, an empty workload, "
+                    "or fractions outside [0, 1] or summing above 1", frame.seq)
 
     def seen(self, session: Session, seq: int) -> bool:
         """True if this agent instance's frame `seq` is already held (a resend)."""
@@ -237,6 +251,8 @@ class IngestCore:
                 return True
             self._dedup[key].add(prepared.seq)
         stored = self._store_blocks(session, prepared.blocks)
+        self.workloads.apply(session.node, session.uuids, session.metric_ids, session.period_ns,
+                             prepared.blocks, prepared.frame)
         with self._lock:
             self.stats.frames += 1
             self.stats.samples += stored
@@ -264,8 +280,7 @@ class IngestCore:
             return 0
         sessions: dict[tuple[str, str], Session] = {}
         for node, instance, hello, seen_ns in self._journal.agents():
-            sessions[(node, instance)] = Session(node, instance, [d.uuid for d in hello.devices],
-                                                 list(hello.metrics))
+            sessions[(node, instance)] = _session(hello)
             self._restore_node(hello, seen_ns)
         for key, seqs in self._journal.seqs().items():
             dedup = self._dedup.setdefault(key, _Dedup(watermark=seqs[0] - 1))
@@ -279,6 +294,8 @@ class IngestCore:
             frame = pb.Frame.FromString(stored.payload)
             blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
             samples = self._store_blocks(session, blocks)
+            self.workloads.apply(session.node, session.uuids, session.metric_ids,
+                                 session.period_ns, blocks, frame)
             node = self._nodes[session.node]
             node.frames += 1
             node.samples += samples
@@ -348,6 +365,11 @@ class IngestCore:
     def _notify(self) -> None:
         with self.changed:
             self.changed.notify_all()
+
+
+def _session(hello: pb.Hello) -> Session:
+    return Session(hello.node, hello.agent_instance, [d.uuid for d in hello.devices],
+                   list(hello.metrics), round(1e9 / hello.sample_rate_hz))
 
 
 def _hello_problem(hello: pb.Hello) -> str:

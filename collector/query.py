@@ -19,9 +19,11 @@ from gputel.collector.errors import InvalidParameterError, NotFoundError
 from gputel.collector.ingest import DeviceRecord, IngestCore, NodeState
 from gputel.collector.rollups import Buckets, RollupReader, Tier
 from gputel.collector.store import SeriesStore
+from gputel.collector.workload_query import WorkloadQueries
 from gputel.proto.metrics import METRICS, Combine
 
 AGGREGATIONS = ("avg", "min", "max", "sum", "last", "count")
+_ATTRIBUTION = {1: "up", 2: "unavailable"}  # AttributionState
 DEFAULT_POINTS = 1000
 DEFAULT_RANGE_NS = 3600 * 10**9
 MAX_TIME_NS = 2**62  # early 2116; keeps start - step inside int64
@@ -38,15 +40,20 @@ class NodeSummary:
     gpu_models: list[str]
     gpu_utilization: float | None
     power_watts: float | None
+    attribution: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceView:
-    """One GPU with its latest value per metric id (Unix ns of the newest sample)."""
+    """One GPU with its latest value per metric id (Unix ns of the newest sample), who holds
+    it now, and its accounted joules (all, and those no workload held)."""
 
     device: DeviceRecord
     latest: dict[str, float]
     latest_ts_ns: int
+    holders: tuple[tuple[str, float], ...] = ()
+    energy_joules: float = 0.0
+    unattributed_joules: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ class QueryCore:
         self._rollups = rollups
         self._tiers = tuple(sorted(tiers, key=lambda t: t.step_ns))
         self._head_ns = head_ns
+        self.workloads = WorkloadQueries(ingest.workloads, store)
 
     # ------------------------------------------------------------ inventory
     def list_nodes(self) -> list[NodeSummary]:
@@ -115,7 +123,9 @@ class QueryCore:
             state=state, connected=state.streams > 0,
             gpu_models=sorted({d.model for d in state.devices}),
             gpu_utilization=sum(utils) / len(utils) if utils else None,
-            power_watts=sum(powers) if powers else None)
+            power_watts=sum(powers) if powers else None,
+            attribution=_ATTRIBUTION.get(self._ingest.workloads.attribution_state(state.name),
+                                         "off"))
 
     def _device_view(self, device: DeviceRecord) -> DeviceView:
         latest: dict[str, float] = {}
@@ -125,7 +135,10 @@ class QueryCore:
             if got is not None:
                 latest[metric_id] = got[1]
                 newest = max(newest, got[0])
-        return DeviceView(device, latest, newest)
+        usage = self._ingest.workloads.device_usage(device.node, device.uuid)
+        return DeviceView(device, latest, newest,
+                          self._ingest.workloads.holders(device.node, device.uuid),
+                          usage.energy_joules, usage.unattributed_joules)
 
     # ---------------------------------------------------------------- range
     def query_range(self, node: str, metric: str, start_ns: int | None = None,
@@ -165,6 +178,32 @@ class QueryCore:
         gpus = [_series(d.uuid, d.index, grid, row) for d, row in zip(devices, rows, strict=True)]
         total = _combine(rows, METRICS[metric].combine, n_points)
         return RangeResult(node, metric, METRICS[metric].unit, agg, start, end, step, gpus,
+                           _series("", 0, grid, total))
+
+    def workload_range(self, uid: str, metric: str, start_ns: int | None = None,
+                       end_ns: int | None = None, step_ns: int | None = None,
+                       agg: str = "avg") -> RangeResult:
+        """Range series of one workload: per GPU it held (weighted by its share) and combined.
+
+        Raises NotFoundError (workload, metric) or InvalidParameterError.
+        """
+        if agg not in AGGREGATIONS:
+            raise InvalidParameterError("agg", f"{agg!r} is not one of {', '.join(AGGREGATIONS)}")
+        info = self.workloads.summary(uid).info
+        end = self._time_ns() if end_ns is None else end_ns
+        start = end - DEFAULT_RANGE_NS if start_ns is None else start_ns
+        rates = [self._ingest.node(n) for n, _ in info.devices]
+        rate = max((r.sample_rate_hz for r in rates if r is not None), default=1.0)
+        step = self._check_range(start, end, step_ns, rate)
+        if start_ns is None:
+            start = end - (end - start) // step * step
+        n_points = (end - start) // step + 1
+        total, rows = self.workloads.series(uid, metric, start, step, n_points, agg, _aggregate)
+        grid = start + step * np.arange(n_points, dtype=np.int64)
+        index = {(d.node, d.uuid): d.index for n in {k[0] for k in info.devices}
+                 for d in (self._ingest.node(n).devices if self._ingest.node(n) else [])}
+        gpus = [_series(gpu, index.get((node, gpu), 0), grid, row) for node, gpu, row in rows]
+        return RangeResult(uid, metric, METRICS[metric].unit, agg, start, end, step, gpus,
                            _series("", 0, grid, total))
 
     def _tier_for(self, start: int, step: int) -> Tier | None:

@@ -8,6 +8,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gputel.agent.attribution.model import ProcessSample
+
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
 
@@ -53,6 +55,9 @@ class Reading:
 
     values: Float32Array
     buffered: list[Buffered] = field(default_factory=list)
+    # Per device index, the processes using it now (complete list), when the backend read
+    # them this tick; None when it did not (process lists are read less often than values).
+    processes: dict[int, list[ProcessSample]] | None = None
 
 
 class Backend(Protocol):

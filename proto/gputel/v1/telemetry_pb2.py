@@ -24,17 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19gputel/v1/telemetry.proto\x12\tgputel.v1\"\\\n\x0c\x41gentMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.gputel.v1.HelloH\x00\x12!\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x10.gputel.v1.FrameH\x00\x42\x06\n\x04kind\"`\n\x10\x43ollectorMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.gputel.v1.WelcomeH\x00\x12\x1d\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x0e.gputel.v1.AckH\x00\x42\x06\n\x04kind\"\xd8\x01\n\x05Hello\x12\x34\n\x10protocol_version\x18\x01 \x01(\x0e\x32\x1a.gputel.v1.ProtocolVersion\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x16\n\x0e\x61gent_instance\x18\x03 \x01(\t\x12\"\n\x07\x64\x65vices\x18\x04 \x03(\x0b\x32\x11.gputel.v1.Device\x12\x0f\n\x07metrics\x18\x05 \x03(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x16\n\x0esample_rate_hz\x18\x07 \x01(\x01\x12\x15\n\ragent_version\x18\x08 \x01(\t\"\x8d\x01\n\x06\x44\x65vice\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12\x0e\n\x06vendor\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x1a\n\x12memory_total_bytes\x18\x05 \x01(\x04\x12\x17\n\x0fmig_parent_uuid\x18\x06 \x01(\t\x12\x12\n\npci_bus_id\x18\x07 \x01(\t\"<\n\x05\x46rame\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12&\n\x06\x62locks\x18\x02 \x03(\x0b\x32\x16.gputel.v1.DeviceBlock\"g\n\x0b\x44\x65viceBlock\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\r\x12\x0f\n\x07metrics\x18\x02 \x03(\r\x12\x12\n\nbase_ts_ns\x18\x03 \x01(\x03\x12\x13\n\x0bts_delta_ns\x18\x04 \x03(\x12\x12\x0e\n\x06values\x18\x05 \x01(\x0c\";\n\x07Welcome\x12\x19\n\x11\x63ollector_version\x18\x01 \x01(\t\x12\x15\n\racked_through\x18\x02 \x01(\x04\"%\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.gputel.v1.NodeInfo\"\x1e\n\x0eGetNodeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"\x8a\x02\n\x08NodeInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12\x16\n\x0e\x61gent_instance\x18\x04 \x01(\t\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x16\n\x0esample_rate_hz\x18\x06 \x01(\x01\x12\x11\n\tgpu_count\x18\x07 \x01(\r\x12\x12\n\ngpu_models\x18\x08 \x03(\t\x12\x15\n\rfirst_seen_ns\x18\t \x01(\x03\x12\x14\n\x0clast_seen_ns\x18\n \x01(\x03\x12\x17\n\x0f\x66rames_ingested\x18\x0b \x01(\x04\x12\x18\n\x10samples_ingested\x18\x0c \x01(\x04\"\"\n\x12ListDevicesRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.gputel.v1.DeviceInfo\"\xb5\x01\n\nDeviceInfo\x12\x0c\n\x04node\x18\x01 \x01(\t\x12!\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x11.gputel.v1.Device\x12\x31\n\x06latest\x18\x03 \x03(\x0b\x32!.gputel.v1.DeviceInfo.LatestEntry\x12\x14\n\x0clatest_ts_ns\x18\x04 \x01(\x03\x1a-\n\x0bLatestEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"~\n\x11QueryRangeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x10\n\x08start_ns\x18\x03 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x04 \x01(\x03\x12\x0f\n\x07step_ns\x18\x05 \x01(\x03\x12\x0b\n\x03\x61gg\x18\x06 \x01(\t\x12\x0b\n\x03gpu\x18\x07 \x01(\t\"\xc8\x01\n\x12QueryRangeResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0b\n\x03\x61gg\x18\x04 \x01(\t\x12\x10\n\x08start_ns\x18\x05 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x06 \x01(\x03\x12\x0f\n\x07step_ns\x18\x07 \x01(\x03\x12\x1f\n\x04gpus\x18\x08 \x03(\x0b\x32\x11.gputel.v1.Series\x12%\n\nnode_total\x18\t \x01(\x0b\x32\x11.gputel.v1.Series\"C\n\x06Series\x12\x0b\n\x03gpu\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\r\n\x05ts_ns\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01*K\n\x0fProtocolVersion\x12 \n\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n\x12PROTOCOL_VERSION_1\x10\x01\x32S\n\rIngestService\x12\x42\n\x06Stream\x12\x17.gputel.v1.AgentMessage\x1a\x1b.gputel.v1.CollectorMessage(\x01\x30\x01\x32\xaa\x02\n\x0cQueryService\x12\x46\n\tListNodes\x12\x1b.gputel.v1.ListNodesRequest\x1a\x1c.gputel.v1.ListNodesResponse\x12\x39\n\x07GetNode\x12\x19.gputel.v1.GetNodeRequest\x1a\x13.gputel.v1.NodeInfo\x12L\n\x0bListDevices\x12\x1d.gputel.v1.ListDevicesRequest\x1a\x1e.gputel.v1.ListDevicesResponse\x12I\n\nQueryRange\x12\x1c.gputel.v1.QueryRangeRequest\x1a\x1d.gputel.v1.QueryRangeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19gputel/v1/telemetry.proto\x12\tgputel.v1\"\\\n\x0c\x41gentMessage\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.gputel.v1.HelloH\x00\x12!\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x10.gputel.v1.FrameH\x00\x42\x06\n\x04kind\"`\n\x10\x43ollectorMessage\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.gputel.v1.WelcomeH\x00\x12\x1d\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x0e.gputel.v1.AckH\x00\x42\x06\n\x04kind\"\xd8\x01\n\x05Hello\x12\x34\n\x10protocol_version\x18\x01 \x01(\x0e\x32\x1a.gputel.v1.ProtocolVersion\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x16\n\x0e\x61gent_instance\x18\x03 \x01(\t\x12\"\n\x07\x64\x65vices\x18\x04 \x03(\x0b\x32\x11.gputel.v1.Device\x12\x0f\n\x07metrics\x18\x05 \x03(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x16\n\x0esample_rate_hz\x18\x07 \x01(\x01\x12\x15\n\ragent_version\x18\x08 \x01(\t\"\x8d\x01\n\x06\x44\x65vice\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12\x0e\n\x06vendor\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x1a\n\x12memory_total_bytes\x18\x05 \x01(\x04\x12\x17\n\x0fmig_parent_uuid\x18\x06 \x01(\t\x12\x12\n\npci_bus_id\x18\x07 \x01(\t\"\xbc\x01\n\x05\x46rame\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12&\n\x06\x62locks\x18\x02 \x03(\x0b\x32\x16.gputel.v1.DeviceBlock\x12$\n\x08holdings\x18\x03 \x03(\x0b\x32\x12.gputel.v1.Holding\x12&\n\tworkloads\x18\x04 \x03(\x0b\x32\x13.gputel.v1.Workload\x12\x30\n\x0b\x61ttribution\x18\x05 \x01(\x0e\x32\x1b.gputel.v1.AttributionState\"P\n\x07Holding\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\r\x12\x13\n\x0bsince_ts_ns\x18\x02 \x01(\x03\x12 \n\x06shares\x18\x03 \x03(\x0b\x32\x10.gputel.v1.Share\"+\n\x05Share\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\x10\n\x08\x66raction\x18\x02 \x01(\x02\"\xeb\x01\n\x08Workload\x12\x0b\n\x03uid\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12\x0b\n\x03pod\x18\x04 \x01(\t\x12\x11\n\tcontainer\x18\x05 \x01(\t\x12/\n\x06labels\x18\x06 \x03(\x0b\x32\x1f.gputel.v1.Workload.LabelsEntry\x12 \n\x06owners\x18\x07 \x03(\x0b\x32\x10.gputel.v1.Owner\x12\x0f\n\x07pod_uid\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"#\n\x05Owner\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"g\n\x0b\x44\x65viceBlock\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\r\x12\x0f\n\x07metrics\x18\x02 \x03(\r\x12\x12\n\nbase_ts_ns\x18\x03 \x01(\x03\x12\x13\n\x0bts_delta_ns\x18\x04 \x03(\x12\x12\x0e\n\x06values\x18\x05 \x01(\x0c\";\n\x07Welcome\x12\x19\n\x11\x63ollector_version\x18\x01 \x01(\t\x12\x15\n\racked_through\x18\x02 \x01(\x04\"%\n\x03\x41\x63k\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tduplicate\x18\x02 \x01(\x08\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.gputel.v1.NodeInfo\"\x1e\n\x0eGetNodeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"\x8a\x02\n\x08NodeInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12\x16\n\x0e\x61gent_instance\x18\x04 \x01(\t\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x16\n\x0esample_rate_hz\x18\x06 \x01(\x01\x12\x11\n\tgpu_count\x18\x07 \x01(\r\x12\x12\n\ngpu_models\x18\x08 \x03(\t\x12\x15\n\rfirst_seen_ns\x18\t \x01(\x03\x12\x14\n\x0clast_seen_ns\x18\n \x01(\x03\x12\x17\n\x0f\x66rames_ingested\x18\x0b \x01(\x04\x12\x18\n\x10samples_ingested\x18\x0c \x01(\x04\"\"\n\x12ListDevicesRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\"=\n\x13ListDevicesResponse\x12&\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x15.gputel.v1.DeviceInfo\"\xb5\x01\n\nDeviceInfo\x12\x0c\n\x04node\x18\x01 \x01(\t\x12!\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x11.gputel.v1.Device\x12\x31\n\x06latest\x18\x03 \x03(\x0b\x32!.gputel.v1.DeviceInfo.LatestEntry\x12\x14\n\x0clatest_ts_ns\x18\x04 \x01(\x03\x1a-\n\x0bLatestEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"~\n\x11QueryRangeRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x10\n\x08start_ns\x18\x03 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x04 \x01(\x03\x12\x0f\n\x07step_ns\x18\x05 \x01(\x03\x12\x0b\n\x03\x61gg\x18\x06 \x01(\t\x12\x0b\n\x03gpu\x18\x07 \x01(\t\"\xc8\x01\n\x12QueryRangeResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x0b\n\x03\x61gg\x18\x04 \x01(\t\x12\x10\n\x08start_ns\x18\x05 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x06 \x01(\x03\x12\x0f\n\x07step_ns\x18\x07 \x01(\x03\x12\x1f\n\x04gpus\x18\x08 \x03(\x0b\x32\x11.gputel.v1.Series\x12%\n\nnode_total\x18\t \x01(\x0b\x32\x11.gputel.v1.Series\"C\n\x06Series\x12\x0b\n\x03gpu\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\r\n\x05ts_ns\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01*K\n\x0fProtocolVersion\x12 \n\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n\x12PROTOCOL_VERSION_1\x10\x01*k\n\x10\x41ttributionState\x12!\n\x1d\x41TTRIBUTION_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41TTRIBUTION_STATE_UP\x10\x01\x12\x1a\n\x16\x41TTRIBUTION_STATE_DOWN\x10\x02\x32S\n\rIngestService\x12\x42\n\x06Stream\x12\x17.gputel.v1.AgentMessage\x1a\x1b.gputel.v1.CollectorMessage(\x01\x30\x01\x32\xaa\x02\n\x0cQueryService\x12\x46\n\tListNodes\x12\x1b.gputel.v1.ListNodesRequest\x1a\x1c.gputel.v1.ListNodesResponse\x12\x39\n\x07GetNode\x12\x19.gputel.v1.GetNodeRequest\x1a\x13.gputel.v1.NodeInfo\x12L\n\x0bListDevices\x12\x1d.gputel.v1.ListDevicesRequest\x1a\x1e.gputel.v1.ListDevicesResponse\x12I\n\nQueryRange\x12\x1c.gputel.v1.QueryRangeRequest\x1a\x1d.gputel.v1.QueryRangeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gputel.v1.telemetry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_WORKLOAD_LABELSENTRY']._loaded_options = None
+  _globals['_WORKLOAD_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_DEVICEINFO_LATESTENTRY']._loaded_options = None
   _globals['_DEVICEINFO_LATESTENTRY']._serialized_options = b'8\001'
-  _globals['_PROTOCOLVERSION']._serialized_start=1923
-  _globals['_PROTOCOLVERSION']._serialized_end=1998
+  _globals['_PROTOCOLVERSION']._serialized_start=2454
+  _globals['_PROTOCOLVERSION']._serialized_end=2529
+  _globals['_ATTRIBUTIONSTATE']._serialized_start=2531
+  _globals['_ATTRIBUTIONSTATE']._serialized_end=2638
   _globals['_AGENTMESSAGE']._serialized_start=40
   _globals['_AGENTMESSAGE']._serialized_end=132
   _globals['_COLLECTORMESSAGE']._serialized_start=134
@@ -43,38 +47,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HELLO']._serialized_end=449
   _globals['_DEVICE']._serialized_start=452
   _globals['_DEVICE']._serialized_end=593
-  _globals['_FRAME']._serialized_start=595
-  _globals['_FRAME']._serialized_end=655
-  _globals['_DEVICEBLOCK']._serialized_start=657
-  _globals['_DEVICEBLOCK']._serialized_end=760
-  _globals['_WELCOME']._serialized_start=762
-  _globals['_WELCOME']._serialized_end=821
-  _globals['_ACK']._serialized_start=823
-  _globals['_ACK']._serialized_end=860
-  _globals['_LISTNODESREQUEST']._serialized_start=862
-  _globals['_LISTNODESREQUEST']._serialized_end=880
-  _globals['_LISTNODESRESPONSE']._serialized_start=882
-  _globals['_LISTNODESRESPONSE']._serialized_end=937
-  _globals['_GETNODEREQUEST']._serialized_start=939
-  _globals['_GETNODEREQUEST']._serialized_end=969
-  _globals['_NODEINFO']._serialized_start=972
-  _globals['_NODEINFO']._serialized_end=1238
-  _globals['_LISTDEVICESREQUEST']._serialized_start=1240
-  _globals['_LISTDEVICESREQUEST']._serialized_end=1274
-  _globals['_LISTDEVICESRESPONSE']._serialized_start=1276
-  _globals['_LISTDEVICESRESPONSE']._serialized_end=1337
-  _globals['_DEVICEINFO']._serialized_start=1340
-  _globals['_DEVICEINFO']._serialized_end=1521
-  _globals['_DEVICEINFO_LATESTENTRY']._serialized_start=1476
-  _globals['_DEVICEINFO_LATESTENTRY']._serialized_end=1521
-  _globals['_QUERYRANGEREQUEST']._serialized_start=1523
-  _globals['_QUERYRANGEREQUEST']._serialized_end=1649
-  _globals['_QUERYRANGERESPONSE']._serialized_start=1652
-  _globals['_QUERYRANGERESPONSE']._serialized_end=1852
-  _globals['_SERIES']._serialized_start=1854
-  _globals['_SERIES']._serialized_end=1921
-  _globals['_INGESTSERVICE']._serialized_start=2000
-  _globals['_INGESTSERVICE']._serialized_end=2083
-  _globals['_QUERYSERVICE']._serialized_start=2086
-  _globals['_QUERYSERVICE']._serialized_end=2384
+  _globals['_FRAME']._serialized_start=596
+  _globals['_FRAME']._serialized_end=784
+  _globals['_HOLDING']._serialized_start=786
+  _globals['_HOLDING']._serialized_end=866
+  _globals['_SHARE']._serialized_start=868
+  _globals['_SHARE']._serialized_end=911
+  _globals['_WORKLOAD']._serialized_start=914
+  _globals['_WORKLOAD']._serialized_end=1149
+  _globals['_WORKLOAD_LABELSENTRY']._serialized_start=1104
+  _globals['_WORKLOAD_LABELSENTRY']._serialized_end=1149
+  _globals['_OWNER']._serialized_start=1151
+  _globals['_OWNER']._serialized_end=1186
+  _globals['_DEVICEBLOCK']._serialized_start=1188
+  _globals['_DEVICEBLOCK']._serialized_end=1291
+  _globals['_WELCOME']._serialized_start=1293
+  _globals['_WELCOME']._serialized_end=1352
+  _globals['_ACK']._serialized_start=1354
+  _globals['_ACK']._serialized_end=1391
+  _globals['_LISTNODESREQUEST']._serialized_start=1393
+  _globals['_LISTNODESREQUEST']._serialized_end=1411
+  _globals['_LISTNODESRESPONSE']._serialized_start=1413
+  _globals['_LISTNODESRESPONSE']._serialized_end=1468
+  _globals['_GETNODEREQUEST']._serialized_start=1470
+  _globals['_GETNODEREQUEST']._serialized_end=1500
+  _globals['_NODEINFO']._serialized_start=1503
+  _globals['_NODEINFO']._serialized_end=1769
+  _globals['_LISTDEVICESREQUEST']._serialized_start=1771
+  _globals['_LISTDEVICESREQUEST']._serialized_end=1805
+  _globals['_LISTDEVICESRESPONSE']._serialized_start=1807
+  _globals['_LISTDEVICESRESPONSE']._serialized_end=1868
+  _globals['_DEVICEINFO']._serialized_start=1871
+  _globals['_DEVICEINFO']._serialized_end=2052
+  _globals['_DEVICEINFO_LATESTENTRY']._serialized_start=2007
+  _globals['_DEVICEINFO_LATESTENTRY']._serialized_end=2052
+  _globals['_QUERYRANGEREQUEST']._serialized_start=2054
+  _globals['_QUERYRANGEREQUEST']._serialized_end=2180
+  _globals['_QUERYRANGERESPONSE']._serialized_start=2183
+  _globals['_QUERYRANGERESPONSE']._serialized_end=2383
+  _globals['_SERIES']._serialized_start=2385
+  _globals['_SERIES']._serialized_end=2452
+  _globals['_INGESTSERVICE']._serialized_start=2640
+  _globals['_INGESTSERVICE']._serialized_end=2723
+  _globals['_QUERYSERVICE']._serialized_start=2726
+  _globals['_QUERYSERVICE']._serialized_end=3024
 # @@protoc_insertion_point(module_scope)

@@ -11,8 +11,17 @@ class ProtocolVersion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PROTOCOL_VERSION_UNSPECIFIED: _ClassVar[ProtocolVersion]
     PROTOCOL_VERSION_1: _ClassVar[ProtocolVersion]
+
+class AttributionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ATTRIBUTION_STATE_UNSPECIFIED: _ClassVar[AttributionState]
+    ATTRIBUTION_STATE_UP: _ClassVar[AttributionState]
+    ATTRIBUTION_STATE_DOWN: _ClassVar[AttributionState]
 PROTOCOL_VERSION_UNSPECIFIED: ProtocolVersion
 PROTOCOL_VERSION_1: ProtocolVersion
+ATTRIBUTION_STATE_UNSPECIFIED: AttributionState
+ATTRIBUTION_STATE_UP: AttributionState
+ATTRIBUTION_STATE_DOWN: AttributionState
 
 class AgentMessage(_message.Message):
     __slots__ = ("hello", "frame")
@@ -69,12 +78,71 @@ class Device(_message.Message):
     def __init__(self, index: _Optional[int] = ..., uuid: _Optional[str] = ..., vendor: _Optional[str] = ..., model: _Optional[str] = ..., memory_total_bytes: _Optional[int] = ..., mig_parent_uuid: _Optional[str] = ..., pci_bus_id: _Optional[str] = ...) -> None: ...
 
 class Frame(_message.Message):
-    __slots__ = ("seq", "blocks")
+    __slots__ = ("seq", "blocks", "holdings", "workloads", "attribution")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     BLOCKS_FIELD_NUMBER: _ClassVar[int]
+    HOLDINGS_FIELD_NUMBER: _ClassVar[int]
+    WORKLOADS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     seq: int
     blocks: _containers.RepeatedCompositeFieldContainer[DeviceBlock]
-    def __init__(self, seq: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[DeviceBlock, _Mapping]]] = ...) -> None: ...
+    holdings: _containers.RepeatedCompositeFieldContainer[Holding]
+    workloads: _containers.RepeatedCompositeFieldContainer[Workload]
+    attribution: AttributionState
+    def __init__(self, seq: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[DeviceBlock, _Mapping]]] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., workloads: _Optional[_Iterable[_Union[Workload, _Mapping]]] = ..., attribution: _Optional[_Union[AttributionState, str]] = ...) -> None: ...
+
+class Holding(_message.Message):
+    __slots__ = ("device", "since_ts_ns", "shares")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    device: int
+    since_ts_ns: int
+    shares: _containers.RepeatedCompositeFieldContainer[Share]
+    def __init__(self, device: _Optional[int] = ..., since_ts_ns: _Optional[int] = ..., shares: _Optional[_Iterable[_Union[Share, _Mapping]]] = ...) -> None: ...
+
+class Share(_message.Message):
+    __slots__ = ("workload", "fraction")
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    workload: str
+    fraction: float
+    def __init__(self, workload: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
+
+class Workload(_message.Message):
+    __slots__ = ("uid", "kind", "namespace", "pod", "container", "labels", "owners", "pod_uid")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    UID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    POD_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
+    POD_UID_FIELD_NUMBER: _ClassVar[int]
+    uid: str
+    kind: str
+    namespace: str
+    pod: str
+    container: str
+    labels: _containers.ScalarMap[str, str]
+    owners: _containers.RepeatedCompositeFieldContainer[Owner]
+    pod_uid: str
+    def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., pod_uid: _Optional[str] = ...) -> None: ...
+
+class Owner(_message.Message):
+    __slots__ = ("kind", "name")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class DeviceBlock(_message.Message):
     __slots__ = ("device", "metrics", "base_ts_ns", "ts_delta_ns", "values")

@@ -1,0 +1,272 @@
+"""The workload index: who held each GPU when, and what each workload used.
+
+Every frame restates, per device, who held it from the frame's first tick and
+every change at the tick it happened. The index keeps those holdings as one
+timeline per (node, GPU), the metadata of every workload, and running counters
+accounted at ingest from the frame's own samples:
+
+- energy: each energy-counter delta between two consecutive samples (joules) goes
+  to the holders at the start of that interval, by their fractions; what no
+  workload held goes to the device's unattributed joules. So over any set of
+  frames, attributed + unattributed = the device's joules, exactly.
+- GPU-seconds allocated (fraction x seconds) and busy (fraction x utilization x
+  seconds), over the same sample intervals.
+
+Consecutive samples are paired within a frame and across two frames that follow
+each other without a gap (the next frame's first tick one period after the last).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from gputel.proto import frames
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+
+Shares = tuple[tuple[str, float], ...]  # (workload uid, fraction)
+DeviceKey = tuple[str, str]  # node, gpu uuid
+
+
+@dataclass(slots=True)
+class WorkloadInfo:
+    """A workload's metadata and where it ran. Times in Unix ns."""
+
+    uid: str
+    kind: str
+    namespace: str
+    pod: str
+    container: str
+    labels: dict[str, str]
+    owners: list[tuple[str, str]]
+    pod_uid: str
+    first_ns: int
+    last_ns: int
+    devices: set[DeviceKey] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Usage:
+    """Accounted use: joules, GPU-seconds allocated and busy (fraction-weighted)."""
+
+    energy_joules: float = 0.0
+    gpu_seconds_allocated: float = 0.0
+    gpu_seconds_busy: float = 0.0
+
+    def add(self, energy: float, allocated: float, busy: float) -> None:
+        """Accumulate one interval's share."""
+        self.energy_joules += energy
+        self.gpu_seconds_allocated += allocated
+        self.gpu_seconds_busy += busy
+
+
+@dataclass(slots=True)
+class DeviceUsage:
+    """A device's accounted joules: all, and those no workload held."""
+
+    energy_joules: float = 0.0
+    unattributed_joules: float = 0.0
+    seconds: float = 0.0
+
+
+class Timeline:
+    """Holdings of one device in time order; each lasts until the next."""
+
+    def __init__(self) -> None:
+        self.since: list[int] = []
+        self.shares: list[Shares] = []
+
+    def set(self, since_ns: int, shares: Shares) -> None:
+        """Record a holding (replacing one with the same start)."""
+        i = bisect.bisect_left(self.since, since_ns)
+        if i < len(self.since) and self.since[i] == since_ns:
+            self.shares[i] = shares
+        else:
+            self.since.insert(i, since_ns)
+            self.shares.insert(i, shares)
+
+    def at(self, ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Index of the holding in force at each timestamp (-1 before the first)."""
+        return np.searchsorted(np.array(self.since, dtype=np.int64), ts_ns, side="right") - 1
+
+    def segments(self, start: int, end: int) -> list[tuple[int, int, Shares]]:
+        """(from, to, shares) clipped to [start, end); the last holding runs to `end`."""
+        out = []
+        for i, since in enumerate(self.since):
+            until = self.since[i + 1] if i + 1 < len(self.since) else end
+            a, b = max(since, start), min(until, end)
+            if a < b:
+                out.append((a, b, self.shares[i]))
+        return out
+
+    def current(self) -> Shares:
+        """The latest holding, () when none."""
+        return self.shares[-1] if self.shares else ()
+
+
+@dataclass(slots=True)
+class _Edge:
+    """A device's last sample seen in order: time, and energy (J), power (W), utilization (%)."""
+
+    ts: int
+    values: tuple[float, ...]
+
+
+class WorkloadIndex:
+    """Thread-safe; `apply` is called once per stored frame (live or replayed)."""
+
+    def __init__(self) -> None:
+        self._timelines: dict[DeviceKey, Timeline] = {}
+        self._workloads: dict[str, WorkloadInfo] = {}
+        self._usage: dict[str, Usage] = {}
+        self._devices: dict[DeviceKey, DeviceUsage] = {}
+        self._edges: dict[DeviceKey, _Edge] = {}
+        self._state: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- ingest
+    def apply(self, node: str, uuids: list[str], metric_ids: list[str], period_ns: int,
+              blocks: list[frames.Block], frame: pb.Frame) -> None:
+        """Take a frame's holdings and workloads, and account its samples."""
+        with self._lock:
+            self._state[node] = frame.attribution
+            for w in frame.workloads:
+                self._remember(w)
+            for h in frame.holdings:
+                if h.device < len(uuids):
+                    key = (node, uuids[h.device])
+                    shares = tuple((s.workload, float(s.fraction)) for s in h.shares)
+                    self._timelines.setdefault(key, Timeline()).set(h.since_ts_ns, shares)
+                    for uid, _ in shares:
+                        self._touch(uid, key, h.since_ts_ns)
+            for block in blocks:
+                self._account(node, uuids[block.device], metric_ids, period_ns, block)
+
+    def _remember(self, w: pb.Workload) -> None:
+        info = self._workloads.get(w.uid)
+        if info is None:
+            self._workloads[w.uid] = WorkloadInfo(
+                w.uid, w.kind, w.namespace, w.pod, w.container, dict(w.labels),
+                [(o.kind, o.name) for o in w.owners], w.pod_uid, 2**63 - 1, 0)
+            self._usage[w.uid] = Usage()
+        else:  # metadata may grow (a UID or labels learned later); identity never changes
+            info.labels.update(w.labels)
+            info.owners = [(o.kind, o.name) for o in w.owners] or info.owners
+            info.pod_uid = w.pod_uid or info.pod_uid
+
+    def _touch(self, uid: str, key: DeviceKey, ts: int) -> None:
+        info = self._workloads.get(uid)
+        if info is not None:
+            info.devices.add(key)
+            info.first_ns = min(info.first_ns, ts)
+            info.last_ns = max(info.last_ns, ts)
+
+    def _account(self, node: str, uuid: str, metric_ids: list[str], period_ns: int,
+                 block: frames.Block) -> None:
+        names = [metric_ids[m] for m in block.metrics]
+        if not {"energy", "power", "gpu_util"} & set(names):
+            return
+        key = (node, uuid)
+        ts = block.ts_ns
+        rows = np.vstack([_row(block, names, m) for m in ("energy", "power", "gpu_util")])
+        edge = self._edges.get(key)
+        if edge is not None and ts.size and ts[0] - edge.ts == period_ns:  # no gap: pair up
+            ts = np.concatenate(([edge.ts], ts))
+            rows = np.hstack((np.array(edge.values)[:, None], rows))
+        if ts.size and (edge is None or ts[-1] > edge.ts):
+            self._edges[key] = _Edge(int(ts[-1]), tuple(float(v) for v in rows[:, -1]))
+        if ts.size < 2:
+            return
+        seconds = np.diff(ts) / 1e9
+        joules = np.diff(rows[0])
+        by_power = rows[1, :-1] * seconds  # where the driver has no energy counter
+        joules = np.where(np.isnan(joules), by_power, joules)
+        self._account_intervals(key, ts, joules, seconds, rows[2, :-1])
+
+    def _account_intervals(self, key: DeviceKey, ts: npt.NDArray[np.int64],
+                           joules: npt.NDArray[np.float64], seconds: npt.NDArray[np.float64],
+                           util: npt.NDArray[np.float64]) -> None:
+        joules = np.where(np.isnan(joules) | (joules < 0), 0.0, joules)  # counter reset: skip
+        busy = np.where(np.isnan(util), 0.0, util / 100.0) * seconds
+        device = self._devices.setdefault(key, DeviceUsage())
+        device.energy_joules += float(joules.sum())
+        device.seconds += float(seconds.sum())
+        timeline = self._timelines.get(key)
+        held = np.zeros(joules.size)
+        if timeline is not None and timeline.since:
+            which = timeline.at(ts[:-1])
+            for i in np.unique(which[which >= 0]):
+                sel = which == i
+                for uid, fraction in timeline.shares[i]:
+                    usage = self._usage.setdefault(uid, Usage())
+                    usage.add(fraction * float(joules[sel].sum()),
+                              fraction * float(seconds[sel].sum()),
+                              fraction * float(busy[sel].sum()))
+                    held[sel] += fraction
+        device.unattributed_joules += float((joules * (1.0 - held)).sum())
+
+    # ----------------------------------------------------------------- reads
+    def workloads(self) -> list[WorkloadInfo]:
+        """Every workload seen, by uid."""
+        with self._lock:
+            return [self._copy(w) for _, w in sorted(self._workloads.items())]
+
+    def workload(self, uid: str) -> WorkloadInfo | None:
+        """One workload, or None."""
+        with self._lock:
+            w = self._workloads.get(uid)
+            return None if w is None else self._copy(w)
+
+    @staticmethod
+    def _copy(w: WorkloadInfo) -> WorkloadInfo:
+        return WorkloadInfo(w.uid, w.kind, w.namespace, w.pod, w.container, dict(w.labels),
+                            list(w.owners), w.pod_uid, w.first_ns, w.last_ns, set(w.devices))
+
+    def usage(self, uid: str) -> Usage:
+        """Accounted use of one workload since the collector started (or its replay)."""
+        with self._lock:
+            u = self._usage.get(uid, Usage())
+            return Usage(u.energy_joules, u.gpu_seconds_allocated, u.gpu_seconds_busy)
+
+    def device_usage(self, node: str, uuid: str) -> DeviceUsage:
+        """Accounted joules of one device, all and unattributed."""
+        with self._lock:
+            d = self._devices.get((node, uuid), DeviceUsage())
+            return DeviceUsage(d.energy_joules, d.unattributed_joules, d.seconds)
+
+    def holders(self, node: str, uuid: str) -> Shares:
+        """Who holds the device now (its latest holding)."""
+        with self._lock:
+            timeline = self._timelines.get((node, uuid))
+            return timeline.current() if timeline else ()
+
+    def segments(self, key: DeviceKey, start: int, end: int) -> list[tuple[int, int, Shares]]:
+        """Holdings of one device clipped to [start, end)."""
+        with self._lock:
+            timeline = self._timelines.get(key)
+            return timeline.segments(start, end) if timeline else []
+
+    def attribution_state(self, node: str) -> int:
+        """The node's latest AttributionState."""
+        with self._lock:
+            return self._state.get(node, pb.ATTRIBUTION_STATE_UNSPECIFIED)
+
+    def namespaces(self) -> Mapping[str, list[str]]:
+        """Namespace -> workload uids."""
+        with self._lock:
+            out: dict[str, list[str]] = {}
+            for uid, w in sorted(self._workloads.items()):
+                out.setdefault(w.namespace, []).append(uid)
+            return out
+
+
+def _row(block: frames.Block, names: Iterable[str], metric: str) -> npt.NDArray[np.float64]:
+    names = list(names)
+    if metric not in names:
+        return np.full(block.ts_ns.size, np.nan)
+    return block.values[names.index(metric)].astype(np.float64)
