@@ -56,6 +56,7 @@ class AgentConfig:
     # processes through proc_root when the backend lists them); "none": attribute nothing.
     attribution: str = "none"
     kubelet_socket: str = DEFAULT_SOCKET_PATH
+    kubelet_poll_seconds: float = 2.0
     proc_root: Path | None = None
 
 
@@ -165,11 +166,15 @@ class Agent:
                              next_seq, frames)
 
     def _make_attributor(self, devices: list[DeviceInfo]) -> Attributor | None:
-        if self.config.attribution == "none":
+        """Kubelet attribution, process attribution (proc_root), both, or None."""
+        cfg = self.config
+        resolver = CgroupResolver(str(cfg.proc_root)) if cfg.proc_root else None
+        poller = None
+        if cfg.attribution == "kubelet":
+            poller = PodResourcesPoller(PodResourcesClient(cfg.kubelet_socket), devices,
+                                        interval_ns=round(cfg.kubelet_poll_seconds * 1e9))
+        if poller is None and resolver is None:
             return None
-        client = PodResourcesClient(self.config.kubelet_socket)
-        poller = PodResourcesPoller(client, devices)
-        resolver = CgroupResolver(str(self.config.proc_root)) if self.config.proc_root else None
         return Attributor(devices, poller=poller, resolver=resolver)
 
     def _on_tick(self, ts_ns: int, reading: Reading) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gputel.collector.errors import InvalidParameterError, NotFoundError
+from gputel.collector.errors import NotFoundError
 from gputel.collector.store import SeriesStore
 from gputel.collector.workloads import Usage, WorkloadIndex, WorkloadInfo
 from gputel.proto.metrics import METRICS, Combine
@@ -123,8 +123,6 @@ class WorkloadQueries:
             raise NotFoundError("workload", uid)
         if metric not in METRICS:
             raise NotFoundError("metric", metric)
-        if agg == "count" and METRICS[metric].combine is Combine.SUM:
-            raise InvalidParameterError("agg", "count is not defined over a workload's GPUs")
         end = start + (n_points - 1) * step
         rows, weights = [], []
         for key in sorted(info.devices):
@@ -132,7 +130,8 @@ class WorkloadQueries:
                                            aggregate)
             rows.append((key[0], key[1], row))
             weights.append(weight)
-        return _combine(rows, weights, METRICS[metric].combine, n_points), rows
+        combine = Combine.SUM if agg == "count" else METRICS[metric].combine
+        return _combine(rows, weights, combine, n_points), rows
 
     def _device_row(self, key: tuple[str, str], uid: str, metric: str, start: int, end: int,
                     step: int, n_points: int, agg: str,
@@ -147,6 +146,8 @@ class WorkloadQueries:
         row = aggregate(ts[keep], vals[keep], start, step, n_points, agg)
         weight = aggregate(ts[keep], fraction[keep].astype(np.float32), start, step,
                            n_points, "avg")
+        if agg == "count":  # samples taken while held, not a share of them
+            return row, weight
         return row * weight, weight
 
 

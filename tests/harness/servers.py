@@ -147,9 +147,11 @@ class RecordingBackend:
 @contextmanager
 def running_agent(target: str, node: str = "node-a", gpus: int = 4, rate_hz: float = 10.0,
                   max_ticks: int | None = None, flush_seconds: float = 1.0,
-                  seed: int = 7, **config: object) -> Iterator[Agent]:
-    """A started agent on recorded sim GPUs; stopped (and drained) on exit."""
-    backend = RecordingBackend(SimBackend(gpus=gpus, seed=seed, salt=node))
+                  seed: int = 7, wrap: Callable[[SimBackend], Any] | None = None,
+                  **config: object) -> Iterator[Agent]:
+    """A started agent on recorded sim GPUs (optionally wrapped); stopped and drained on exit."""
+    sim = SimBackend(gpus=gpus, seed=seed, salt=node)
+    backend = RecordingBackend(wrap(sim) if wrap else sim)
     agent = Agent(AgentConfig(node=node, collector=target, rate_hz=rate_hz, http_host="127.0.0.1",
                               http_port=0, max_ticks=max_ticks, flush_seconds=flush_seconds,
                               backoff_max_seconds=0.5, **config),  # type: ignore[arg-type]
