@@ -38,7 +38,7 @@ class OutboxStats:
 
 @dataclass(slots=True)
 class _Entry:
-    message: pb.AgentMessage
+    message: pb.AgentMessage | None  # None: on the spool only, read back when sent
     ticks: int
     samples: int
     sent: bool = False
@@ -57,8 +57,7 @@ class Outbox:
         self._spool = spool
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         for f in spooled or ():
-            self._entries[f.seq] = _Entry(pb.AgentMessage.FromString(f.payload), f.ticks,
-                                          f.samples)
+            self._entries[f.seq] = _Entry(None, f.ticks, f.samples)
         self._next_seq = next_seq
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -77,10 +76,12 @@ class Outbox:
             self._next_seq += 1
             frame.seq = seq
             message = pb.AgentMessage(frame=frame)
-            self._entries[seq] = _Entry(message, ticks, samples)
             self.stats.frames_queued += 1
-            if self._spool is not None:
+            if self._spool is not None:  # memory holds only the index; the bytes are on disk
                 self._spool.add(SpooledFrame(seq, ticks, samples, message.SerializeToString()))
+                self._entries[seq] = _Entry(None, ticks, samples)
+            else:
+                self._entries[seq] = _Entry(message, ticks, samples)
             self._trim()
             self._cond.notify_all()
         return seq
@@ -101,22 +102,26 @@ class Outbox:
         with self._cond:
             self._cond.wait_for(
                 lambda: not alive.is_set() or self._first_unsent() is not None, timeout)
-            entry = self._first_unsent() if alive.is_set() else None
-            if entry is None:
+            found = self._first_unsent() if alive.is_set() else None
+            if found is None:
                 return None
+            seq, entry = found
             entry.sent = True
             self._in_flight += 1
             self.stats.frames_sent += 1
             self.stats.frames_resent += entry.sent_before
             entry.sent_before = True
-            return entry.message
+            if entry.message is not None:
+                return entry.message
+            assert self._spool is not None
+            return pb.AgentMessage.FromString(self._spool.payload(seq))
 
-    def _first_unsent(self) -> _Entry | None:
+    def _first_unsent(self) -> tuple[int, _Entry] | None:
         if self._in_flight >= self._window:
             return None
-        for entry in self._entries.values():
+        for seq, entry in self._entries.items():
             if not entry.sent:
-                return entry
+                return seq, entry
         return None
 
     def ack(self, seq: int) -> None:

@@ -29,7 +29,8 @@ class SpoolError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class SpooledFrame:
-    """One frame as spooled: its seq, ticks and samples, and the AgentMessage bytes."""
+    """One frame as spooled: its seq, ticks and samples, and the AgentMessage bytes (empty
+    when listed by `resume`, which reads only the index; `payload` reads the bytes)."""
 
     seq: int
     ticks: int
@@ -62,8 +63,8 @@ class Spool:
                 log.warning("devices changed since the last run: %d spooled frame(s) of the "
                             "previous inventory dropped", dropped)
             return None, 1, []
-        rows = self._db.execute("SELECT seq, ticks, samples, payload FROM frames ORDER BY seq")
-        frames = [SpooledFrame(*row) for row in rows]
+        rows = self._db.execute("SELECT seq, ticks, samples FROM frames ORDER BY seq")
+        frames = [SpooledFrame(seq, ticks, samples, b"") for seq, ticks, samples in rows]
         next_seq = max(int(meta.get("next_seq", b"1")), frames[-1].seq + 1 if frames else 1)
         return meta["instance"].decode(), next_seq, frames
 
@@ -80,6 +81,13 @@ class Spool:
                              (frame.seq, frame.ticks, frame.samples, frame.payload))
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)",
                              (str(frame.seq + 1).encode(),))
+
+    def payload(self, seq: int) -> bytes:
+        """The AgentMessage bytes of a spooled frame. Raises SpoolError if it is gone."""
+        row = self._db.execute("SELECT payload FROM frames WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise SpoolError(f"frame {seq} is not in the spool")
+        return bytes(row[0])
 
     def remove(self, seqs: list[int]) -> None:
         """Forget acknowledged, rejected or dropped frames."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gputel.agent.outbox import Outbox
+from gputel.agent.spool import Spool, SpoolError
 from gputel.proto import frames
 
 ALIVE = threading.Event()
@@ -94,3 +97,22 @@ def test_a_waiting_sender_wakes_when_the_stream_dies() -> None:
     waiter.join(5)
     assert not waiter.is_alive()
     assert result == [None]
+
+
+def test_a_spooled_outbox_sends_each_frame_from_disk_intact(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    box = Outbox(spool=spool)
+    for i in range(5):
+        box.put(_block(float(i)), 1)
+    sent = []
+    while (msg := box.next_to_send(ALIVE, timeout=0)) is not None:
+        sent.append(msg)
+    assert [m.frame.seq for m in sent] == [1, 2, 3, 4, 5]
+    values = [np.frombuffer(m.frame.blocks[0].values, "<f4")[0] for m in sent]
+    assert values == [0.0, 1.0, 2.0, 3.0, 4.0]
+    box.ack(1)
+    box.ack(2)
+    assert spool.payload(3)  # unacknowledged frames stay on disk...
+    with pytest.raises(SpoolError):
+        spool.payload(1)  # ...acknowledged ones are gone
+    spool.close()
