@@ -3,26 +3,20 @@ itself and resends every frame that was not acknowledged, none twice."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from gputel.collector.timefmt import format_time
-from tests.harness.servers import CollectorProcess, get_json, running_agent, wait_until
+from tests.harness.servers import CollectorProcess, free_port, get_json, running_agent, wait_until
 
 GPUS, METRICS = 4, 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.mark.slow
 def test_agent_resends_what_the_killed_collector_did_not_acknowledge(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     args = ["--store", "memory"]  # a forgetful collector: only the agent's resend saves data
     first = CollectorProcess(str(tmp_path), grpc_port=port, args=args).start()
     with running_agent(f"127.0.0.1:{port}", gpus=GPUS, rate_hz=20,

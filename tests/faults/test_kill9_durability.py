@@ -4,29 +4,23 @@ sample the agents produced is stored exactly once, with its exact value."""
 from __future__ import annotations
 
 import random
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gputel.collector.timefmt import format_time
-from tests.harness.servers import CollectorProcess, get_json, running_agent, wait_until
+from tests.harness.servers import CollectorProcess, free_port, get_json, running_agent, wait_until
 
 GPUS, METRICS, RATE = 2, 8, 20
 KILLS = 5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.mark.slow
 def test_acknowledged_and_unacknowledged_samples_survive_repeated_sigkill(tmp_path: Path) -> None:
     rng = random.Random(1234)
-    port = _free_port()
+    port = free_port()
     collector = CollectorProcess(str(tmp_path / "data"), grpc_port=port).start()
     try:
         with running_agent(f"127.0.0.1:{port}", node="node-a", gpus=GPUS, rate_hz=RATE,
@@ -75,7 +69,7 @@ def _assert_exactly_once(base: str, node: str, agent: object) -> None:
 
 @pytest.mark.slow
 def test_sigterm_stops_the_collector_cleanly_keeping_what_it_acknowledged(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     collector = CollectorProcess(str(tmp_path / "data"), grpc_port=port).start()
     with running_agent(f"127.0.0.1:{port}", gpus=GPUS, rate_hz=RATE, flush_seconds=0.1) as agent:
         assert agent.outbox.wait(lambda s: s.frames_acked >= 5, timeout=30)

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +25,13 @@ from gputel.agent.runtime import Agent, AgentConfig
 from gputel.collector.server import Collector, CollectorConfig
 
 T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now (for servers that must restart on the same port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0,
