@@ -71,7 +71,7 @@ def test_folding_is_exactly_once_across_repeats_and_restarts(tmp_path: Path) -> 
     second = CollectorThread(data_dir=tmp_path / "d").start()
     try:
         second.run(second.collector.maintain_now())
-        rows = second.collector.query._rollups  # noqa: SLF001 - read the tier directly
+        rows = second.collector.query._rollups
         assert rows is not None
         for tier in DEFAULT_TIERS:
             buckets = rows.read(tier.step_ns, "old", "GPU-raw-0", "power", 0, 2**62)

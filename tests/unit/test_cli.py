@@ -49,6 +49,18 @@ def test_a_bad_environment_value_is_refused_like_a_flag() -> None:
     assert "--rate" in done.stderr
 
 
+@pytest.mark.parametrize(("name", "value"), [("GPUTEL_BACKEND", "simulated"),
+                                             ("GPUTEL_LOG_LEVEL", "loud"),
+                                             ("GPUTEL_STORE", "postgres")])
+def test_a_bad_environment_choice_is_one_line_and_exit_2(name: str, value: str) -> None:
+    command = "collector" if name == "GPUTEL_STORE" else "agent"
+    done = _gputel(command, env={name: value, "PATH": ""})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert value in lines[0]
+
+
 def test_agent_without_gpu_library_says_so_in_one_line() -> None:
     done = _gputel("agent", "--backend", "auto", "--agent-port", "0")
     assert done.returncode == 1
