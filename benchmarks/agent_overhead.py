@@ -11,6 +11,8 @@ no GIL and no CPU, like a ctypes call waiting on the GPU); the per-call figures 
 DRIVER_LATENCY_S with their sources. Run:
 
     .venv/bin/python benchmarks/agent_overhead.py [--seconds 20] [--gpus 8]
+    .venv/bin/python benchmarks/agent_overhead.py --threads-breakdown --seconds 10
+    .venv/bin/python benchmarks/agent_overhead.py --fake-costs
 """
 
 from __future__ import annotations
@@ -106,8 +108,11 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
     backend = make_backend(kind, gpus)
     backend.open()
     outbox = Outbox()
+    def emit(frame: Any, ticks: int) -> None:  # as agent.runtime wires it
+        outbox.put_frame(frame, ticks)
+
     batcher = Batcher(len(backend.devices()), len(backend.metrics()),
-                      max(1, round(rate_hz)), outbox.put)
+                      max(1, round(rate_hz)), emit)
     sampler = Sampler(backend, rate_hz, batcher.add, SystemClock())
     alive = threading.Event()
     alive.set()
@@ -128,6 +133,8 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
     acker.join(5.0)
     backend.close()
     rss = psutil.Process().memory_info().rss
+    if not ticks or not outbox.stats.frames_acked:
+        raise SystemExit(f"{kind} at {rate_hz} Hz: the pipeline produced nothing (see stderr)")
     return {"backend": kind, "rate_hz": rate_hz, "gpus": gpus, "seconds": round(wall, 1),
             "cpu_pct": 100.0 * cpu / wall, "cpu_us_per_tick": 1e6 * cpu / max(ticks, 1),
             "rss_mib": rss / 2**20, "max_rss_mib": resource.getrusage(
@@ -136,6 +143,59 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
             "max_read_ms": 1e3 * sampler.stats.max_read_seconds,
             "samples_acked": outbox.stats.samples_acked, "frames_acked": outbox.stats.frames_acked,
             "bytes_sent": sent_bytes[0]}
+
+
+def threads_breakdown(rate_hz: float, seconds: float, gpus: int) -> dict[str, float]:
+    """NVML backend alone, paced at rate_hz: CPU us per tick with per-device threads (as
+    shipped), with every device read in turn on one worker thread, and on the tick thread."""
+    from gputel.agent.backends.workers import DeviceWorkers  # noqa: PLC0415
+    backend = make_backend("nvml", gpus)
+    backend.open()
+    readers = backend._readers  # the same readers, driven differently
+
+    def paced(read: Any) -> float:
+        n, period = round(seconds * rate_hz), 1.0 / rate_hz
+        cpu0, due = time.process_time(), time.monotonic()
+        for _ in range(n):
+            read(time.time_ns())
+            due += period
+            time.sleep(max(0.0, due - time.monotonic()))
+        return 1e6 * (time.process_time() - cpu0) / n
+
+    out = {"per-device threads": paced(backend.read)}
+    one: DeviceWorkers[list[Any]] = DeviceWorkers(1, 5.0)
+    out["one worker thread"] = paced(
+        lambda ts: one.run({0: lambda: [r.read(ts) for r in readers]}))
+    one.close()
+    out["tick thread"] = paced(lambda ts: [r.read(ts) for r in readers])
+    backend.close()
+    return out
+
+
+def fake_call_costs(n: int = 20_000) -> dict[str, float]:
+    """Microseconds per call of the fake pynvml, hot loop: to set beside pynvml's own costs
+    (notes, section 1.4, measured over a C stub), so the fake is known not to flatter."""
+    import timeit  # noqa: PLC0415
+
+    import pynvml  # noqa: PLC0415
+
+    from tests.fakes.fake_pynvml import FakeGpu, FakeNvml  # noqa: PLC0415
+    gpu = FakeGpu("GPU-cost")
+    fake = FakeNvml([gpu], count_calls=False)
+    fake.nvmlInit()
+    h = fake.handle_of(gpu)
+    calls = {
+        "nvmlDeviceGetFieldValues (7 ids)":
+            lambda: fake.nvmlDeviceGetFieldValues(h, [185, 83, 82, 197, 198, 3, 4]),
+        "nvmlDeviceGetMemoryInfo v2":
+            lambda: fake.nvmlDeviceGetMemoryInfo(h, version=pynvml.nvmlMemory_v2),
+        "nvmlDeviceGetTemperatureV": lambda: fake.nvmlDeviceGetTemperatureV(h, 0),
+        "nvmlDeviceGetClockInfo": lambda: fake.nvmlDeviceGetClockInfo(h, 1),
+        "nvmlDeviceGetUtilizationRates": lambda: fake.nvmlDeviceGetUtilizationRates(h),
+        "nvmlDeviceGetCurrentClocksEventReasons":
+            lambda: fake.nvmlDeviceGetCurrentClocksEventReasons(h),
+    }
+    return {name: 1e6 * timeit.timeit(call, number=n) / n for name, call in calls.items()}
 
 
 def _ack_loop(outbox: Any, alive: threading.Event, sent_bytes: list[int]) -> None:
@@ -153,7 +213,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "RATE"), help=argparse.SUPPRESS)
+    parser.add_argument("--threads-breakdown", action="store_true",
+                        help="NVML backend alone: per-device threads against one thread")
+    parser.add_argument("--fake-costs", action="store_true",
+                        help="microseconds per call of the fake pynvml")
     args = parser.parse_args()
+    if args.fake_costs:
+        print("| fake pynvml call | us per call |\n|---|---|")
+        for name, us in fake_call_costs().items():
+            print(f"| {name} | {us:.1f} |")
+        return
+    if args.threads_breakdown:
+        print("| NVML backend alone, CPU us per tick | " + " | ".join(
+            f"{r:.0f} Hz" for r in RATES) + " |")
+        print("|---|" + "---|" * len(RATES))
+        results = [threads_breakdown(rate, args.seconds, args.gpus) for rate in RATES]
+        for name in results[0]:
+            print(f"| {name} | " + " | ".join(f"{r[name]:.0f}" for r in results) + " |")
+        return
     if args.one:
         print(json.dumps(run_one(args.one[0], float(args.one[1]), args.seconds, args.gpus)))
         return
@@ -163,7 +240,9 @@ def main() -> None:
             out = subprocess.run(
                 [sys.executable, __file__, "--one", kind, str(rate), "--seconds",
                  str(args.seconds), "--gpus", str(args.gpus)],
-                check=True, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+                check=False, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+            if out.returncode != 0:
+                raise SystemExit(f"{kind} at {rate} Hz failed:\n{out.stderr}")
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(_row(rows[-1]), file=sys.stderr, flush=True)
     _print_table(rows)

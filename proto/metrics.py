@@ -15,13 +15,25 @@ class Combine(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One metric id with its unit (as the APIs state it) and its Prometheus name."""
+    """One metric id with its unit (as the APIs state it) and its Prometheus name.
+
+    Prometheus wants base units: a value in `unit` times `prom_scale` is in the unit that
+    `prom_name` ends with (MHz -> hertz: 1e6). `prom_type` is "gauge" or "counter"; a
+    counter's series are named `prom_name + "_total"` (see `prom_series`).
+    """
 
     id: str
     unit: str
     prom_name: str
     help: str
     combine: Combine
+    prom_type: str = "gauge"
+    prom_scale: float = 1.0
+
+    @property
+    def prom_series(self) -> str:
+        """The name the samples carry: prom_name, plus `_total` for a counter."""
+        return self.prom_name + "_total" if self.prom_type == "counter" else self.prom_name
 
 
 METRICS: dict[str, Metric] = {
@@ -39,10 +51,11 @@ METRICS: dict[str, Metric] = {
                "Board power draw.", Combine.SUM),
         Metric("temperature", "celsius", "gputel_gpu_temperature_celsius",
                "GPU core temperature.", Combine.MEAN),
-        Metric("sm_clock", "megahertz", "gputel_gpu_sm_clock_megahertz",
-               "Streaming multiprocessor clock.", Combine.MEAN),
+        Metric("sm_clock", "megahertz", "gputel_gpu_sm_clock_hertz",
+               "Streaming multiprocessor clock.", Combine.MEAN, prom_scale=1e6),
         Metric("energy", "joules", "gputel_gpu_energy_joules",
-               "Energy used since the driver was loaded (a counter).", Combine.SUM),
+               "Energy used since the driver was loaded (a counter).", Combine.SUM,
+               prom_type="counter"),
     )
 }
 
@@ -72,12 +85,12 @@ METRICS.update({
                Combine.MEAN),
         Metric("ecc_errors_corrected", "errors", "gputel_gpu_ecc_errors_corrected",
                "Corrected (single-bit) ECC errors since the driver loaded (a counter).",
-               Combine.SUM),
+               Combine.SUM, prom_type="counter"),
         Metric("ecc_errors_uncorrected", "errors", "gputel_gpu_ecc_errors_uncorrected",
                "Uncorrected (double-bit) ECC errors since the driver loaded (a counter).",
-               Combine.SUM),
+               Combine.SUM, prom_type="counter"),
         Metric("xid_events", "events", "gputel_gpu_xid_events",
                "XID critical error events seen since the agent started (a counter).",
-               Combine.SUM),
+               Combine.SUM, prom_type="counter"),
     )
 })

@@ -175,7 +175,12 @@ class AmdSmiBackend:
         except amdsmi.AmdSmiException as exc:
             raise BackendUnavailable(_init_failure(exc)) from exc
         self._log_versions()
-        for handle in amdsmi.amdsmi_get_processor_handles():
+        try:
+            handles = amdsmi.amdsmi_get_processor_handles()
+        except amdsmi.AmdSmiException as exc:
+            _quiet_shut_down(amdsmi)
+            raise BackendUnavailable(f"AMD SMI: cannot list GPUs ({exc})") from exc
+        for handle in handles:
             self._add_device(handle)
         if not self._devices:
             _quiet_shut_down(amdsmi)

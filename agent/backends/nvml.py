@@ -20,7 +20,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gputel.agent.backends.base import BackendUnavailable, DeviceInfo, Reading, empty_values
+from gputel.agent.backends.base import (
+    BackendError,
+    BackendUnavailable,
+    DeviceInfo,
+    Reading,
+    empty_values,
+)
 from gputel.agent.backends.nvml_device import (
     COL,
     COLUMNS,
@@ -63,11 +69,15 @@ def _init_failure(exc: BaseException) -> str:
     code = getattr(exc, "value", None)
     if isinstance(code, int) and code in _INIT_REASONS:
         return _INIT_REASONS[code]
+    return f"NVML: nvmlInit failed ({_error_text(exc)})"
+
+
+def _error_text(exc: BaseException) -> str:
     try:
         text = str(exc)
     except Exception:  # noqa: BLE001 - pynvml's __str__ asks the library, maybe half-loaded
-        text = repr(code)
-    return f"NVML: nvmlInit failed ({type(exc).__name__}: {text})"
+        text = repr(getattr(exc, "value", None))
+    return f"{type(exc).__name__}: {text}"
 
 
 def probe(nvml: Any | None = None) -> str | None:
@@ -113,6 +123,7 @@ class NvmlBackend:
         self._readers: list[DeviceReader] = []
         self._workers: DeviceWorkers[DeviceSample] | None = None
         self._events: XidWatcher | None = None
+        self._events_before: XidWatcher | None = None
         self._next_recovery_ns = 0
         self.recoveries = 0
         self.recovery_attempts = 0
@@ -128,7 +139,11 @@ class NvmlBackend:
             self._nvml.nvmlInit()
         except self._nvml.NVMLError as exc:
             raise BackendUnavailable(_init_failure(exc)) from exc
-        self._devices, self._infos = _enumerate(self._nvml)
+        try:
+            self._devices, self._infos = _enumerate(self._nvml)
+        except self._nvml.NVMLError as exc:
+            _quiet_shutdown(self._nvml)
+            raise BackendError(f"NVML: cannot enumerate GPUs ({_error_text(exc)})") from exc
         if not self._devices:
             _quiet_shutdown(self._nvml)
             raise BackendUnavailable("NVML: the driver is loaded but sees no NVIDIA GPU")
@@ -139,8 +154,15 @@ class NvmlBackend:
         self._start_events()
 
     def _start_events(self) -> None:
-        watcher = XidWatcher(self._nvml, len(self._devices), self._options.event_wait_ms)
+        watcher = XidWatcher(self._nvml, len(self._devices), self._options.event_wait_ms,
+                             carry=self._events_before)
         self._events = watcher if watcher.start(self._event_targets()) else None
+
+    def _stop_events(self) -> None:
+        if self._events is not None:
+            self._events.stop()
+            self._events_before = self._events  # its counts carry over to the next watcher
+            self._events = None
 
     def _event_targets(self) -> list[EventTarget]:
         targets = {d.row: EventTarget(d.row, d.handle) for d in self._devices
@@ -152,9 +174,7 @@ class NvmlBackend:
 
     def close(self) -> None:
         """Stop the threads and shut NVML down; idempotent."""
-        if self._events is not None:
-            self._events.stop()
-            self._events = None
+        self._stop_events()
         stuck = False
         if self._workers is not None:
             stuck = not self._workers.close()
@@ -202,9 +222,7 @@ class NvmlBackend:
         self._next_recovery_ns = now + round(self._options.recover_every_s * 1e9)
         self.recovery_attempts += 1
         if every_device:
-            if self._events is not None:  # the event set dies with the library
-                self._events.stop()
-                self._events = None
+            self._stop_events()  # the event set dies with the library
             jobs[lost[0].row] = self._reinit_all
         else:
             for d in lost:
@@ -245,8 +263,7 @@ class NvmlBackend:
         if not recovered:
             return
         self.recoveries += recovered
-        if self._events is not None:  # fresh handles: register them again
-            self._events.stop()
+        self._stop_events()  # fresh handles: register them again
         self._start_events()
 
     # ------------------------------------------------------------------ counters
@@ -279,7 +296,8 @@ class NvmlBackend:
 
     def xid_counts(self) -> list[int]:
         """XID critical-error events per row since the agent started."""
-        return [0] * len(self._devices) if self._events is None else list(self._events.counts)
+        events = self._events or self._events_before
+        return [0] * len(self._devices) if events is None else list(events.counts)
 
 
 def _enumerate(nvml: Any) -> tuple[list[NvmlDevice], list[DeviceInfo]]:

@@ -168,18 +168,16 @@ class DeviceReader:
 
     def _bind(self, h: Any) -> None:
         """Pre-bind every per-tick call to the handle: no closures built per tick."""
-        nvml, part = self._nvml, functools.partial
-        temp_v = getattr(nvml, "nvmlDeviceGetTemperatureV", None)
-        reasons = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
-        self._mem_v2 = part(nvml.nvmlDeviceGetMemoryInfo, h, version=nvml.nvmlMemory_v2)
-        self._mem_v1 = part(nvml.nvmlDeviceGetMemoryInfo, h)
-        self._temp_v = part(temp_v, h, NVML_TEMPERATURE_GPU) if temp_v else _missing(nvml)
-        self._temp = part(nvml.nvmlDeviceGetTemperature, h, NVML_TEMPERATURE_GPU)
-        self._clock = part(nvml.nvmlDeviceGetClockInfo, h, NVML_CLOCK_SM)
-        self._reasons = part(reasons, h) if reasons else _missing(nvml)
-        self._reasons_old = part(nvml.nvmlDeviceGetCurrentClocksThrottleReasons, h)
-        self._util = part(nvml.nvmlDeviceGetUtilizationRates, h)
-        self._field_values = part(nvml.nvmlDeviceGetFieldValues, h)
+        nvml = self._nvml
+        self._mem_v2 = _bound(nvml, "nvmlDeviceGetMemoryInfo", h, version=nvml.nvmlMemory_v2)
+        self._mem_v1 = _bound(nvml, "nvmlDeviceGetMemoryInfo", h)
+        self._temp_v = _bound(nvml, "nvmlDeviceGetTemperatureV", h, NVML_TEMPERATURE_GPU)
+        self._temp = _bound(nvml, "nvmlDeviceGetTemperature", h, NVML_TEMPERATURE_GPU)
+        self._clock = _bound(nvml, "nvmlDeviceGetClockInfo", h, NVML_CLOCK_SM)
+        self._reasons = _bound(nvml, "nvmlDeviceGetCurrentClocksEventReasons", h)
+        self._reasons_old = _bound(nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", h)
+        self._util = _bound(nvml, "nvmlDeviceGetUtilizationRates", h)
+        self._field_values = _bound(nvml, "nvmlDeviceGetFieldValues", h)
 
     def read(self, ts_ns: int) -> DeviceSample:
         """Sample this device for the tick at ts_ns (Unix ns); never raises for NVML errors."""
@@ -354,11 +352,16 @@ class DeviceReader:
             values[GPU_UTIL] = float(rates.gpu)
 
 
-def _missing(nvml: Any) -> Callable[[], Any]:
-    """A stand-in for a function this nvidia-ml-py lacks: fails as an old driver would."""
-    def call() -> Any:
+def _bound(nvml: Any, name: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """nvml.<name> with its arguments bound; a function this nvidia-ml-py lacks (older, or
+    removed as deprecated) fails as an old driver would, with FUNCTION_NOT_FOUND."""
+    fn = getattr(nvml, name, None)
+    if fn is not None:
+        return functools.partial(fn, *args, **kwargs)
+
+    def missing(*_: Any) -> Any:
         raise nvml.NVMLError(FUNCTION_NOT_FOUND)
-    return call
+    return missing
 
 
 def boottime_ns() -> int:

@@ -42,11 +42,13 @@ def handle_address(handle: Any) -> int:
 class XidWatcher:
     """Owns one NVML event set and the thread that waits on it."""
 
-    def __init__(self, nvml: Any, n_rows: int, wait_ms: int) -> None:
+    def __init__(self, nvml: Any, n_rows: int, wait_ms: int,
+                 carry: XidWatcher | None = None) -> None:
         self._nvml = nvml
         self._wait_ms = wait_ms
-        self.counts = [0] * n_rows
-        self.last_xid = [0] * n_rows
+        # A watcher that replaces another (after a re-init) keeps counting from its counts.
+        self.counts: list[int] = list(carry.counts) if carry is not None else [0] * n_rows
+        self.last_xid: list[int] = list(carry.last_xid) if carry is not None else [0] * n_rows
         self.watched = [False] * n_rows
         self.wait_errors = 0
         self._targets: dict[int, EventTarget] = {}

@@ -69,7 +69,7 @@ def decode_samples(samples: list[Any], value_type: int
             and len(base) >= len(samples)):
         layout = np.dtype({"names": ["ts", "v"], "formats": ["<u8", _SAMPLE_VALUE[value_type]],
                            "offsets": [0, 8], "itemsize": 16})
-        raw = np.frombuffer(base, dtype=layout, count=len(samples))
+        raw = np.frombuffer(memoryview(base).cast("B"), dtype=layout, count=len(samples))
         return raw["ts"].astype(np.int64), raw["v"].astype(np.float64)
     member = UNION_MEMBER[value_type]
     ts = np.array([s.timeStamp for s in samples], dtype=np.int64)
@@ -80,9 +80,9 @@ class CounterRates:
     """Per-second rates of monotonic counters (that may wrap) between successive reads."""
 
     def __init__(self) -> None:
-        self._last: dict[int, tuple[int, int]] = {}  # field id -> (timestamp us, value)
+        self._last: dict[int, tuple[int, float]] = {}  # field id -> (timestamp us, value)
 
-    def rate(self, fid: int, ts_us: int, value: int, value_type: int) -> float:
+    def rate(self, fid: int, ts_us: int, value: float, value_type: int) -> float:
         """Units per second since the last read that saw the counter advance; NaN at first."""
         prev = self._last.get(fid)
         if prev is not None and ts_us <= prev[0]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import queue
+import struct
 import threading
 import time
 from collections import Counter, deque
@@ -39,6 +40,11 @@ NO_INSTANCE = 0xFFFFFFFF
 RING = {pynvml.NVML_TOTAL_POWER_SAMPLES: 119, pynvml.NVML_GPU_UTILIZATION_SAMPLES: 100}
 UNION_MEMBER = ("dVal", "uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal")
 U32, U64 = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT, pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
+# Raw layouts of c_nvmlFieldValue_t (timestamp, latencyUsec, valueType, nvmlReturn at offset
+# 8; the value union at 32) and c_nvmlSample_t (timeStamp u64, then the union), as C writes.
+_TAIL = struct.Struct("<qqII")
+_VALUE_PACK = tuple(struct.Struct("<" + c) for c in ("d", "I", "Q", "Q", "q", "i", "H"))
+_SAMPLE_PACK = struct.Struct("<QI")
 
 
 def error(code: int) -> pynvml.NVMLError:
@@ -84,6 +90,8 @@ class FakeGpu:
     mig: list[FakeMig | None] = field(default_factory=list)
     mig_parent_privileged: bool = False
     unsupported: set[str] = field(default_factory=set)  # function names, "field:<id>"
+    fail: dict[str, int] = field(default_factory=dict)  # function name -> nvmlReturn raised
+    field_returns: dict[int, int] = field(default_factory=dict)  # field id -> its nvmlReturn
     field_types: dict[int, int] = field(default_factory=dict)
     supported_events: int = 0x8 | 0x2 | 0x4000
     lost: bool = False
@@ -114,13 +122,16 @@ class FakeNvml:
         self._count = count_calls
         self._lock = threading.Lock()
         self._init_refs = 0
+        self.inits = 0  # successful nvmlInit calls
         self._targets: dict[int, tuple[FakeGpu | FakeMig, FakeGpu, int]] = {}
         self._handles: dict[int, Any] = {}  # id(target) -> current handle
-        self._keep: list[Any] = []  # the structs the handles point at
+        self._keep: list[Any] = []  # the structs and handles, kept alive (ids stay unique)
+        self._by_id: dict[int, tuple[FakeGpu | FakeMig, FakeGpu, int]] = {}
         self._event_sets: dict[int, tuple[queue.Queue[Any], set[int]]] = {}
         self._next_auto: dict[tuple[int, int], int] = {}
         self.calls: Counter[tuple[str, str]] = Counter()
         self.field_requests: Counter[tuple[str, int]] = Counter()
+        self.last_seen_args: list[tuple[str, int, int]] = []  # GetSamples (uuid, type, lastSeen)
         self.hanging = threading.Event()  # set when a call starts blocking on a hang Event
         for gpu in gpus:
             self._new_handle(gpu, gpu)
@@ -173,8 +184,9 @@ class FakeNvml:
     def _new_handle(self, target: FakeGpu | FakeMig, gpu: FakeGpu) -> Any:
         struct = pynvml.struct_c_nvmlDevice_t()
         handle = ctypes.pointer(struct)
-        self._keep.append(struct)
+        self._keep += [struct, handle]
         self._targets[ctypes.addressof(struct)] = (target, gpu, gpu.generation)
+        self._by_id[id(handle)] = self._targets[ctypes.addressof(struct)]
         self._handles[id(target)] = handle
         return handle
 
@@ -190,7 +202,8 @@ class FakeNvml:
         """What every device call goes through: init, handle, lost, hang, latency, support."""
         if self._init_refs <= 0:
             raise error(pynvml.NVML_ERROR_UNINITIALIZED)
-        target, gpu, generation = self._targets[_address(handle)]
+        found = self._by_id.get(id(handle))
+        target, gpu, generation = found if found is not None else self._targets[_address(handle)]
         if self._count:
             with self._lock:
                 self.calls[(fn, target.uuid)] += 1
@@ -204,6 +217,8 @@ class FakeNvml:
             time.sleep(self._latency[fn])
         if fn in gpu.unsupported:
             raise error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        if fn in gpu.fail and target is gpu:
+            raise error(gpu.fail[fn])
         return target, gpu
 
     @staticmethod
@@ -217,6 +232,7 @@ class FakeNvml:
         if not self._driver:
             raise error(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
         self._init_refs += 1
+        self.inits += 1
 
     def nvmlShutdown(self) -> None:
         if self._init_refs <= 0:
@@ -240,7 +256,8 @@ class FakeNvml:
             raise error(pynvml.NVML_ERROR_UNINITIALIZED)
         text = uuid.decode() if isinstance(uuid, bytes) else uuid
         for gpu in self.gpus:
-            for target in (gpu, *[m for m in gpu.mig if m is not None]):
+            targets: list[FakeGpu | FakeMig] = [gpu, *[m for m in gpu.mig if m is not None]]
+            for target in targets:
                 if target.uuid == text:
                     if gpu.lost:
                         raise error(pynvml.NVML_ERROR_GPU_IS_LOST)
@@ -340,40 +357,42 @@ class FakeNvml:
 
     def nvmlDeviceGetFieldValues(self, handle: Any, field_ids: list[Any]) -> Any:
         gpu = self._not_on_mig(self._enter("nvmlDeviceGetFieldValues", handle)[0])
+        # What pynvml does in Python: allocate the array, write each fieldId/scopeId.
         values = (pynvml.c_nvmlFieldValue_t * len(field_ids))()
-        now_us = self._clock_us()
-        for entry, requested in zip(values, field_ids, strict=True):
-            fid, scope = requested if isinstance(requested, tuple) else (requested, 0)
-            entry.fieldId, entry.scopeId, entry.timestamp = fid, scope, now_us
+        for i, requested in enumerate(field_ids):
+            try:
+                (values[i].fieldId, values[i].scopeId) = requested
+            except TypeError:
+                values[i].fieldId = requested
+        # What the driver does in C: write the rest of each 40-byte entry in place.
+        memory = memoryview(values).cast("B")
+        now_us, source = self._clock_us(), _field_source(gpu)
+        for i, requested in enumerate(field_ids):
+            fid = requested[0] if isinstance(requested, tuple) else requested
             if self._count:
                 with self._lock:
                     self.field_requests[(gpu.uuid, fid)] += 1
-            self._fill_field(gpu, entry, fid)
+            self._fill_field(gpu, source, memory, i * 40, fid, now_us)
         return values
 
-    def _fill_field(self, gpu: FakeGpu, entry: Any, fid: int) -> None:
-        source: dict[int, tuple[int, int | float]] = {
-            pynvml.NVML_FI_DEV_POWER_INSTANT: (U32, gpu.power_mw),
-            pynvml.NVML_FI_DEV_POWER_AVERAGE: (U32, gpu.power_avg_mw),
-            pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION: (U64, gpu.energy_mj),
-            pynvml.NVML_FI_DEV_MEMORY_TEMP: (U32, gpu.mem_temperature),
-            pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES: (U64, gpu.pcie_tx),
-            pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES: (U64, gpu.pcie_rx),
-            pynvml.NVML_FI_DEV_ECC_SBE_VOL_TOTAL: (U64, gpu.ecc_sbe),
-            pynvml.NVML_FI_DEV_ECC_DBE_VOL_TOTAL: (U64, gpu.ecc_dbe),
-        }
+    @staticmethod
+    def _fill_field(gpu: FakeGpu, source: dict[int, tuple[int, int]], memory: memoryview,
+                    offset: int, fid: int, now_us: int) -> None:
+        ret = gpu.field_returns.get(fid, pynvml.NVML_SUCCESS)
         if fid not in source or f"field:{fid}" in gpu.unsupported:
-            entry.nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
-            return
-        value_type, value = source[fid]
-        value_type = gpu.field_types.get(fid, value_type)
-        entry.valueType = value_type
-        entry.latencyUsec = 1
-        entry.nvmlReturn = pynvml.NVML_SUCCESS
-        setattr(entry.value, UNION_MEMBER[value_type], value)
+            ret = pynvml.NVML_ERROR_NOT_SUPPORTED
+        value_type, value = source.get(fid, (U32, 0))
+        if fid in gpu.field_types:
+            value_type = gpu.field_types[fid]
+        _TAIL.pack_into(memory, offset + 8, now_us, 1, value_type, ret)
+        if ret == pynvml.NVML_SUCCESS:
+            _VALUE_PACK[value_type].pack_into(memory, offset + 32, value)
 
     def nvmlDeviceGetSamples(self, device: Any, sampling_type: int, timeStamp: int) -> Any:
         gpu = self._not_on_mig(self._enter("nvmlDeviceGetSamples", device)[0])
+        if self._count:
+            with self._lock:
+                self.last_seen_args.append((gpu.uuid, sampling_type, timeStamp))
         if gpu.mig and sampling_type != pynvml.NVML_TOTAL_POWER_SAMPLES:
             raise error(pynvml.NVML_ERROR_NOT_SUPPORTED)
         if f"samples:{sampling_type}" in gpu.unsupported:
@@ -383,9 +402,9 @@ class FakeNvml:
         if not fresh:  # pynvml's first (sizing) call fails this way
             raise error(pynvml.NVML_ERROR_NOT_FOUND)
         samples = (pynvml.c_nvmlSample_t * len(fresh))()
-        for sample, (ts_us, value) in zip(samples, fresh, strict=True):
-            sample.timeStamp = ts_us
-            sample.sampleValue.uiVal = value
+        memory = memoryview(samples).cast("B")  # the driver fills the buffer in C
+        for i, (ts_us, value) in enumerate(fresh):
+            _SAMPLE_PACK.pack_into(memory, i * 16, ts_us, value)
         return (U32, samples[0:len(fresh)])
 
     def _generate(self, gpu: FakeGpu, sampling_type: int) -> None:
@@ -428,6 +447,20 @@ class FakeNvml:
 
     def nvmlEventSetFree(self, eventSet: Any) -> None:
         self._event_sets.pop(_address(eventSet), None)
+
+
+def _field_source(gpu: FakeGpu) -> dict[int, tuple[int, int]]:
+    """Field id -> (nvmlValueType_t, value in NVML's unit) for one GPU now."""
+    return {
+        pynvml.NVML_FI_DEV_POWER_INSTANT: (U32, gpu.power_mw),
+        pynvml.NVML_FI_DEV_POWER_AVERAGE: (U32, gpu.power_avg_mw),
+        pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION: (U64, gpu.energy_mj),
+        pynvml.NVML_FI_DEV_MEMORY_TEMP: (U32, gpu.mem_temperature),
+        pynvml.NVML_FI_DEV_PCIE_COUNT_TX_BYTES: (U64, gpu.pcie_tx),
+        pynvml.NVML_FI_DEV_PCIE_COUNT_RX_BYTES: (U64, gpu.pcie_rx),
+        pynvml.NVML_FI_DEV_ECC_SBE_VOL_TOTAL: (U64, gpu.ecc_sbe),
+        pynvml.NVML_FI_DEV_ECC_DBE_VOL_TOTAL: (U64, gpu.ecc_dbe),
+    }
 
 
 def _address(pointer: Any) -> int:
