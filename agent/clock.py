@@ -7,6 +7,9 @@ import time
 from typing import Protocol
 
 
+SHORT_WAIT_S = 0.2
+
+
 class Clock(Protocol):
     """Wall time for timestamps, monotonic time for schedules."""
 
@@ -32,5 +35,13 @@ class SystemClock:
         return time.monotonic_ns()
 
     def wait(self, stop: threading.Event, seconds: float) -> bool:
-        """Interruptible sleep."""
-        return stop.wait(max(0.0, seconds))
+        """Sleep up to `seconds` or until `stop`; True when stopped.
+
+        Short waits (the sampler's, at 10-100 Hz) use time.sleep: on a virtual machine a
+        timed Event.wait costs about twice the CPU of a sleep per wake-up (measured here:
+        129 us against 64 us), and stop is still seen within one short wait.
+        """
+        if seconds <= SHORT_WAIT_S:
+            time.sleep(max(0.0, seconds))
+            return stop.is_set()
+        return stop.wait(seconds)

@@ -116,6 +116,7 @@ class NvmlBackend:
         self._module = nvml
         self._nvml: Any = None
         self._clock = clock or SystemClock()
+        self._next_read_ns = 0
         self._options = options or NvmlOptions()
         self._boot_ns = boot_ns
         self._devices: list[NvmlDevice] = []
@@ -197,6 +198,11 @@ class NvmlBackend:
         if self._workers is None:
             raise RuntimeError("NvmlBackend.read before open()")
         values = empty_values(len(self._devices), len(COLUMNS))
+        now = self._clock.monotonic_ns()
+        if now < self._next_read_ns:  # between the driver's refreshes: no call, no wake-up
+            return Reading(values)
+        period_ns = round(1e9 / self._options.field_rate_hz)
+        self._next_read_ns = max(self._next_read_ns + period_ns, now - period_ns // 2)
         tick = self._workers.run(self._jobs(ts_ns))
         buffered = []
         for row, sample in tick.on_time.items():

@@ -70,6 +70,10 @@ class NvmlOptions:
     """Tuning of the NVML backend. Durations in seconds."""
 
     deadline_s: float = 0.05  # watchdog: how long a tick waits for one device's calls
+    # Fields (memory, temperature, clocks, counters) are read at most this often: the driver
+    # refreshes them at about 1-50 Hz, so faster ticks would re-read cached values at ~90 us
+    # of Python per device. Ticks in between carry only what the driver buffered itself.
+    field_rate_hz: float = 20.0
     samples_every_s: float = 0.5  # how often the driver's sample buffers are drained
     samples_backlog_s: float = 2.0  # on the first drain, keep only this much history
     power_stale_s: float = 5.0  # no power sample for this long: read instant power per tick
