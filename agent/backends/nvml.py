@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from gputel.agent.attribution.model import ProcessSample
 from gputel.agent.backends.base import (
     BackendError,
     BackendUnavailable,
@@ -205,16 +206,19 @@ class NvmlBackend:
         self._next_read_ns = max(self._next_read_ns + period_ns, now - period_ns // 2)
         tick = self._workers.run(self._jobs(ts_ns))
         buffered = []
+        processes: dict[int, list[ProcessSample]] = {}
         for row, sample in tick.on_time.items():
             buffered.extend(sample.buffered)
             if not sample.lost:
                 values[row] = sample.values
+            if sample.processes is not None:
+                processes[row] = sample.processes
         for _, sample in tick.late:  # its values are stale; its driver samples are not
             buffered.extend(sample.buffered)
         self._after_recovery([*tick.on_time.values(), *(s for _, s in tick.late)])
         if self._events is not None:
             self._events.fill(values[:, COL["xid_events"]])
-        return Reading(values, buffered)
+        return Reading(values, buffered, processes or None)
 
     def _jobs(self, ts_ns: int) -> dict[int, Callable[[], DeviceSample]]:
         jobs: dict[int, Callable[[], DeviceSample]] = {

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from gputel.agent.attribution.model import ProcessSample
 from gputel.agent.backends.base import Buffered
 from gputel.agent.backends.nvml_fields import (
     FIELDS,
@@ -74,6 +75,7 @@ class NvmlOptions:
     # refreshes them at about 1-50 Hz, so faster ticks would re-read cached values at ~90 us
     # of Python per device. Ticks in between carry only what the driver buffered itself.
     field_rate_hz: float = 20.0
+    processes_every_s: float = 1.0  # how often the GPU's process list is read (attribution)
     samples_every_s: float = 0.5  # how often the driver's sample buffers are drained
     samples_backlog_s: float = 2.0  # on the first drain, keep only this much history
     power_stale_s: float = 5.0  # no power sample for this long: read instant power per tick
@@ -116,6 +118,7 @@ class DeviceSample:
     buffered: list[Buffered]
     lost: bool = False
     recovered: int = 0  # devices found again by a recovery job
+    processes: list[ProcessSample] | None = None  # the complete list, when read this tick
 
 
 def nan_values() -> list[float]:
@@ -163,6 +166,8 @@ class DeviceReader:
             _SampleStream("power_samples", NVML_TOTAL_POWER_SAMPLES, POWER, 1e-3),
         )
         self._next_drain_ns: int | None = None
+        self._next_processes_ns = 0
+        self._process_util_us = 0
         self._last_power_ns: int | None = None  # tick of the last drain that brought power
         self._fields: dict[bool, tuple[tuple[Field, ...], list[int]]] = {}
         self._rates = CounterRates()
@@ -193,12 +198,13 @@ class DeviceReader:
             self._read_memory(values)
             self._read_scalars(values)
             self._read_utilization(values, util_dry)
+            processes = self._read_processes(ts_ns)
         except DeviceLostError:
             self.device.lost = True
             log.error("GPU %s is lost (fell off the bus?); its values are NaN until it is back",
                       self.device.uuid)
             return DeviceSample(nan_values(), buffered, lost=True)
-        return DeviceSample(values, buffered)
+        return DeviceSample(values, buffered, processes=processes)
 
     def reset(self, handle: Any) -> None:
         """Use a fresh handle after the device came back; counters restart."""
@@ -249,6 +255,40 @@ class DeviceReader:
             self._logged.add((key, code))
             log.warning("GPU %s: reading %s failed with NVML error %d; counting further failures",
                         self.device.uuid, key, code)
+
+    # ------------------------------------------------------------------ processes
+    def _read_processes(self, ts_ns: int) -> list[ProcessSample] | None:
+        """The GPU's compute processes (host PIDs, bytes) when due, with each one's SM
+        utilization where the driver samples it (not on MIG); None when not read."""
+        if ts_ns < self._next_processes_ns:
+            return None
+        self._next_processes_ns = ts_ns + round(self._options.processes_every_s * 1e9)
+        handle = self.device.handle
+        procs = self._call("processes",
+                           lambda: self._nvml.nvmlDeviceGetComputeRunningProcesses(handle))
+        if procs is None:
+            return None
+        util = self._process_utilization()
+        return [ProcessSample(int(p.pid), int(p.usedGpuMemory or 0), util.get(int(p.pid)))
+                for p in procs]
+
+    def _process_utilization(self) -> dict[int, float]:
+        """pid -> SM utilization (%) from samples newer than the last seen; {} when none."""
+        key = "process_util"
+        if self.device.is_mig or key in self.device.unsupported:
+            return {}
+        try:
+            samples = self._nvml.nvmlDeviceGetProcessUtilization(self.device.handle,
+                                                                 self._process_util_us)
+        except self._nvml.NVMLError as exc:
+            if exc.value != NOT_FOUND:  # NOT_FOUND: no process ran kernels since last seen
+                self._failed(key, exc.value)
+            return {}
+        out: dict[int, float] = {}
+        for sample in samples:
+            self._process_util_us = max(self._process_util_us, int(sample.timeStamp))
+            out[int(sample.pid)] = float(sample.smUtil)
+        return out
 
     # ------------------------------------------------------------------ buffered samples
     def _drain_samples(self, ts_ns: int, out: list[Buffered]) -> bool:

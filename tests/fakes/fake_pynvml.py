@@ -99,6 +99,8 @@ class FakeGpu:
     sample_period_us: dict[int, int] = field(default_factory=dict)  # auto-generated samples
     rings: dict[int, deque[tuple[int, int]]] = field(default_factory=dict)
     generation: int = 0
+    processes: list[tuple[int, int | None]] = field(default_factory=list)  # (pid, bytes)
+    process_util: list[tuple[int, int, int]] = field(default_factory=list)  # (pid, ts_us, sm%)
 
     def push_sample(self, sampling_type: int, ts_us: int, value: int) -> None:
         """Append one driver sample (timestamp in us, in the driver's clock domain)."""
@@ -387,6 +389,29 @@ class FakeNvml:
         _TAIL.pack_into(memory, offset + 8, now_us, 1, value_type, ret)
         if ret == pynvml.NVML_SUCCESS:
             _VALUE_PACK[value_type].pack_into(memory, offset + 32, value)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: Any) -> list[Any]:
+        """As pynvml's v3 wrapper: c_nvmlProcessInfo_v2_t, usedGpuMemory None when N/A."""
+        gpu = self._enter("nvmlDeviceGetComputeRunningProcesses", handle)[0]
+        out = []
+        for pid, used in getattr(gpu, "processes", []):
+            info = pynvml.c_nvmlProcessInfo_v2_t(
+                pid=pid, usedGpuMemory=pynvml.NVML_VALUE_NOT_AVAILABLE_ulonglong.value
+                if used is None else used, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF)
+            obj = pynvml.nvmlStructToFriendlyObject(info)  # what pynvml returns
+            if used is None:
+                obj.usedGpuMemory = None
+            out.append(obj)
+        return out
+
+    def nvmlDeviceGetProcessUtilization(self, handle: Any, timeStamp: int) -> list[Any]:
+        """c_nvmlProcessUtilizationSample_t newer than timeStamp; NOT_FOUND when none."""
+        gpu = self._not_on_mig(self._enter("nvmlDeviceGetProcessUtilization", handle)[0])
+        fresh = [s for s in gpu.process_util if s[1] > timeStamp]
+        if not fresh:
+            raise error(pynvml.NVML_ERROR_NOT_FOUND)
+        return [pynvml.c_nvmlProcessUtilizationSample_t(pid=pid, timeStamp=ts, smUtil=sm)
+                for pid, ts, sm in fresh]
 
     def nvmlDeviceGetSamples(self, device: Any, sampling_type: int, timeStamp: int) -> Any:
         gpu = self._not_on_mig(self._enter("nvmlDeviceGetSamples", device)[0])

@@ -12,6 +12,7 @@ import numpy as np
 import pynvml
 import pytest
 
+from gputel.agent.attribution.model import ProcessSample
 from gputel.agent.backends.base import BackendUnavailable, Reading
 from gputel.agent.backends.nvml import NvmlBackend, probe
 from gputel.agent.backends.nvml_device import COL, NvmlOptions, ts_offset_ns
@@ -486,3 +487,21 @@ def test_xid_events_are_counted_per_gpu_and_mig_device(clock: FakeClock,
     r = tick(backend, clock)
     assert r.values[:, COL["xid_events"]].tolist() == [1.0, 0.0, 1.0, 1.0]
     assert backend._events.last_xid == [43, 0, 43, 79]
+
+
+def test_process_lists_feed_attribution_with_memory_and_sm_utilization(
+        opened: list[NvmlBackend], clock: FakeClock) -> None:
+    gpu_list = gpus(2)
+    gpu_list[0].processes = [(4242, 2 * 2**30), (4343, None)]  # None: N/A (WDDM)
+    gpu_list[0].process_util = [(4242, clock.time_ns() // 1000 + 1, 87)]
+    backend = start(opened, clock, fake_for(clock, gpu_list))
+    first = tick(backend, clock, ms=100)
+    assert first.processes is not None
+    assert first.processes[0] == [ProcessSample(4242, 2 * 2**30, 87.0),
+                                  ProcessSample(4343, 0, None)]
+    assert first.processes[1] == []  # read, and empty: nobody runs there
+    assert tick(backend, clock, ms=100).processes is None  # read again only after 1 s
+    gpu_list[0].processes = []
+    later = tick(backend, clock, ms=1000)
+    assert later.processes is not None
+    assert later.processes[0] == []
