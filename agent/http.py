@@ -1,4 +1,10 @@
-"""The agent's HTTP endpoints on 9401: /metrics, /healthz, /readyz (standard library server)."""
+"""The agent's HTTP endpoints on 9401: /metrics, /healthz, /readyz (standard library server).
+
+/metrics is the GPU families (GpuExporter, rendered straight from numpy) followed by the
+registry (the agent's health and process metrics, through prometheus_client). Each
+scraper gets the max/min since its own previous scrape: it is told apart by
+`?scraper=NAME`, else by its address and User-Agent.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,22 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from gputel.agent.exporter import GpuExporter
+from gputel.proto.prometheus.exposition import CONTENT_TYPE
 
 Probe = Callable[[], tuple[bool, dict[str, object]]]
 
 
 class AgentHTTPServer:
-    """Serves the registry and two probes; binds on construction so port 0 works."""
+    """Serves the GPU families, the registry and two probes; binds on construction (port 0)."""
 
     def __init__(self, host: str, port: int, registry: CollectorRegistry,
-                 healthy: Probe, ready: Probe) -> None:
-        handler = _handler(registry, healthy, ready)
+                 healthy: Probe, ready: Probe, gpus: GpuExporter | None = None) -> None:
+        handler = _handler(registry, healthy, ready, gpus)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -41,13 +51,26 @@ class AgentHTTPServer:
         self._server.server_close()
 
 
-def _handler(registry: CollectorRegistry, healthy: Probe,
-             ready: Probe) -> type[BaseHTTPRequestHandler]:
+def scraper_key(query: str, client_host: str, user_agent: str) -> str:
+    """Who is scraping: `?scraper=NAME` when given, else client address and User-Agent."""
+    named = parse_qs(query).get("scraper")
+    if named and named[0]:
+        return "name:" + named[0]
+    return f"addr:{client_host} {user_agent}"
+
+
+def _handler(registry: CollectorRegistry, healthy: Probe, ready: Probe,
+             gpus: GpuExporter | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                body = b""
+                if gpus is not None:
+                    key = scraper_key(query, str(self.client_address[0]),
+                                      self.headers.get("User-Agent", ""))
+                    body = gpus.render(key).encode()
+                self._send(200, CONTENT_TYPE, body + generate_latest(registry))
             elif path in ("/healthz", "/readyz"):
                 ok, detail = (healthy if path == "/healthz" else ready)()
                 body = json.dumps({"status": "ok" if ok else "unavailable", **detail}).encode()

@@ -21,7 +21,7 @@ from gputel.agent.attribution.podresources import (
 from gputel.agent.backends.base import Backend, DeviceInfo, Reading
 from gputel.agent.batcher import Batcher
 from gputel.agent.clock import Clock, SystemClock
-from gputel.agent.exporter import AgentCollector
+from gputel.agent.exporter import AgentCollector, GpuExporter, TickWindow
 from gputel.agent.http import AgentHTTPServer
 from gputel.agent.outbox import Outbox
 from gputel.agent.sampler import Sampler
@@ -58,6 +58,8 @@ class AgentConfig:
     kubelet_socket: str = DEFAULT_SOCKET_PATH
     kubelet_poll_seconds: float = 2.0
     proc_root: Path | None = None
+    # "dcgm": /metrics also carries dcgm-exporter's names, units and labels (DCGM_FI_DEV_*).
+    metrics_compat: str = ""
 
 
 def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
@@ -119,6 +121,7 @@ class Agent:
         self.sampler: Sampler | None = None
         self.stream: StreamClient | None = None
         self.http: AgentHTTPServer | None = None
+        self.window: TickWindow | None = None
         self._batcher: Batcher | None = None
         self._stopped = False
 
@@ -140,10 +143,17 @@ class Agent:
         self.stream = StreamClient(self.config.collector, self.outbox, self._hello,
                                    self._credentials or channel_credentials(self.config),
                                    self.config.backoff_max_seconds, ingest_token(self.config))
-        self.registry.register(AgentCollector(self.config.node, self.backend.name, devices,
-                                              metrics, self.sampler, self.outbox, self.stream))
+        self.window = TickWindow(len(devices), len(metrics))
+        gpus = GpuExporter(self.config.node, devices, metrics, self.window,
+                           holders=self.holders if self.attributor is not None else None,
+                           compat=self.config.metrics_compat)
+        self.registry.register(AgentCollector(
+            self.config.node, self.backend.name, devices, metrics, self.sampler, self.outbox,
+            self.stream, attribution_up=self._attribution_up,
+            field_errors=(lambda: self.backend.field_errors)  # type: ignore[attr-defined]
+            if hasattr(self.backend, "field_errors") else None))
         self.http = AgentHTTPServer(self.config.http_host, self.config.http_port, self.registry,
-                                    self._healthy, self._ready)
+                                    self._healthy, self._ready, gpus=gpus)
         self.http.start()
         self.stream.start()
         self.sampler.start()
@@ -179,9 +189,15 @@ class Agent:
 
     def _on_tick(self, ts_ns: int, reading: Reading) -> None:
         assert self._batcher is not None
+        if self.window is not None:  # per-scraper max/min between scrapes, ~5 us
+            self.window.observe(ts_ns, reading.values, reading.buffered)
         if self.attributor is not None:  # cheap unless the processes or the kubelet changed
             self.attributor.observe(ts_ns, reading.processes)
         self._batcher.add(ts_ns, reading)
+
+    def _attribution_up(self) -> bool | None:
+        """None without attribution, else whether it works (gputel_agent_attribution_up)."""
+        return None if self.attributor is None else bool(self.attributor.available)
 
     def holders(self) -> dict[int, list[tuple[str, str, str, float]]]:
         """Per device index, (pod, namespace, container, fraction) of who holds it now."""

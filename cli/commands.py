@@ -54,7 +54,7 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
                        tls_ca=_path(args, "tls_ca"), tls_cert=_path(args, "tls_cert"),
                        tls_key=_path(args, "tls_key"), token_file=_path(args, "token_file"),
                        attribution=_attribution(args), kubelet_socket=args.kubelet_socket,
-                       proc_root=_path(args, "proc_root"))
+                       proc_root=_path(args, "proc_root"), metrics_compat=args.metrics_compat)
 
 
 def _attribution(args: argparse.Namespace) -> str:
@@ -140,7 +140,7 @@ def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subp
             "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level,
             "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else "",
             "--attribution", args.attribution, "--kubelet-socket", args.kubelet_socket,
-            "--proc-root", args.proc_root]
+            "--proc-root", args.proc_root, "--metrics-compat", args.metrics_compat]
     return subprocess.Popen(argv)
 
 

@@ -84,6 +84,9 @@ def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           "the kubelet's PodResources unix socket")
     o.add(p, env, "--proc-root", "",
           "host /proc for process attribution (needs hostPID); '' for none")
+    o.add(p, env, "--metrics-compat", "",
+          "also export dcgm-exporter's metric names and labels on /metrics ('dcgm')",
+          choices=("", "dcgm"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

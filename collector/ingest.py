@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -131,6 +131,11 @@ class StoredFrameLike(Protocol):
     payload: bytes
 
 
+# Called after each new frame is durable and applied: node, its devices (index-aligned
+# with the blocks' device numbers), the agent's metric ids, the decoded blocks.
+OnCommit = Callable[[str, Sequence[DeviceRecord], Sequence[str], list[frames.Block]], None]
+
+
 @dataclass(slots=True)
 class IngestStats:
     """Counters for the collector's /metrics."""
@@ -147,8 +152,9 @@ class IngestCore:
 
     def __init__(self, store: SeriesStore, time_ns: Callable[[], int],
                  max_future_ns: int = 300 * 10**9, max_past_ns: int = 86_400 * 10**9,
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, on_commit: OnCommit | None = None) -> None:
         self._store = store
+        self._on_commit = on_commit
         self._journal = journal
         self._time_ns = time_ns
         self._max_future_ns = max_future_ns
@@ -261,6 +267,8 @@ class IngestCore:
                 node.frames += 1
                 node.samples += stored
                 node.last_seen_ns = self._time_ns()
+        if self._on_commit is not None and node is not None:  # remote write: queues only
+            self._on_commit(session.node, node.devices, session.metric_ids, prepared.blocks)
         self._notify()
         return False
 

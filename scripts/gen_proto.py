@@ -2,8 +2,9 @@
 
 Usage: python scripts/gen_proto.py [--check]
 
-Covers gputel's own contract (proto/gputel/v1/*.proto) and the kubelet
-PodResources API the agent calls (proto/k8s/podresources/v1/*.proto).
+Covers gputel's own contract (proto/gputel/v1/*.proto), the kubelet
+PodResources API the agent calls (proto/k8s/podresources/v1/*.proto) and the
+Prometheus remote write 1.0 messages the collector sends (proto/prometheus/*.proto).
 Runs protoc from the pinned grpcio-tools (see GRPCIO_TOOLS below and the
 `proto` extra in pyproject.toml). With --check it writes nothing and exits 1
 when the committed stubs differ from what the generator produces.
@@ -22,7 +23,7 @@ GRPCIO_TOOLS = "1.76.0"
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
 # Proto packages, as folders under proto/ (each is also its import path for protoc).
-PACKAGES = ("gputel/v1", "k8s/podresources/v1")
+PACKAGES = ("gputel/v1", "k8s/podresources/v1", "prometheus")
 
 
 def _relative_import(package: str) -> re.Pattern[str]:

@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     f"{package}/{name}"
-    for package, stem in (("gputel/v1", "telemetry"), ("k8s/podresources/v1", "api"))
+    for package, stem in (("gputel/v1", "telemetry"), ("k8s/podresources/v1", "api"),
+                          ("prometheus", "remote"))
     for name in (f"{stem}_pb2.py", f"{stem}_pb2.pyi", f"{stem}_pb2_grpc.py")
 }
 

@@ -1,0 +1,1 @@
+"""Prometheus for real: promtool, a real server scraping and receiving remote write."""

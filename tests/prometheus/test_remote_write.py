@@ -1,0 +1,185 @@
+"""Remote write into a real Prometheus, through an outage, and the sender's rules on a fake one."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.proto.prometheus import remote_pb2 as prompb
+from gputel.proto.prometheus import write_request
+from tests.harness.servers import wait_until
+from tests.prometheus.helpers import sim_blocks
+from tests.prometheus.promserver import PrometheusServer
+
+NODE = "rw-node"
+GPUS, RATE = 2, 10
+
+
+def _writer(url: str, client: httpx.Client | None = None, **overrides: object) -> RemoteWriter:
+    settings: dict[str, object] = {"url": url, "batch_samples": 500, "batch_seconds": 0.1,
+                                   "backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.3,
+                                   "retry_deadline_seconds": 60.0, "timeout_seconds": 2.0}
+    return RemoteWriter(RemoteWriteConfig(**{**settings, **overrides}),  # type: ignore[arg-type]
+                        client=client)
+
+
+@pytest.mark.slow
+def test_samples_arrive_and_an_outage_loses_nothing(tmp_path: Path) -> None:
+    start_ns = (time.time_ns() - 20 * 10**9) // 10**8 * 10**8
+    devices, metrics, frames = sim_blocks(NODE, GPUS, start_ns, ticks=100, rate_hz=RATE)
+    prom = PrometheusServer(tmp_path / "prom", remote_write_receiver=True).start()
+    writer = _writer(f"{prom.base}/api/v1/write")
+    writer.start()
+    try:
+        for blocks in frames[:5]:
+            writer.enqueue_blocks(NODE, devices, metrics, blocks)
+        wait_until(lambda: writer.queued() == 0, timeout=20, what="first half sent")
+        assert writer.stats.sent == 5 * RATE * GPUS * len(metrics)
+        _check_arrived(prom, frames[:5], metrics, start_ns)
+
+        prom.stop()  # the receiver goes away; the collector keeps writing
+        for blocks in frames[5:]:
+            writer.enqueue_blocks(NODE, devices, metrics, blocks)
+        wait_until(lambda: writer.stats.retried > 0, timeout=20, what="a retry while down")
+        assert writer.queued() > 0
+        assert writer.lag_seconds() > 0
+        prom.start()  # same TSDB, same port
+        wait_until(lambda: writer.queued() == 0, timeout=30, what="queue drained")
+        assert writer.stop(timeout=5)
+        s = writer.stats
+        assert s.sent == s.enqueued == 10 * RATE * GPUS * len(metrics)
+        assert (s.failed, s.dropped["queue_full"], s.dropped["out_of_order"]) == (0, 0, 0)
+        assert writer.lag_seconds() == 0
+        _check_arrived(prom, frames, metrics, start_ns)
+    finally:
+        writer.stop(timeout=1)
+        prom.stop()
+
+
+def _check_arrived(prom: PrometheusServer, frames: list, metrics: tuple, start_ns: int) -> None:
+    """Every sample of the frames is in Prometheus, at its millisecond, with its value."""
+    end_s = max(int(b.ts_ns[-1]) for blocks in frames for b in blocks) / 1e9
+    window = f"{int(end_s - start_ns / 1e9) + 2}s"
+    power = metrics.index("power")
+    clock = metrics.index("sm_clock")
+    got = prom.samples(f'gputel_gpu_power_watts{{node="{NODE}"}}', window, at=end_s)
+    hertz = prom.samples(f'gputel_gpu_sm_clock_hertz{{node="{NODE}"}}', window, at=end_s)
+    for gpu in range(GPUS):
+        want = [(int(t) // 10**6, float(b.values[power, i]), float(b.values[clock, i]))
+                for blocks in frames for b in blocks if b.device == gpu
+                for i, t in enumerate(b.ts_ns)]
+        (points,) = [p for k, p in got.items() if dict(k)["gpu"] == str(gpu)]
+        assert [(round(t * 1000), v) for t, v in points] == [(t, w) for t, w, _ in want]
+        (clocks,) = [p for k, p in hertz.items() if dict(k)["gpu"] == str(gpu)]
+        assert [v for _, v in clocks] == [c * 1e6 for _, _, c in want]
+    energy = prom.query(f'count(gputel_gpu_energy_joules_total{{node="{NODE}"}})', at=end_s)
+    assert energy[0]["value"][1] == str(GPUS)
+
+
+class _Receiver:
+    """A fake endpoint answering a scripted status per request; it decodes what it got."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.requests: list[prompb.WriteRequest] = []
+        self.headers: list[httpx.Headers] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(write_request.decode(request.content))
+        self.headers.append(request.headers)
+        status = self.statuses.pop(0) if self.statuses else 204
+        return httpx.Response(status, text="nope" if status >= 400 else "")
+
+
+@pytest.fixture
+def receiver() -> _Receiver:
+    return _Receiver([])
+
+
+def _labels(name: str, gpu: str = "0") -> tuple[tuple[str, str], ...]:
+    return (("__name__", name), ("node", "n"), ("gpu", gpu))
+
+
+def test_headers_order_and_one_sample_per_millisecond(receiver: _Receiver) -> None:
+    writer = _writer("http://rw.test/api/v1/write", httpx.Client(
+        transport=httpx.MockTransport(receiver)))
+    writer.start()
+    ms = 1_700_000_000_000
+    ts = np.array([ms + 2, ms + 1, ms + 1, ms + 3], dtype=np.int64) * 10**6
+    writer.enqueue(_labels("gputel_test_watts"), ts, np.array([2.0, 1.0, 1.5, np.nan]))
+    writer.enqueue(_labels("gputel_test_watts"), np.array([ms * 10**6]), np.array([9.0]))
+    assert writer.stop(timeout=5)
+    (request,) = receiver.requests
+    assert receiver.headers[0]["content-encoding"] == "snappy"
+    assert receiver.headers[0]["content-type"] == "application/x-protobuf"
+    assert receiver.headers[0]["x-prometheus-remote-write-version"] == "0.1.0"
+    (series,) = request.timeseries
+    assert [(lb.name, lb.value) for lb in series.labels] == [
+        ("__name__", "gputel_test_watts"), ("gpu", "0"), ("node", "n")]
+    assert [(s.timestamp, s.value) for s in series.samples] == [
+        (ms, 9.0), (ms + 1, 1.5), (ms + 2, 2.0)]
+    assert writer.stats.dropped["out_of_order"] == 1  # the first of two at ms + 1
+
+
+def test_4xx_fails_the_batch_without_retry_and_5xx_retries(receiver: _Receiver) -> None:
+    receiver.statuses = [400, 503, 429, 204]
+    writer = _writer("http://rw.test/api/v1/write", httpx.Client(
+        transport=httpx.MockTransport(receiver)), batch_samples=2)
+    writer.start()
+    writer.enqueue(_labels("gputel_a"), np.array([1, 2]) * 10**6 + 10**18, np.ones(2))
+    wait_until(lambda: writer.stats.failed == 2, timeout=10, what="the 400 counted")
+    writer.enqueue(_labels("gputel_b"), np.array([1, 2]) * 10**6 + 10**18, np.ones(2))
+    wait_until(lambda: writer.stats.sent == 2, timeout=10, what="sent after 503 and 429")
+    assert writer.stop(timeout=5)
+    assert len(receiver.requests) == 4
+    assert (writer.stats.failed, writer.stats.retried, writer.stats.sent) == (2, 4, 2)
+
+
+def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
+    writer = _writer("http://127.0.0.1:9/api/v1/write", max_queue_samples=1000,
+                     batch_samples=500)
+    for k in range(3):  # never started: the queue only fills
+        ts = (np.arange(400) + 400 * k) * 10**6 + 10**18
+        writer.enqueue(_labels("gputel_q"), ts, np.full(400, float(k)))
+    assert writer.queued() == 1000
+    assert writer.stats.dropped["queue_full"] == 200
+    assert writer.stats.enqueued == 1200
+    assert not writer.stop(timeout=0)  # nothing could be sent
+
+
+def test_the_fast_encoding_is_the_protobuf_encoding() -> None:
+    labels = [("node", "n"), ("__name__", "gputel_x_watts")]
+    header = write_request.series_header(labels)
+    for ts in ([1_700_000_000_000, 1_700_000_000_010], [5, 1_700_000_000_000]):  # fast, slow
+        stamps = np.array(ts, dtype=np.int64)
+        values = np.array([1.25, -np.inf])
+        body = write_request.encode_grouped([header], np.zeros(2, dtype=np.int64), stamps,
+                                            values)
+        want = prompb.WriteRequest(timeseries=[prompb.TimeSeries(
+            labels=[prompb.Label(name=k, value=v) for k, v in sorted(labels)],
+            samples=[prompb.Sample(value=v, timestamp=t) for v, t in zip(values, ts,
+                                                                          strict=True)])])
+        assert write_request.decode(body).SerializeToString() == want.SerializeToString()
+    fast = write_request.encode_grouped([header], np.zeros(1, dtype=np.int64),
+                                        np.array([1_700_000_000_000]), np.array([2.0]))
+    assert write_request.decode(fast) == prompb.WriteRequest(timeseries=[prompb.TimeSeries(
+        labels=[prompb.Label(name=k, value=v) for k, v in sorted(labels)],
+        samples=[prompb.Sample(value=2.0, timestamp=1_700_000_000_000)])])
+
+
+def test_stub_field_numbers_are_prometheus_remote_write_1_0() -> None:
+    def numbers(message: type) -> dict[str, int]:
+        return {f.name: f.number for f in message.DESCRIPTOR.fields}
+
+    assert prompb.DESCRIPTOR.package == "prometheus"
+    assert numbers(prompb.WriteRequest) == {"timeseries": 1, "metadata": 3}
+    assert numbers(prompb.TimeSeries) == {"labels": 1, "samples": 2}
+    assert numbers(prompb.Label) == {"name": 1, "value": 2}
+    assert numbers(prompb.Sample) == {"value": 1, "timestamp": 2}
+    assert numbers(prompb.MetricMetadata) == {"type": 1, "metric_family_name": 2, "help": 4,
+                                              "unit": 5}
