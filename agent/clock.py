@@ -6,7 +6,6 @@ import threading
 import time
 from typing import Protocol
 
-
 SHORT_WAIT_S = 0.2
 
 
