@@ -9,13 +9,17 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from gputel.agent.backends import create, probe
 from gputel.agent.backends.base import BackendError
 from gputel.agent.runtime import Agent, AgentConfig, SecretError
 from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
+from gputel.collector.alerts import AlertRules
+from gputel.collector.costs import Pricing
 from gputel.collector.durable import StorageError
+from gputel.collector.query import HealthPolicy
 from gputel.collector.rollups import Tier
 from gputel.collector.security import SecurityConfigError
 from gputel.collector.server import Collector, CollectorConfig
@@ -64,6 +68,33 @@ def _attribution(args: argparse.Namespace) -> str:
     return "kubelet" if Path(args.kubelet_socket).exists() else "none"
 
 
+def _api_config(args: argparse.Namespace) -> dict[str, Any]:
+    """CollectorConfig fields of the query API, alerts, prices and remote write."""
+    return {
+        "api_token_file": _path(args, "api_token_file"), "api_tokens": args.api_tokens,
+        "metrics_need_token": args.metrics_auth == "on",
+        "cors_origins": _csv(args.cors_origins), "rate_limit_per_second": args.rate_limit,
+        "rate_limit_burst": args.rate_limit_burst,
+        "health_policy": HealthPolicy(args.gpu_lost_periods, args.gpu_lost_min_seconds,
+                                      args.busy_threshold),
+        "alert_rules": AlertRules(args.alert_temperature, args.alert_temperature_by_model,
+                                  args.alert_idle_percent, args.alert_idle_for,
+                                  args.alert_xid_window),
+        "alert_interval_seconds": args.alert_interval,
+        "webhook_urls": _csv(args.webhook_url),
+        "webhook_secret_file": _path(args, "webhook_secret_file"),
+        "pricing": Pricing(args.price_gpu_hour, args.price_gpu_hour_by_model, args.price_kwh,
+                           args.currency),
+        "watch_interval_seconds": args.watch_interval,
+        "remote_write_url": args.remote_write_url,
+        "remote_write_queue_samples": args.remote_write_queue_samples,
+    }
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
 def _path(args: argparse.Namespace, name: str) -> Path | None:
     """A path flag, None when unset (or absent from this subcommand)."""
     value = getattr(args, name, "")
@@ -98,7 +129,8 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             max_points=args.max_points, data_dir=Path(args.data_dir) if durable else None,
             tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers),
             tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
-            tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file")))
+            tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
+            **_api_config(args)))
         await collector.start()
     except (StorageError, SecurityConfigError) as exc:
         die(str(exc))

@@ -21,6 +21,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     agent = sub.add_parser("agent", help="the per-node agent")
     for p in (up, collector):
         _collector_flags(p, env)
+        _api_flags(p, env)
     for p in (up, agent):
         _agent_flags(p, env)
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
@@ -45,6 +46,52 @@ def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None
     o.add(p, env, "--tiers", "10s:7d,5m:90d", "rollup tiers as STEP:RETENTION,...", o.tiers)
     o.add(p, env, "--max-points", 11000, "most points one range query may return per series",
           o.ranged(int, 10, 10**7))
+
+
+def _api_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Query API access, alerts, prices and remote write."""
+    o.add(p, env, "--api-token-file", "", "file of 'token: read|admin' lines: the query APIs "
+          "need a bearer token")
+    o.add(p, env, "--api-tokens", "", "'token:role,...' (meant for GPUTEL_API_TOKENS)")
+    o.add(p, env, "--metrics-auth", "off", "on: /metrics needs a read token",
+          choices=("on", "off"))
+    o.add(p, env, "--cors-origins", "", "comma list of browser origins allowed (CORS)")
+    o.add(p, env, "--rate-limit", 100.0, "query requests per second per client (0: off)",
+          o.ranged(float, 0, 1e6))
+    o.add(p, env, "--rate-limit-burst", 200, "burst of the per-client rate limit",
+          o.ranged(int, 1, 10**7))
+    o.add(p, env, "--gpu-lost-periods", 100, "a GPU is lost after this many sample periods "
+          "without data", o.ranged(int, 1, 10**7))
+    o.add(p, env, "--gpu-lost-min-seconds", 10.0, "...but never sooner than this",
+          o.ranged(float, 0, 86400))
+    o.add(p, env, "--busy-threshold", 5.0, "percent utilization at which a GPU counts as busy",
+          o.ranged(float, 0, 100))
+    o.add(p, env, "--alert-interval", "5s", "how often alert rules run",
+          o.duration(0.01, 86400))
+    o.add(p, env, "--alert-temperature", 85.0, "over-temperature threshold (C)",
+          o.ranged(float, -50, 200))
+    o.add(p, env, "--alert-temperature-by-model", "",
+          "per-model thresholds, e.g. H100=83,MI300X=90",
+          o.model_table("--alert-temperature-by-model"))
+    o.add(p, env, "--alert-idle-percent", 5.0, "allocated-but-idle: utilization below this...",
+          o.ranged(float, 0, 100))
+    o.add(p, env, "--alert-idle-for", "10m", "...for this long", o.duration(0.01, 365 * 86400))
+    o.add(p, env, "--alert-xid-window", "5m", "an XID counter rise within this window fires",
+          o.duration(1, 365 * 86400))
+    o.add(p, env, "--webhook-url", "", "comma list of alert webhook receivers")
+    o.add(p, env, "--webhook-secret-file", "", "file with the webhooks' HMAC-SHA256 secret")
+    o.add(p, env, "--price-gpu-hour", 0.0, "default price per GPU-hour",
+          o.ranged(float, 0, 1e9))
+    o.add(p, env, "--price-gpu-hour-by-model", "", "per-model prices, e.g. H100=2.5,A100=1.2",
+          o.model_table("--price-gpu-hour-by-model"))
+    o.add(p, env, "--price-kwh", 0.0, "energy price per kWh", o.ranged(float, 0, 1e9))
+    o.add(p, env, "--currency", "USD", "currency label of prices")
+    o.add(p, env, "--watch-interval", "1s", "default period of gRPC Watch pushes",
+          o.duration(0.01, 3600))
+    o.add(p, env, "--remote-write-url", "", "Prometheus remote-write 1.0 endpoint ('' off)")
+    o.add(p, env, "--remote-write-queue-samples", 500_000,
+          "samples queued for remote write before the oldest are dropped",
+          o.ranged(int, 1000, 10**9))
 
 
 def _security_flags(collector: argparse.ArgumentParser, agent: argparse.ArgumentParser,

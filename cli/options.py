@@ -114,3 +114,16 @@ def tiers(text: str) -> tuple[tuple[float, float], ...]:
             raise argparse.ArgumentTypeError(f"{part!r} is not STEP:RETENTION")
         out.append((span(step), span(keep)))
     return tuple(sorted(out))
+
+
+def model_table(flag: str) -> Callable[[str], tuple[tuple[str, float], ...]]:
+    """'H100=83,MI300X=90' -> ((H100, 83.0), (MI300X, 90.0)); a bad one names `flag`."""
+    def convert(text: str) -> tuple[tuple[str, float], ...]:
+        from gputel.collector.modeltable import parse_model_table  # noqa: PLC0415
+
+        try:
+            return parse_model_table(text, flag)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag}: ")) from None
+    convert.__name__ = "model table"
+    return convert

@@ -1,27 +1,28 @@
-"""gRPC transport (grpc.aio): the ingest stream and the query service over the cores."""
+"""gRPC transport (grpc.aio): the ingest stream, and the one mapping of errors to status codes.
+
+The QueryService lives in grpc_query.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TypeVar
 
 import grpc
-import numpy as np
 from google.protobuf.message import DecodeError
+from prometheus_client import Histogram
 
 from gputel.collector.durable import StorageError
-from gputel.collector.errors import GputelError, InvalidFrameError, NotFoundError
+from gputel.collector.errors import GputelError, InvalidFrameError
 from gputel.collector.ingest import IngestCore, Prepared, Session
-from gputel.collector.query import DeviceView, NodeSummary, QueryCore, Series
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
-T = TypeVar("T")
 _Answer = asyncio.Future[pb.CollectorMessage] | GputelError | None
 
 
@@ -72,9 +73,11 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     before it is durable.
     """
 
-    def __init__(self, core: IngestCore, window: int = 64) -> None:
+    def __init__(self, core: IngestCore, window: int = 64,
+                 ack_latency: Histogram | None = None) -> None:
         self._core = core
         self._window = window
+        self._ack_latency = ack_latency
 
     async def Stream(self, request_iterator: AsyncIterator[pb.AgentMessage],
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CollectorMessage]:
@@ -128,11 +131,14 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
 
     async def _frame(self, session: Session, frame: pb.Frame,
                      prepared: Prepared) -> pb.CollectorMessage:
+        t0 = time.perf_counter()
         if self._core.seen(session, frame.seq):
             duplicate = self._core.commit(session, prepared, new=False)
         else:
             new = await asyncio.wrap_future(self._core.persist(session, frame, prepared))
             duplicate = self._core.commit(session, prepared, new)
+        if self._ack_latency is not None:
+            self._ack_latency.observe(time.perf_counter() - t0)
         return pb.CollectorMessage(ack=pb.Ack(seq=frame.seq, duplicate=duplicate))
 
     async def _refuse(self, context: grpc.aio.ServicerContext, error: GputelError) -> None:
@@ -154,75 +160,3 @@ def _out_of_order(kind: str | None, after_hello: bool) -> str:
     if after_hello:
         return "a second hello on one stream"
     return "the first message of a stream must be a hello"
-
-
-class QueryServicer(pb_grpc.QueryServiceServicer):
-    """Parses requests, calls the query core, encodes its answers."""
-
-    def __init__(self, core: QueryCore) -> None:
-        self._core = core
-
-    async def ListNodes(self, request: pb.ListNodesRequest,
-                        context: grpc.aio.ServicerContext) -> pb.ListNodesResponse:
-        """Every node."""
-        return pb.ListNodesResponse(nodes=[node_pb(n) for n in self._core.list_nodes()])
-
-    async def GetNode(self, request: pb.GetNodeRequest,
-                      context: grpc.aio.ServicerContext) -> pb.NodeInfo:
-        """One node, or NOT_FOUND."""
-        return await _answer(context, lambda: node_pb(self._core.get_node(request.node)))
-
-    async def ListDevices(self, request: pb.ListDevicesRequest,
-                          context: grpc.aio.ServicerContext) -> pb.ListDevicesResponse:
-        """The GPUs of a node, or NOT_FOUND."""
-        return await _answer(context, lambda: pb.ListDevicesResponse(
-            devices=[device_pb(v) for v in self._core.list_devices(request.node)]))
-
-    async def QueryRange(self, request: pb.QueryRangeRequest,
-                         context: grpc.aio.ServicerContext) -> pb.QueryRangeResponse:
-        """Range series; NOT_FOUND or INVALID_ARGUMENT on bad input."""
-        def run() -> pb.QueryRangeResponse:
-            if not request.node:
-                raise NotFoundError("node", "")
-            r = self._core.query_range(
-                request.node, request.metric, request.start_ns or None, request.end_ns or None,
-                request.step_ns or None, request.agg or "avg", request.gpu or None)
-            return pb.QueryRangeResponse(
-                node=r.node, metric=r.metric, unit=r.unit, agg=r.agg, start_ns=r.start_ns,
-                end_ns=r.end_ns, step_ns=r.step_ns, gpus=[series_pb(s) for s in r.gpus],
-                node_total=series_pb(r.node_total))
-        return await _answer(context, run)
-
-
-async def _answer(context: grpc.aio.ServicerContext, run: Callable[[], T]) -> T:
-    try:
-        return run()
-    except GputelError as exc:
-        await context.abort(status_of(exc), exc.message)
-        raise  # abort raises; this line keeps type checkers content
-
-
-def node_pb(n: NodeSummary) -> pb.NodeInfo:
-    """NodeSummary -> NodeInfo."""
-    s = n.state
-    return pb.NodeInfo(name=s.name, connected=n.connected, backend=s.backend,
-                       agent_instance=s.agent_instance, agent_version=s.agent_version,
-                       sample_rate_hz=s.sample_rate_hz, gpu_count=len(s.devices),
-                       gpu_models=n.gpu_models, first_seen_ns=s.first_seen_ns,
-                       last_seen_ns=s.last_seen_ns, frames_ingested=s.frames,
-                       samples_ingested=s.samples)
-
-
-def device_pb(v: DeviceView) -> pb.DeviceInfo:
-    """DeviceView -> DeviceInfo."""
-    d = v.device
-    return pb.DeviceInfo(node=d.node, device=pb.Device(
-        index=d.index, uuid=d.uuid, vendor=d.vendor, model=d.model,
-        memory_total_bytes=d.memory_total_bytes, mig_parent_uuid=d.mig_parent_uuid,
-        pci_bus_id=d.pci_bus_id), latest=v.latest, latest_ts_ns=v.latest_ts_ns)
-
-
-def series_pb(s: Series) -> pb.Series:
-    """Series -> pb.Series."""
-    return pb.Series(gpu=s.gpu, index=s.index, ts_ns=s.ts_ns.tolist(),
-                     values=np.asarray(s.values, dtype=np.float64).tolist())

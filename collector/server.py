@@ -8,28 +8,41 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import grpc
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from gputel.collector.access import AccessPolicy, RateLimiter, load_tokens
+from gputel.collector.alerts import AlertEvent, AlertRules
+from gputel.collector.costs import Pricing
 from gputel.collector.durable import FrameLog, StorageError
-from gputel.collector.exporter import CollectorCollector
-from gputel.collector.grpc_api import VERSION, IngestServicer, QueryServicer, add_ingest_servicer
+from gputel.collector.exporter import (
+    CollectorCollector,
+    StoreGauges,
+    WorkloadRollup,
+    ack_latency_histogram,
+)
+from gputel.collector.grpc_access import QueryAccessInterceptor
+from gputel.collector.grpc_api import VERSION, IngestServicer, add_ingest_servicer
+from gputel.collector.grpc_query import QueryServicer
 from gputel.collector.http_api import create_app
 from gputel.collector.ingest import IngestCore
-from gputel.collector.query import QueryCore
+from gputel.collector.query import HealthPolicy, QueryCore
+from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
 from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.security import (
     IngestTokenInterceptor,
     SecurityConfigError,
+    read_secret,
     read_tokens,
     server_credentials,
 )
+from gputel.collector.services import HealthReport, StoreHealth, build_services
 from gputel.collector.store import SeriesStore
+from gputel.collector.webhooks import WebhookConfig, WebhookSender
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -42,6 +55,11 @@ class CollectorConfig:
 
     `data_dir` None keeps everything in memory (nothing survives a restart);
     otherwise frames are acknowledged only once durable in data_dir/gputel.db.
+
+    Query API: `api_token_file` (`token: role` lines) and `api_tokens` (`token:role,...`)
+    turn on bearer tokens for HTTP /api and gRPC QueryService; `rate_limit_per_second` 0
+    turns rate limiting off; `webhook_urls` get every alert that fires or resolves, signed
+    with the secret in `webhook_secret_file`.
     """
 
     grpc_host: str = "0.0.0.0"
@@ -58,6 +76,21 @@ class CollectorConfig:
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
     token_file: Path | None = None
+    api_token_file: Path | None = None
+    api_tokens: str = ""
+    metrics_need_token: bool = False
+    cors_origins: tuple[str, ...] = ()
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    health_policy: HealthPolicy = field(default_factory=HealthPolicy)
+    alert_rules: AlertRules = field(default_factory=AlertRules)
+    alert_interval_seconds: float = 5.0
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret_file: Path | None = None
+    pricing: Pricing = field(default_factory=Pricing)
+    watch_interval_seconds: float = 1.0
+    remote_write_url: str = ""  # a Prometheus remote-write 1.0 endpoint; "" = off
+    remote_write_queue_samples: int = 500_000
 
 
 class _QuietServer(uvicorn.Server):
@@ -81,11 +114,28 @@ class Collector:
             path = config.data_dir / "gputel.db"
             self.log = FrameLog(path, config.tiers, retention_ns, synchronous=config.synchronous)
             rollups = RollupReader(path)
-        self.ingest = IngestCore(self.store, time.time_ns, journal=self.log)
+        self.remote_write = (RemoteWriter(RemoteWriteConfig(
+            config.remote_write_url, max_queue_samples=config.remote_write_queue_samples))
+            if config.remote_write_url else None)
+        self.ingest = IngestCore(self.store, time.time_ns, journal=self.log,
+                                 on_commit=self.remote_write.enqueue_blocks
+                                 if self.remote_write else None)
         self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
-                               rollups=rollups, tiers=config.tiers, head_ns=retention_ns)
+                               rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
+                               policy=config.health_policy)
+        self.webhooks: WebhookSender | None = None
+        self.services = build_services(self.query, self.health, config.alert_rules,
+                                       config.pricing, self._notify,
+                                       config.watch_interval_seconds)
+        self._started = time.monotonic()
         self.registry = CollectorRegistry()
-        self.registry.register(CollectorCollector(self.ingest, self.query, self.store))
+        self.ack_latency = ack_latency_histogram()
+        self.store_sizes = (StoreGauges(self.log, rollups, config.tiers)
+                            if self.log is not None and rollups is not None else None)
+        self.registry.register(CollectorCollector(
+            self.ingest, self.query, self.store, frame_log=self.log,
+            store_sizes=self.store_sizes, remote_write=self.remote_write,
+            workloads=self._workload_rollups, ack_latency=self.ack_latency))
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.aio.Server | None = None
@@ -106,8 +156,13 @@ class Collector:
             raise SecurityConfigError("TLS needs both a certificate and its key")
         if self.config.tls_client_ca and not self.config.tls_cert:
             raise SecurityConfigError("mutual TLS (a client CA) needs the server's TLS certificate")
-        interceptors = ([IngestTokenInterceptor(read_tokens(self.config.token_file))]
-                        if self.config.token_file else [])
+        interceptors: list[grpc.aio.ServerInterceptor] = (
+            [IngestTokenInterceptor(read_tokens(self.config.token_file))]
+            if self.config.token_file else [])
+        access = self._access_policy()
+        if access.tokens is not None or access.limiter is not None:
+            interceptors.append(QueryAccessInterceptor(access))
+        self._start_webhooks()
         self._grpc = grpc.aio.server(interceptors=interceptors, options=(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_permit_without_calls", 1),
@@ -115,8 +170,9 @@ class Collector:
             ("grpc.keepalive_time_ms", 10_000),
             ("grpc.keepalive_timeout_ms", 5_000),
         ))
-        add_ingest_servicer(IngestServicer(self.ingest), self._grpc)
-        pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.query), self._grpc)
+        add_ingest_servicer(IngestServicer(self.ingest, ack_latency=self.ack_latency),
+                            self._grpc)
+        pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.services), self._grpc)
         address = f"{_bracket(self.config.grpc_host)}:{self.config.grpc_port}"
         cfg = self.config
         if cfg.tls_cert and cfg.tls_key:
@@ -128,14 +184,19 @@ class Collector:
             raise OSError(f"cannot listen for gRPC on {address}")
         sock = _bind(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
-        app = create_app(self.query, self.registry, self.health, lambda: self._ready)
+        app = create_app(self.services, self.registry, lambda: self._ready, access)
         self._http = _QuietServer(uvicorn.Config(
             app, log_level="warning", lifespan="off", access_log=False,
             ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
             ssl_keyfile=str(cfg.tls_key) if cfg.tls_key else None))
+        if self.store_sizes is not None:
+            await asyncio.to_thread(self.store_sizes.refresh)
+        if self.remote_write is not None:
+            self.remote_write.start()
         await self._grpc.start()
         self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
-                       asyncio.create_task(self._maintenance_loop())]
+                       asyncio.create_task(self._maintenance_loop()),
+                       asyncio.create_task(self._alert_loop())]
         while not self._http.started:
             if self._tasks[0].done():
                 self._tasks[0].result()
@@ -143,21 +204,52 @@ class Collector:
             await asyncio.sleep(0.01)
         self._ready = True
 
-    def health(self) -> dict[str, Any]:
-        """The collector's state for /api/v1/health."""
+    def health(self) -> HealthReport:
+        """The collector's state for /api/v1/health and gRPC GetHealth."""
         nodes = self.ingest.nodes()
-        store: dict[str, Any] = {"kind": "memory" if self.log is None else "sqlite",
-                                 "samples": self.store.sample_count(),
-                                 "retentionSeconds": self.config.retention_seconds}
-        if self.log is not None:
-            store.update(path=str(self.log.path), bytes=self.log.size_bytes(),
-                         writeFailures=self.log.stats.failures,
-                         tiers=[{"stepSeconds": t.step_ns / 1e9,
-                                 "retentionSeconds": t.retention_ns / 1e9}
-                                for t in self.config.tiers])
-        return {"status": "ok" if self._ready else "starting", "version": VERSION,
-                "store": store, "connectedAgents": sum(1 for n in nodes if n.streams > 0),
-                "nodes": len(nodes)}
+        samples, keep = self.store.sample_count(), self.config.retention_seconds
+        if self.log is None:
+            store = StoreHealth("memory", "ok", samples, keep)
+        else:
+            failures = self.log.stats.failures
+            store = StoreHealth("sqlite", "degraded" if failures else "ok", samples, keep,
+                                str(self.log.path), self.log.size_bytes(), failures,
+                                tuple((t.step_ns / 1e9, t.retention_ns / 1e9)
+                                      for t in self.config.tiers))
+        return HealthReport("ok" if self._ready else "starting", VERSION, store,
+                            sum(1 for n in nodes if n.streams > 0), len(nodes),
+                            self.services.alerts.active_count(),
+                            time.monotonic() - self._started)
+
+    def _access_policy(self) -> AccessPolicy:
+        """Tokens, rate limits and CORS of the query APIs. Raises SecurityConfigError."""
+        cfg = self.config
+        limiter = (RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
+                   if cfg.rate_limit_per_second > 0 else None)
+        return AccessPolicy(load_tokens(cfg.api_token_file, cfg.api_tokens), limiter,
+                            cfg.metrics_need_token, cfg.cors_origins)
+
+    def _start_webhooks(self) -> None:
+        """Start the webhook sender when URLs are configured. Raises SecurityConfigError."""
+        cfg = self.config
+        if cfg.webhook_urls and self.webhooks is None:
+            secret = (read_secret(cfg.webhook_secret_file, "webhook secret").strip()
+                      if cfg.webhook_secret_file else b"")
+            self.webhooks = WebhookSender(WebhookConfig(cfg.webhook_urls, secret))
+            self.webhooks.start()
+
+    def _notify(self, event: AlertEvent) -> None:
+        if self.webhooks is not None:
+            self.webhooks.enqueue(event)
+
+    async def _alert_loop(self) -> None:
+        """Evaluate the alert rules every alert_interval_seconds, off the event loop."""
+        while True:
+            await asyncio.sleep(self.config.alert_interval_seconds)
+            try:
+                await asyncio.to_thread(self.services.alerts.evaluate)
+            except Exception:
+                log.exception("alert evaluation failed; trying again next interval")
 
     async def _maintenance_loop(self) -> None:
         """Head retention, and rollups plus disk retention in the frame log's writer."""
@@ -169,6 +261,15 @@ class Collector:
                     await asyncio.wrap_future(self.log.maintain())
                 except StorageError as exc:
                     log.error("store maintenance failed: %s", exc)
+            if self.store_sizes is not None:  # counted here, never on the scrape path
+                await asyncio.to_thread(self.store_sizes.refresh)
+
+    def _workload_rollups(self) -> list[WorkloadRollup]:
+        """Per-workload gauges and counters for /metrics, from the workload index."""
+        return [WorkloadRollup(s.info.uid, s.info.namespace, s.info.pod, s.info.container,
+                               s.utilization_percent, s.power_watts, s.usage.energy_joules,
+                               s.usage.gpu_seconds_allocated, s.usage.gpu_seconds_busy, s.gpus)
+                for s in self.query.workloads.summaries()]
 
     async def maintain_now(self) -> None:
         """One maintenance pass right away (tests, shutdown)."""
@@ -190,6 +291,12 @@ class Collector:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.webhooks is not None:  # deliver what is queued, briefly
+            await asyncio.to_thread(self.webhooks.stop)
+            self.webhooks = None
+        if self.remote_write is not None:  # push what is queued, briefly
+            await asyncio.to_thread(self.remote_write.stop, 5.0)
+            self.remote_write = None
         if self.log is not None:  # what was acknowledged is committed; close cleanly
             await asyncio.to_thread(self.log.close)
 

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gputel.collector.errors import NotFoundError
+from gputel.collector.labels import Selector
 from gputel.collector.store import SeriesStore
 from gputel.collector.workloads import Usage, WorkloadIndex, WorkloadInfo
 from gputel.proto.metrics import METRICS, Combine
@@ -22,10 +23,49 @@ from gputel.proto.metrics import METRICS, Combine
 FloatArray = npt.NDArray[np.float64]
 Aggregate = Callable[[npt.NDArray[np.int64], npt.NDArray[np.float32], int, int, int, str],
                      FloatArray]
+JOULES_PER_KWH = 3.6e6
+
+
+class UsageFigures:
+    """Derived figures of a `usage` (Usage): utilization, GPU-hours, kilowatt-hours."""
+
+    __slots__ = ()
+    usage: Usage
+
+    @property
+    def utilization_percent(self) -> float | None:
+        """Busy over allocated GPU-seconds, in percent (None before any allocation)."""
+        u = self.usage
+        return 100.0 * u.gpu_seconds_busy / u.gpu_seconds_allocated \
+            if u.gpu_seconds_allocated else None
+
+    @property
+    def gpu_hours(self) -> float:
+        """GPU-hours allocated (fraction-weighted)."""
+        return self.usage.gpu_seconds_allocated / 3600.0
+
+    @property
+    def busy_gpu_hours(self) -> float:
+        """GPU-hours busy (fraction x utilization)."""
+        return self.usage.gpu_seconds_busy / 3600.0
+
+    @property
+    def energy_kwh(self) -> float:
+        """Energy in kilowatt-hours."""
+        return self.usage.energy_joules / JOULES_PER_KWH
 
 
 @dataclass(frozen=True, slots=True)
-class WorkloadSummary:
+class HeldGpu:
+    """A GPU a workload holds now, and its share of it (0..1)."""
+
+    node: str
+    uuid: str
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSummary(UsageFigures):
     """A workload with what it holds now and what it used (since the collector's replay)."""
 
     info: WorkloadInfo
@@ -35,17 +75,11 @@ class WorkloadSummary:
     power_watts: float | None
     memory_used_bytes: float | None
     usage: Usage
-
-    @property
-    def utilization_percent(self) -> float | None:
-        """Busy over allocated GPU-seconds, in percent."""
-        u = self.usage
-        return 100.0 * u.gpu_seconds_busy / u.gpu_seconds_allocated if u.gpu_seconds_allocated \
-            else None
+    held: tuple[HeldGpu, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class NamespaceSummary:
+class NamespaceSummary(UsageFigures):
     """Sums over a namespace's workloads."""
 
     namespace: str
@@ -54,12 +88,32 @@ class NamespaceSummary:
     gpus: float
     usage: Usage
 
-    @property
-    def utilization_percent(self) -> float | None:
-        """Busy over allocated GPU-seconds, in percent."""
-        u = self.usage
-        return 100.0 * u.gpu_seconds_busy / u.gpu_seconds_allocated if u.gpu_seconds_allocated \
-            else None
+
+@dataclass(frozen=True, slots=True)
+class OwnerGroup:
+    """One owner of a workload's chain (nearest first) and every workload it owns, by uid."""
+
+    kind: str
+    name: str
+    workloads: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Hierarchy:
+    """A workload's owner chain, each owner's workloads, and its own children (workloads
+    whose owner chain names it), in its namespace."""
+
+    workload: WorkloadSummary
+    owners: list[OwnerGroup]
+    children: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeWorkload:
+    """A workload seen on one node, with the node's GPUs it held (UUIDs)."""
+
+    workload: WorkloadSummary
+    gpus: list[str]
 
 
 class WorkloadQueries:
@@ -70,12 +124,65 @@ class WorkloadQueries:
         self._store = store
 
     def summaries(self, namespace: str | None = None, kind: str | None = None,
-                  running: bool | None = None) -> list[WorkloadSummary]:
-        """Every workload, optionally filtered, by uid."""
+                  running: bool | None = None, name: str | None = None,
+                  selector: Selector | None = None) -> list[WorkloadSummary]:
+        """Every workload, optionally filtered (`name` is the pod or job name), by uid."""
         out = [self._summary(w) for w in self._index.workloads()
                if (namespace is None or w.namespace == namespace)
-               and (kind is None or w.kind == kind)]
+               and (kind is None or w.kind == kind) and (name is None or w.pod == name)
+               and (selector is None or selector.matches(w.labels))]
         return [s for s in out if running is None or s.running == running]
+
+    def on_node(self, node: str, uuids: list[str], start_ns: int | None = None,
+                end_ns: int | None = None) -> list[NodeWorkload]:
+        """Workloads holding a GPU of `node` now, or (with a range) whose holdings overlap
+        [start_ns, end_ns], by uid."""
+        found: dict[str, list[str]] = {}
+        for uuid in uuids:
+            if start_ns is None or end_ns is None:
+                shares = self._index.holders(node, uuid)
+            else:
+                shares = tuple(s for _, _, held in self._index.segments(
+                    (node, uuid), start_ns, end_ns + 1) for s in held)
+            for uid in dict.fromkeys(u for u, f in shares if f > 0):
+                found.setdefault(uid, []).append(uuid)
+        return [NodeWorkload(self.summary(uid), gpus) for uid, gpus in sorted(found.items())
+                if self._index.workload(uid) is not None]
+
+    def held_mask(self, node: str, uuid: str, times: npt.NDArray[np.int64],
+                  until_ns: int) -> npt.NDArray[np.bool_]:
+        """At each time (ascending, ns): whether any workload held the GPU; never after
+        `until_ns` (a holding is not taken to outlive the GPU's data)."""
+        mask = np.zeros(times.size, dtype=bool)
+        if not times.size:
+            return mask
+        end = min(int(times[-1]) + 1, until_ns + 1)
+        for a, b, shares in self._index.segments((node, uuid), int(times[0]), end):
+            if any(f > 0 for _, f in shares):
+                mask[np.searchsorted(times, a):np.searchsorted(times, b)] = True
+        return mask
+
+    def segments(self, node: str, uuid: str, start_ns: int,
+                 end_ns: int) -> list[tuple[int, int, tuple[tuple[str, float], ...]]]:
+        """Holdings of one GPU clipped to [start_ns, end_ns): (from, to, shares)."""
+        return self._index.segments((node, uuid), start_ns, end_ns)
+
+    def info(self, uid: str) -> WorkloadInfo | None:
+        """A workload's metadata, or None."""
+        return self._index.workload(uid)
+
+    def hierarchy(self, uid: str) -> Hierarchy:
+        """Owner chain and children of one workload. Raises NotFoundError."""
+        summary = self.summary(uid)
+        info = summary.info
+        peers = [w for w in self._index.workloads() if w.namespace == info.namespace]
+        owned = {w.uid: {(k.lower(), n) for k, n in w.owners} for w in peers}
+        owners = [OwnerGroup(kind, name, [u for u, chain in owned.items()
+                                          if (kind.lower(), name) in chain])
+                  for kind, name in info.owners]
+        me = (info.kind.lower(), info.pod)
+        children = [u for u, chain in owned.items() if u != uid and me in chain]
+        return Hierarchy(summary, owners, children)
 
     def summary(self, uid: str) -> WorkloadSummary:
         """One workload. Raises NotFoundError."""
@@ -85,19 +192,21 @@ class WorkloadQueries:
         return self._summary(info)
 
     def _summary(self, info: WorkloadInfo) -> WorkloadSummary:
-        gpus, uuids, power, memory = 0.0, [], [], []
+        gpus, uuids, power, memory, held = 0.0, [], [], [], []
         for node, uuid in sorted(info.devices):
             fraction = dict(self._index.holders(node, uuid)).get(info.uid, 0.0)
             if fraction <= 0:
                 continue
             gpus += fraction
             uuids.append(uuid)
+            held.append(HeldGpu(node, uuid, fraction))
             for metric, into in (("power", power), ("mem_used", memory)):
                 latest = self._store.latest((node, uuid, metric))
                 if latest is not None:
                     into.append(fraction * latest[1])
         return WorkloadSummary(info, bool(uuids), gpus, uuids, sum(power) if power else None,
-                               sum(memory) if memory else None, self._index.usage(info.uid))
+                               sum(memory) if memory else None, self._index.usage(info.uid),
+                               tuple(held))
 
     def namespaces(self) -> list[NamespaceSummary]:
         """Usage per namespace, by name."""

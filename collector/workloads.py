@@ -82,13 +82,22 @@ class Timeline:
         self.shares: list[Shares] = []
 
     def set(self, since_ns: int, shares: Shares) -> None:
-        """Record a holding (replacing one with the same start)."""
+        """Record a holding; a restatement of the holding in force changes nothing, so the
+        timeline grows with real changes only, not with every frame."""
         i = bisect.bisect_left(self.since, since_ns)
         if i < len(self.since) and self.since[i] == since_ns:
             self.shares[i] = shares
+        elif i > 0 and self.shares[i - 1] == shares:
+            return  # the same holders continue
         else:
             self.since.insert(i, since_ns)
             self.shares.insert(i, shares)
+        if i + 1 < len(self.since) and self.shares[i + 1] == shares:  # merge with the next
+            del self.since[i + 1]
+            del self.shares[i + 1]
+        if i > 0 and self.shares[i - 1] == self.shares[i]:  # a replacement now repeats
+            del self.since[i]
+            del self.shares[i]
 
     def at(self, ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Index of the holding in force at each timestamp (-1 before the first)."""

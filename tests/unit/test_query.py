@@ -125,3 +125,17 @@ def test_unknown_node_in_core_answers() -> None:
         core.list_devices("ghost")
     assert [n.state.name for n in core.list_nodes()] == ["n"]
     assert isinstance(pb.PROTOCOL_VERSION_1, int)
+
+
+def test_a_timeline_grows_with_changes_not_with_restatements() -> None:
+    from gputel.collector.workloads import Timeline  # noqa: PLC0415
+
+    timeline = Timeline()
+    held, free = (("ml/a", 1.0),), ()
+    for k in range(100):  # every frame restates who holds the device
+        timeline.set(T0 + k * 10**9, held if k < 60 else free)
+    assert timeline.since == [T0, T0 + 60 * 10**9]
+    assert timeline.segments(T0, T0 + 100 * 10**9) == [
+        (T0, T0 + 60 * 10**9, held), (T0 + 60 * 10**9, T0 + 100 * 10**9, free)]
+    timeline.set(T0 + 30 * 10**9, held)  # a late resend inside a run changes nothing
+    assert len(timeline.since) == 2

@@ -174,15 +174,127 @@ class Ack(_message.Message):
     duplicate: bool
     def __init__(self, seq: _Optional[int] = ..., duplicate: bool = ...) -> None: ...
 
-class ListNodesRequest(_message.Message):
+class PageRequest(_message.Message):
+    __slots__ = ("page", "page_size")
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    page: int
+    page_size: int
+    def __init__(self, page: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class PageInfo(_message.Message):
+    __slots__ = ("total", "page", "page_size")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    page: int
+    page_size: int
+    def __init__(self, total: _Optional[int] = ..., page: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class GetHealthRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class ListNodesResponse(_message.Message):
-    __slots__ = ("nodes",)
+class TierInfo(_message.Message):
+    __slots__ = ("step_seconds", "retention_seconds")
+    STEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    step_seconds: float
+    retention_seconds: float
+    def __init__(self, step_seconds: _Optional[float] = ..., retention_seconds: _Optional[float] = ...) -> None: ...
+
+class StoreHealth(_message.Message):
+    __slots__ = ("kind", "status", "samples", "retention_seconds", "path", "size_bytes", "write_failures", "tiers")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    status: str
+    samples: int
+    retention_seconds: float
+    path: str
+    size_bytes: int
+    write_failures: int
+    tiers: _containers.RepeatedCompositeFieldContainer[TierInfo]
+    def __init__(self, kind: _Optional[str] = ..., status: _Optional[str] = ..., samples: _Optional[int] = ..., retention_seconds: _Optional[float] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., write_failures: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[TierInfo, _Mapping]]] = ...) -> None: ...
+
+class Health(_message.Message):
+    __slots__ = ("status", "version", "store", "connected_agents", "nodes", "active_alerts", "uptime_seconds")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_AGENTS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_ALERTS_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    version: str
+    store: StoreHealth
+    connected_agents: int
+    nodes: int
+    active_alerts: int
+    uptime_seconds: float
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., store: _Optional[_Union[StoreHealth, _Mapping]] = ..., connected_agents: _Optional[int] = ..., nodes: _Optional[int] = ..., active_alerts: _Optional[int] = ..., uptime_seconds: _Optional[float] = ...) -> None: ...
+
+class GetOverviewRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Overview(_message.Message):
+    __slots__ = ("total_nodes", "healthy_nodes", "faulty_nodes", "fully_idle_nodes", "partially_idle_nodes", "busy_nodes", "total_gpus", "allocated_gpus", "lost_gpus", "allocation_rate", "gpu_utilization", "power_watts", "active_alerts", "busy_threshold_percent")
+    TOTAL_NODES_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_NODES_FIELD_NUMBER: _ClassVar[int]
+    FAULTY_NODES_FIELD_NUMBER: _ClassVar[int]
+    FULLY_IDLE_NODES_FIELD_NUMBER: _ClassVar[int]
+    PARTIALLY_IDLE_NODES_FIELD_NUMBER: _ClassVar[int]
+    BUSY_NODES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_GPUS_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    LOST_GPUS_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_RATE_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_ALERTS_FIELD_NUMBER: _ClassVar[int]
+    BUSY_THRESHOLD_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    total_nodes: int
+    healthy_nodes: int
+    faulty_nodes: int
+    fully_idle_nodes: int
+    partially_idle_nodes: int
+    busy_nodes: int
+    total_gpus: int
+    allocated_gpus: int
+    lost_gpus: int
+    allocation_rate: float
+    gpu_utilization: float
+    power_watts: float
+    active_alerts: int
+    busy_threshold_percent: float
+    def __init__(self, total_nodes: _Optional[int] = ..., healthy_nodes: _Optional[int] = ..., faulty_nodes: _Optional[int] = ..., fully_idle_nodes: _Optional[int] = ..., partially_idle_nodes: _Optional[int] = ..., busy_nodes: _Optional[int] = ..., total_gpus: _Optional[int] = ..., allocated_gpus: _Optional[int] = ..., lost_gpus: _Optional[int] = ..., allocation_rate: _Optional[float] = ..., gpu_utilization: _Optional[float] = ..., power_watts: _Optional[float] = ..., active_alerts: _Optional[int] = ..., busy_threshold_percent: _Optional[float] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ("model", "status", "page")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    status: str
+    page: PageRequest
+    def __init__(self, model: _Optional[str] = ..., status: _Optional[str] = ..., page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
+
+class ListNodesResponse(_message.Message):
+    __slots__ = ("nodes", "page")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[NodeInfo]
-    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ...) -> None: ...
+    page: PageInfo
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeInfo, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
 
 class GetNodeRequest(_message.Message):
     __slots__ = ("node",)
@@ -191,7 +303,7 @@ class GetNodeRequest(_message.Message):
     def __init__(self, node: _Optional[str] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("name", "connected", "backend", "agent_instance", "agent_version", "sample_rate_hz", "gpu_count", "gpu_models", "first_seen_ns", "last_seen_ns", "frames_ingested", "samples_ingested")
+    __slots__ = ("name", "connected", "backend", "agent_instance", "agent_version", "sample_rate_hz", "gpu_count", "gpu_models", "first_seen_ns", "last_seen_ns", "frames_ingested", "samples_ingested", "gpu_utilization", "power_watts", "attribution", "status", "gpus_allocated", "gpus_lost", "gpus_busy", "idle_class")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +316,14 @@ class NodeInfo(_message.Message):
     LAST_SEEN_NS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_INGESTED_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_INGESTED_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    GPUS_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    GPUS_LOST_FIELD_NUMBER: _ClassVar[int]
+    GPUS_BUSY_FIELD_NUMBER: _ClassVar[int]
+    IDLE_CLASS_FIELD_NUMBER: _ClassVar[int]
     name: str
     connected: bool
     backend: str
@@ -216,7 +336,15 @@ class NodeInfo(_message.Message):
     last_seen_ns: int
     frames_ingested: int
     samples_ingested: int
-    def __init__(self, name: _Optional[str] = ..., connected: bool = ..., backend: _Optional[str] = ..., agent_instance: _Optional[str] = ..., agent_version: _Optional[str] = ..., sample_rate_hz: _Optional[float] = ..., gpu_count: _Optional[int] = ..., gpu_models: _Optional[_Iterable[str]] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., frames_ingested: _Optional[int] = ..., samples_ingested: _Optional[int] = ...) -> None: ...
+    gpu_utilization: float
+    power_watts: float
+    attribution: str
+    status: str
+    gpus_allocated: int
+    gpus_lost: int
+    gpus_busy: int
+    idle_class: str
+    def __init__(self, name: _Optional[str] = ..., connected: bool = ..., backend: _Optional[str] = ..., agent_instance: _Optional[str] = ..., agent_version: _Optional[str] = ..., sample_rate_hz: _Optional[float] = ..., gpu_count: _Optional[int] = ..., gpu_models: _Optional[_Iterable[str]] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., frames_ingested: _Optional[int] = ..., samples_ingested: _Optional[int] = ..., gpu_utilization: _Optional[float] = ..., power_watts: _Optional[float] = ..., attribution: _Optional[str] = ..., status: _Optional[str] = ..., gpus_allocated: _Optional[int] = ..., gpus_lost: _Optional[int] = ..., gpus_busy: _Optional[int] = ..., idle_class: _Optional[str] = ...) -> None: ...
 
 class ListDevicesRequest(_message.Message):
     __slots__ = ("node",)
@@ -225,13 +353,23 @@ class ListDevicesRequest(_message.Message):
     def __init__(self, node: _Optional[str] = ...) -> None: ...
 
 class ListDevicesResponse(_message.Message):
-    __slots__ = ("devices",)
+    __slots__ = ("devices", "page")
     DEVICES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     devices: _containers.RepeatedCompositeFieldContainer[DeviceInfo]
-    def __init__(self, devices: _Optional[_Iterable[_Union[DeviceInfo, _Mapping]]] = ...) -> None: ...
+    page: PageInfo
+    def __init__(self, devices: _Optional[_Iterable[_Union[DeviceInfo, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
+
+class Holder(_message.Message):
+    __slots__ = ("workload", "fraction")
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    workload: str
+    fraction: float
+    def __init__(self, workload: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
 
 class DeviceInfo(_message.Message):
-    __slots__ = ("node", "device", "latest", "latest_ts_ns")
+    __slots__ = ("node", "device", "latest", "latest_ts_ns", "status", "held_by", "energy_joules", "unattributed_energy_joules")
     class LatestEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -243,11 +381,51 @@ class DeviceInfo(_message.Message):
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     LATEST_FIELD_NUMBER: _ClassVar[int]
     LATEST_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HELD_BY_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    UNATTRIBUTED_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
     node: str
     device: Device
     latest: _containers.ScalarMap[str, float]
     latest_ts_ns: int
-    def __init__(self, node: _Optional[str] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., latest: _Optional[_Mapping[str, float]] = ..., latest_ts_ns: _Optional[int] = ...) -> None: ...
+    status: str
+    held_by: _containers.RepeatedCompositeFieldContainer[Holder]
+    energy_joules: float
+    unattributed_energy_joules: float
+    def __init__(self, node: _Optional[str] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., latest: _Optional[_Mapping[str, float]] = ..., latest_ts_ns: _Optional[int] = ..., status: _Optional[str] = ..., held_by: _Optional[_Iterable[_Union[Holder, _Mapping]]] = ..., energy_joules: _Optional[float] = ..., unattributed_energy_joules: _Optional[float] = ...) -> None: ...
+
+class ListGpusRequest(_message.Message):
+    __slots__ = ("node", "model", "status", "allocated", "page")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    model: str
+    status: str
+    allocated: bool
+    page: PageRequest
+    def __init__(self, node: _Optional[str] = ..., model: _Optional[str] = ..., status: _Optional[str] = ..., allocated: bool = ..., page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
+
+class GetGpuRequest(_message.Message):
+    __slots__ = ("uuid", "node")
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    uuid: str
+    node: str
+    def __init__(self, uuid: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
+
+class ListNodeWorkloadsRequest(_message.Message):
+    __slots__ = ("node", "start_ns", "end_ns")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    start_ns: int
+    end_ns: int
+    def __init__(self, node: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ...) -> None: ...
 
 class QueryRangeRequest(_message.Message):
     __slots__ = ("node", "metric", "start_ns", "end_ns", "step_ns", "agg", "gpu")
@@ -300,3 +478,537 @@ class Series(_message.Message):
     ts_ns: _containers.RepeatedScalarFieldContainer[int]
     values: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, gpu: _Optional[str] = ..., index: _Optional[int] = ..., ts_ns: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class ListWorkloadsRequest(_message.Message):
+    __slots__ = ("namespace", "kind", "status", "name", "labels", "page")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    kind: str
+    status: str
+    name: str
+    labels: str
+    page: PageRequest
+    def __init__(self, namespace: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., name: _Optional[str] = ..., labels: _Optional[str] = ..., page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
+
+class HeldGpu(_message.Message):
+    __slots__ = ("node", "gpu", "fraction")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    gpu: str
+    fraction: float
+    def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
+
+class WorkloadInfo(_message.Message):
+    __slots__ = ("uid", "kind", "namespace", "pod", "container", "pod_uid", "labels", "owners", "status", "first_seen_ns", "last_seen_ns", "gpus", "gpu_uuids", "power_watts", "memory_used_bytes", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "held", "node_gpus")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    UID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    POD_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    POD_UID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_NS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_NS_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    GPU_UUIDS_FIELD_NUMBER: _ClassVar[int]
+    POWER_WATTS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    GPU_SECONDS_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    GPU_SECONDS_BUSY_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    NODE_GPUS_FIELD_NUMBER: _ClassVar[int]
+    uid: str
+    kind: str
+    namespace: str
+    pod: str
+    container: str
+    pod_uid: str
+    labels: _containers.ScalarMap[str, str]
+    owners: _containers.RepeatedCompositeFieldContainer[Owner]
+    status: str
+    first_seen_ns: int
+    last_seen_ns: int
+    gpus: float
+    gpu_uuids: _containers.RepeatedScalarFieldContainer[str]
+    power_watts: float
+    memory_used_bytes: float
+    utilization_percent: float
+    energy_joules: float
+    gpu_seconds_allocated: float
+    gpu_seconds_busy: float
+    held: _containers.RepeatedCompositeFieldContainer[HeldGpu]
+    node_gpus: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., pod_uid: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., status: _Optional[str] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., gpus: _Optional[float] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., power_watts: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., held: _Optional[_Iterable[_Union[HeldGpu, _Mapping]]] = ..., node_gpus: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListWorkloadsResponse(_message.Message):
+    __slots__ = ("workloads", "page")
+    WORKLOADS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    workloads: _containers.RepeatedCompositeFieldContainer[WorkloadInfo]
+    page: PageInfo
+    def __init__(self, workloads: _Optional[_Iterable[_Union[WorkloadInfo, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
+
+class GetWorkloadRequest(_message.Message):
+    __slots__ = ("uid",)
+    UID_FIELD_NUMBER: _ClassVar[int]
+    uid: str
+    def __init__(self, uid: _Optional[str] = ...) -> None: ...
+
+class QueryWorkloadRangeRequest(_message.Message):
+    __slots__ = ("uid", "metric", "start_ns", "end_ns", "step_ns", "agg")
+    UID_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    AGG_FIELD_NUMBER: _ClassVar[int]
+    uid: str
+    metric: str
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    agg: str
+    def __init__(self, uid: _Optional[str] = ..., metric: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ..., agg: _Optional[str] = ...) -> None: ...
+
+class OwnerGroup(_message.Message):
+    __slots__ = ("kind", "name", "workloads")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WORKLOADS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    workloads: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., workloads: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WorkloadHierarchy(_message.Message):
+    __slots__ = ("workload", "owners", "children")
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    workload: WorkloadInfo
+    owners: _containers.RepeatedCompositeFieldContainer[OwnerGroup]
+    children: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, workload: _Optional[_Union[WorkloadInfo, _Mapping]] = ..., owners: _Optional[_Iterable[_Union[OwnerGroup, _Mapping]]] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListNamespacesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NamespaceInfo(_message.Message):
+    __slots__ = ("namespace", "workloads", "running", "gpus", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    WORKLOADS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    GPU_SECONDS_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    GPU_SECONDS_BUSY_FIELD_NUMBER: _ClassVar[int]
+    GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
+    BUSY_GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_KILOWATT_HOURS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    workloads: int
+    running: int
+    gpus: float
+    utilization_percent: float
+    energy_joules: float
+    gpu_seconds_allocated: float
+    gpu_seconds_busy: float
+    gpu_hours: float
+    busy_gpu_hours: float
+    energy_kilowatt_hours: float
+    def __init__(self, namespace: _Optional[str] = ..., workloads: _Optional[int] = ..., running: _Optional[int] = ..., gpus: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ...) -> None: ...
+
+class ListNamespacesResponse(_message.Message):
+    __slots__ = ("namespaces",)
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    namespaces: _containers.RepeatedCompositeFieldContainer[NamespaceInfo]
+    def __init__(self, namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ...) -> None: ...
+
+class UtilizationHistoryRequest(_message.Message):
+    __slots__ = ("start_ns", "end_ns", "step_ns")
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    def __init__(self, start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ...) -> None: ...
+
+class UtilizationPoint(_message.Message):
+    __slots__ = ("ts_ns", "gpu_utilization", "gpus_reporting", "allocated_gpus")
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    GPUS_REPORTING_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    ts_ns: int
+    gpu_utilization: float
+    gpus_reporting: int
+    allocated_gpus: int
+    def __init__(self, ts_ns: _Optional[int] = ..., gpu_utilization: _Optional[float] = ..., gpus_reporting: _Optional[int] = ..., allocated_gpus: _Optional[int] = ...) -> None: ...
+
+class UtilizationHistoryResponse(_message.Message):
+    __slots__ = ("start_ns", "end_ns", "step_ns", "total_gpus", "points")
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_GPUS_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    total_gpus: int
+    points: _containers.RepeatedCompositeFieldContainer[UtilizationPoint]
+    def __init__(self, start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ..., total_gpus: _Optional[int] = ..., points: _Optional[_Iterable[_Union[UtilizationPoint, _Mapping]]] = ...) -> None: ...
+
+class HeatmapRequest(_message.Message):
+    __slots__ = ("metric", "start_ns", "end_ns", "step_ns", "k", "agg")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    AGG_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    k: int
+    agg: str
+    def __init__(self, metric: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ..., k: _Optional[int] = ..., agg: _Optional[str] = ...) -> None: ...
+
+class HeatmapRow(_message.Message):
+    __slots__ = ("node", "gpu", "index", "model", "mean", "values")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    gpu: str
+    index: int
+    model: str
+    mean: float
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., index: _Optional[int] = ..., model: _Optional[str] = ..., mean: _Optional[float] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class HeatmapResponse(_message.Message):
+    __slots__ = ("metric", "unit", "agg", "start_ns", "end_ns", "step_ns", "ts_ns", "rows", "min", "max")
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    AGG_FIELD_NUMBER: _ClassVar[int]
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    metric: str
+    unit: str
+    agg: str
+    start_ns: int
+    end_ns: int
+    step_ns: int
+    ts_ns: _containers.RepeatedScalarFieldContainer[int]
+    rows: _containers.RepeatedCompositeFieldContainer[HeatmapRow]
+    min: float
+    max: float
+    def __init__(self, metric: _Optional[str] = ..., unit: _Optional[str] = ..., agg: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ..., ts_ns: _Optional[_Iterable[int]] = ..., rows: _Optional[_Iterable[_Union[HeatmapRow, _Mapping]]] = ..., min: _Optional[float] = ..., max: _Optional[float] = ...) -> None: ...
+
+class TopRequest(_message.Message):
+    __slots__ = ("by", "metric", "limit")
+    BY_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    by: str
+    metric: str
+    limit: int
+    def __init__(self, by: _Optional[str] = ..., metric: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class TopEntry(_message.Message):
+    __slots__ = ("rank", "kind", "id", "namespace", "name", "value")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    kind: str
+    id: str
+    namespace: str
+    name: str
+    value: float
+    def __init__(self, rank: _Optional[int] = ..., kind: _Optional[str] = ..., id: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+
+class TopResponse(_message.Message):
+    __slots__ = ("by", "metric", "unit", "entries")
+    BY_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    by: str
+    metric: str
+    unit: str
+    entries: _containers.RepeatedCompositeFieldContainer[TopEntry]
+    def __init__(self, by: _Optional[str] = ..., metric: _Optional[str] = ..., unit: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[TopEntry, _Mapping]]] = ...) -> None: ...
+
+class ListAlertsRequest(_message.Message):
+    __slots__ = ("state", "rule", "node", "severity")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    rule: str
+    node: str
+    severity: str
+    def __init__(self, state: _Optional[str] = ..., rule: _Optional[str] = ..., node: _Optional[str] = ..., severity: _Optional[str] = ...) -> None: ...
+
+class AlertInfo(_message.Message):
+    __slots__ = ("id", "rule", "severity", "state", "node", "gpu", "gpu_index", "workloads", "message", "value", "threshold", "since_ns", "updated_ns", "resolved_ns", "acknowledged_by", "acknowledged_ns")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    GPU_INDEX_FIELD_NUMBER: _ClassVar[int]
+    WORKLOADS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_NS_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_BY_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGED_NS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    rule: str
+    severity: str
+    state: str
+    node: str
+    gpu: str
+    gpu_index: int
+    workloads: _containers.RepeatedScalarFieldContainer[str]
+    message: str
+    value: float
+    threshold: float
+    since_ns: int
+    updated_ns: int
+    resolved_ns: int
+    acknowledged_by: str
+    acknowledged_ns: int
+    def __init__(self, id: _Optional[str] = ..., rule: _Optional[str] = ..., severity: _Optional[str] = ..., state: _Optional[str] = ..., node: _Optional[str] = ..., gpu: _Optional[str] = ..., gpu_index: _Optional[int] = ..., workloads: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., since_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., resolved_ns: _Optional[int] = ..., acknowledged_by: _Optional[str] = ..., acknowledged_ns: _Optional[int] = ...) -> None: ...
+
+class ListAlertsResponse(_message.Message):
+    __slots__ = ("alerts",)
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[AlertInfo]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[AlertInfo, _Mapping]]] = ...) -> None: ...
+
+class AcknowledgeAlertRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class UsageStatisticsRequest(_message.Message):
+    __slots__ = ("hours",)
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    hours: float
+    def __init__(self, hours: _Optional[float] = ...) -> None: ...
+
+class UsageStats(_message.Message):
+    __slots__ = ("samples", "gpu_utilization", "memory_utilization", "memory_used_bytes", "temperature_celsius", "temperature_max_celsius")
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_CELSIUS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_MAX_CELSIUS_FIELD_NUMBER: _ClassVar[int]
+    samples: int
+    gpu_utilization: float
+    memory_utilization: float
+    memory_used_bytes: float
+    temperature_celsius: float
+    temperature_max_celsius: float
+    def __init__(self, samples: _Optional[int] = ..., gpu_utilization: _Optional[float] = ..., memory_utilization: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., temperature_celsius: _Optional[float] = ..., temperature_max_celsius: _Optional[float] = ...) -> None: ...
+
+class DeviceUsageStats(_message.Message):
+    __slots__ = ("node", "gpu", "index", "model", "stats")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    gpu: str
+    index: int
+    model: str
+    stats: UsageStats
+    def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., index: _Optional[int] = ..., model: _Optional[str] = ..., stats: _Optional[_Union[UsageStats, _Mapping]] = ...) -> None: ...
+
+class ModelUsageStats(_message.Message):
+    __slots__ = ("model", "gpus", "stats")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    gpus: int
+    stats: UsageStats
+    def __init__(self, model: _Optional[str] = ..., gpus: _Optional[int] = ..., stats: _Optional[_Union[UsageStats, _Mapping]] = ...) -> None: ...
+
+class UsageStatisticsResponse(_message.Message):
+    __slots__ = ("hours", "start_ns", "end_ns", "devices", "models")
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    hours: float
+    start_ns: int
+    end_ns: int
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceUsageStats]
+    models: _containers.RepeatedCompositeFieldContainer[ModelUsageStats]
+    def __init__(self, hours: _Optional[float] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[DeviceUsageStats, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelUsageStats, _Mapping]]] = ...) -> None: ...
+
+class CostRequest(_message.Message):
+    __slots__ = ("days",)
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    days: float
+    def __init__(self, days: _Optional[float] = ...) -> None: ...
+
+class CostLine(_message.Message):
+    __slots__ = ("key", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours", "gpu_cost", "energy_cost", "total_cost")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
+    BUSY_GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_KILOWATT_HOURS_FIELD_NUMBER: _ClassVar[int]
+    GPU_COST_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_COST_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    gpu_hours: float
+    busy_gpu_hours: float
+    energy_kilowatt_hours: float
+    gpu_cost: float
+    energy_cost: float
+    total_cost: float
+    def __init__(self, key: _Optional[str] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ..., gpu_cost: _Optional[float] = ..., energy_cost: _Optional[float] = ..., total_cost: _Optional[float] = ...) -> None: ...
+
+class ModelPrice(_message.Message):
+    __slots__ = ("model", "price")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    price: float
+    def __init__(self, model: _Optional[str] = ..., price: _Optional[float] = ...) -> None: ...
+
+class CostResponse(_message.Message):
+    __slots__ = ("days", "start_ns", "end_ns", "currency", "gpu_hour_price", "gpu_hour_price_by_model", "energy_price_per_kilowatt_hour", "total", "by_namespace", "by_workload", "by_label")
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    START_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    GPU_HOUR_PRICE_FIELD_NUMBER: _ClassVar[int]
+    GPU_HOUR_PRICE_BY_MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_PRICE_PER_KILOWATT_HOUR_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BY_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    BY_WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    BY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    days: float
+    start_ns: int
+    end_ns: int
+    currency: str
+    gpu_hour_price: float
+    gpu_hour_price_by_model: _containers.RepeatedCompositeFieldContainer[ModelPrice]
+    energy_price_per_kilowatt_hour: float
+    total: CostLine
+    by_namespace: _containers.RepeatedCompositeFieldContainer[CostLine]
+    by_workload: _containers.RepeatedCompositeFieldContainer[CostLine]
+    by_label: _containers.RepeatedCompositeFieldContainer[CostLine]
+    def __init__(self, days: _Optional[float] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., currency: _Optional[str] = ..., gpu_hour_price: _Optional[float] = ..., gpu_hour_price_by_model: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ..., energy_price_per_kilowatt_hour: _Optional[float] = ..., total: _Optional[_Union[CostLine, _Mapping]] = ..., by_namespace: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., by_workload: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., by_label: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("node", "gpu", "workload", "metrics", "interval_ms")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    gpu: str
+    workload: str
+    metrics: _containers.RepeatedScalarFieldContainer[str]
+    interval_ms: int
+    def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., workload: _Optional[str] = ..., metrics: _Optional[_Iterable[str]] = ..., interval_ms: _Optional[int] = ...) -> None: ...
+
+class WindowStats(_message.Message):
+    __slots__ = ("avg", "min", "max", "last", "count")
+    AVG_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    avg: float
+    min: float
+    max: float
+    last: float
+    count: int
+    def __init__(self, avg: _Optional[float] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., last: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
+
+class LiveDevice(_message.Message):
+    __slots__ = ("node", "gpu", "index", "fraction", "end_ns", "metrics")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: WindowStats
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[WindowStats, _Mapping]] = ...) -> None: ...
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    gpu: str
+    index: int
+    fraction: float
+    end_ns: int
+    metrics: _containers.MessageMap[str, WindowStats]
+    def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., index: _Optional[int] = ..., fraction: _Optional[float] = ..., end_ns: _Optional[int] = ..., metrics: _Optional[_Mapping[str, WindowStats]] = ...) -> None: ...
+
+class WatchUpdate(_message.Message):
+    __slots__ = ("ts_ns", "window_ns", "devices")
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_NS_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    ts_ns: int
+    window_ns: int
+    devices: _containers.RepeatedCompositeFieldContainer[LiveDevice]
+    def __init__(self, ts_ns: _Optional[int] = ..., window_ns: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[LiveDevice, _Mapping]]] = ...) -> None: ...

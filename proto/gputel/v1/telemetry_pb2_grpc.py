@@ -110,6 +110,14 @@ class IngestService(object):
 class QueryServiceStub(object):
     """----------------------------------------------------------------- query
 
+    QueryService answers from the same query core as the HTTP API (/api/v1), so
+    both give the same numbers. Times are Unix ns (0: the default), durations ns.
+    Errors: NOT_FOUND (unknown node, GPU, workload, metric, alert),
+    INVALID_ARGUMENT (a bad parameter; the message names it), UNAUTHENTICATED /
+    PERMISSION_DENIED (tokens configured: none or unknown / read-only on an admin
+    call), RESOURCE_EXHAUSTED (rate limited). Optional numbers are unset when
+    unknown.
+
     """
 
     def __init__(self, channel):
@@ -118,6 +126,16 @@ class QueryServiceStub(object):
         Args:
             channel: A grpc.Channel.
         """
+        self.GetHealth = channel.unary_unary(
+                '/gputel.v1.QueryService/GetHealth',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetHealthRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.Health.FromString,
+                _registered_method=True)
+        self.GetOverview = channel.unary_unary(
+                '/gputel.v1.QueryService/GetOverview',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetOverviewRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.Overview.FromString,
+                _registered_method=True)
         self.ListNodes = channel.unary_unary(
                 '/gputel.v1.QueryService/ListNodes',
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListNodesRequest.SerializeToString,
@@ -133,17 +151,117 @@ class QueryServiceStub(object):
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListDevicesRequest.SerializeToString,
                 response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListDevicesResponse.FromString,
                 _registered_method=True)
+        self.ListNodeWorkloads = channel.unary_unary(
+                '/gputel.v1.QueryService/ListNodeWorkloads',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListNodeWorkloadsRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsResponse.FromString,
+                _registered_method=True)
+        self.ListGpus = channel.unary_unary(
+                '/gputel.v1.QueryService/ListGpus',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListGpusRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListDevicesResponse.FromString,
+                _registered_method=True)
+        self.GetGpu = channel.unary_unary(
+                '/gputel.v1.QueryService/GetGpu',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.DeviceInfo.FromString,
+                _registered_method=True)
         self.QueryRange = channel.unary_unary(
                 '/gputel.v1.QueryService/QueryRange',
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeRequest.SerializeToString,
                 response_deserializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeResponse.FromString,
+                _registered_method=True)
+        self.ListWorkloads = channel.unary_unary(
+                '/gputel.v1.QueryService/ListWorkloads',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsResponse.FromString,
+                _registered_method=True)
+        self.GetWorkload = channel.unary_unary(
+                '/gputel.v1.QueryService/GetWorkload',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetWorkloadRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.WorkloadInfo.FromString,
+                _registered_method=True)
+        self.QueryWorkloadRange = channel.unary_unary(
+                '/gputel.v1.QueryService/QueryWorkloadRange',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.QueryWorkloadRangeRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeResponse.FromString,
+                _registered_method=True)
+        self.GetWorkloadHierarchy = channel.unary_unary(
+                '/gputel.v1.QueryService/GetWorkloadHierarchy',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetWorkloadRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.WorkloadHierarchy.FromString,
+                _registered_method=True)
+        self.ListNamespaces = channel.unary_unary(
+                '/gputel.v1.QueryService/ListNamespaces',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListNamespacesRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListNamespacesResponse.FromString,
+                _registered_method=True)
+        self.UtilizationHistory = channel.unary_unary(
+                '/gputel.v1.QueryService/UtilizationHistory',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.UtilizationHistoryRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.UtilizationHistoryResponse.FromString,
+                _registered_method=True)
+        self.Heatmap = channel.unary_unary(
+                '/gputel.v1.QueryService/Heatmap',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.HeatmapRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.HeatmapResponse.FromString,
+                _registered_method=True)
+        self.Top = channel.unary_unary(
+                '/gputel.v1.QueryService/Top',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.TopRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.TopResponse.FromString,
+                _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/gputel.v1.QueryService/ListAlerts',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeAlert = channel.unary_unary(
+                '/gputel.v1.QueryService/AcknowledgeAlert',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.AcknowledgeAlertRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.AlertInfo.FromString,
+                _registered_method=True)
+        self.UsageStatistics = channel.unary_unary(
+                '/gputel.v1.QueryService/UsageStatistics',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.UsageStatisticsRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.UsageStatisticsResponse.FromString,
+                _registered_method=True)
+        self.Cost = channel.unary_unary(
+                '/gputel.v1.QueryService/Cost',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.CostRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.CostResponse.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/gputel.v1.QueryService/Watch',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.WatchRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.WatchUpdate.FromString,
                 _registered_method=True)
 
 
 class QueryServiceServicer(object):
     """----------------------------------------------------------------- query
 
+    QueryService answers from the same query core as the HTTP API (/api/v1), so
+    both give the same numbers. Times are Unix ns (0: the default), durations ns.
+    Errors: NOT_FOUND (unknown node, GPU, workload, metric, alert),
+    INVALID_ARGUMENT (a bad parameter; the message names it), UNAUTHENTICATED /
+    PERMISSION_DENIED (tokens configured: none or unknown / read-only on an admin
+    call), RESOURCE_EXHAUSTED (rate limited). Optional numbers are unset when
+    unknown.
+
     """
+
+    def GetHealth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOverview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def ListNodes(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -158,15 +276,118 @@ class QueryServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListDevices(self, request, context):
+        """The GPUs of one node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNodeWorkloads(self, request, context):
+        """Workloads on a node now or, with start_ns and end_ns, whose holdings overlap them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGpus(self, request, context):
+        """Every GPU of the cluster, filtered and paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGpu(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def QueryRange(self, request, context):
-        """Range series of one metric for every GPU of a node (or one GPU), and the
-        node's combined series. Errors: NOT_FOUND (node, gpu, metric),
-        INVALID_ARGUMENT (times, step, aggregation).
+        """Range series of one metric for every GPU of a node (or one GPU; node may be
+        empty when gpu is a UUID), and the node's combined series.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkloads(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryWorkloadRange(self, request, context):
+        """Range series of one workload: per GPU it held (weighted by its share) and in
+        total (QueryRangeResponse.node_total; .node holds the workload uid).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkloadHierarchy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNamespaces(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UtilizationHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heatmap(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Top(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlerts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlert(self, request, context):
+        """Admin: mark a firing alert acknowledged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UsageStatistics(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Cost(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Every interval (default: the collector's --watch-interval), the selected GPUs'
+        windows ending at each GPU's newest sample, until the client cancels.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -175,6 +396,16 @@ class QueryServiceServicer(object):
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHealth,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetHealthRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.Health.SerializeToString,
+            ),
+            'GetOverview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOverview,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetOverviewRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.Overview.SerializeToString,
+            ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
                     request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListNodesRequest.FromString,
@@ -190,10 +421,90 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListDevicesRequest.FromString,
                     response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListDevicesResponse.SerializeToString,
             ),
+            'ListNodeWorkloads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNodeWorkloads,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListNodeWorkloadsRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsResponse.SerializeToString,
+            ),
+            'ListGpus': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGpus,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListGpusRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListDevicesResponse.SerializeToString,
+            ),
+            'GetGpu': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGpu,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.DeviceInfo.SerializeToString,
+            ),
             'QueryRange': grpc.unary_unary_rpc_method_handler(
                     servicer.QueryRange,
                     request_deserializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeRequest.FromString,
                     response_serializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeResponse.SerializeToString,
+            ),
+            'ListWorkloads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkloads,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsResponse.SerializeToString,
+            ),
+            'GetWorkload': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkload,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetWorkloadRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.WorkloadInfo.SerializeToString,
+            ),
+            'QueryWorkloadRange': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryWorkloadRange,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.QueryWorkloadRangeRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeResponse.SerializeToString,
+            ),
+            'GetWorkloadHierarchy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkloadHierarchy,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetWorkloadRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.WorkloadHierarchy.SerializeToString,
+            ),
+            'ListNamespaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNamespaces,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListNamespacesRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListNamespacesResponse.SerializeToString,
+            ),
+            'UtilizationHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.UtilizationHistory,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.UtilizationHistoryRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.UtilizationHistoryResponse.SerializeToString,
+            ),
+            'Heatmap': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heatmap,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.HeatmapRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.HeatmapResponse.SerializeToString,
+            ),
+            'Top': grpc.unary_unary_rpc_method_handler(
+                    servicer.Top,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.TopRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.TopResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListAlertsRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'AcknowledgeAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlert,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.AcknowledgeAlertRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.AlertInfo.SerializeToString,
+            ),
+            'UsageStatistics': grpc.unary_unary_rpc_method_handler(
+                    servicer.UsageStatistics,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.UsageStatisticsRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.UsageStatisticsResponse.SerializeToString,
+            ),
+            'Cost': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cost,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.CostRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.CostResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.WatchRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.WatchUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -206,7 +517,69 @@ def add_QueryServiceServicer_to_server(servicer, server):
 class QueryService(object):
     """----------------------------------------------------------------- query
 
+    QueryService answers from the same query core as the HTTP API (/api/v1), so
+    both give the same numbers. Times are Unix ns (0: the default), durations ns.
+    Errors: NOT_FOUND (unknown node, GPU, workload, metric, alert),
+    INVALID_ARGUMENT (a bad parameter; the message names it), UNAUTHENTICATED /
+    PERMISSION_DENIED (tokens configured: none or unknown / read-only on an admin
+    call), RESOURCE_EXHAUSTED (rate limited). Optional numbers are unset when
+    unknown.
+
     """
+
+    @staticmethod
+    def GetHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/GetHealth',
+            gputel_dot_v1_dot_telemetry__pb2.GetHealthRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.Health.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOverview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/GetOverview',
+            gputel_dot_v1_dot_telemetry__pb2.GetOverviewRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.Overview.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def ListNodes(request,
@@ -290,6 +663,87 @@ class QueryService(object):
             _registered_method=True)
 
     @staticmethod
+    def ListNodeWorkloads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListNodeWorkloads',
+            gputel_dot_v1_dot_telemetry__pb2.ListNodeWorkloadsRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGpus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListGpus',
+            gputel_dot_v1_dot_telemetry__pb2.ListGpusRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListDevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGpu(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/GetGpu',
+            gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.DeviceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def QueryRange(request,
             target,
             options=(),
@@ -306,6 +760,357 @@ class QueryService(object):
             '/gputel.v1.QueryService/QueryRange',
             gputel_dot_v1_dot_telemetry__pb2.QueryRangeRequest.SerializeToString,
             gputel_dot_v1_dot_telemetry__pb2.QueryRangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkloads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListWorkloads',
+            gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListWorkloadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/GetWorkload',
+            gputel_dot_v1_dot_telemetry__pb2.GetWorkloadRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.WorkloadInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryWorkloadRange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/QueryWorkloadRange',
+            gputel_dot_v1_dot_telemetry__pb2.QueryWorkloadRangeRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.QueryRangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkloadHierarchy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/GetWorkloadHierarchy',
+            gputel_dot_v1_dot_telemetry__pb2.GetWorkloadRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.WorkloadHierarchy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNamespaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListNamespaces',
+            gputel_dot_v1_dot_telemetry__pb2.ListNamespacesRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListNamespacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UtilizationHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/UtilizationHistory',
+            gputel_dot_v1_dot_telemetry__pb2.UtilizationHistoryRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.UtilizationHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heatmap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/Heatmap',
+            gputel_dot_v1_dot_telemetry__pb2.HeatmapRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.HeatmapResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Top(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/Top',
+            gputel_dot_v1_dot_telemetry__pb2.TopRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.TopResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListAlerts',
+            gputel_dot_v1_dot_telemetry__pb2.ListAlertsRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/AcknowledgeAlert',
+            gputel_dot_v1_dot_telemetry__pb2.AcknowledgeAlertRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.AlertInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UsageStatistics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/UsageStatistics',
+            gputel_dot_v1_dot_telemetry__pb2.UsageStatisticsRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.UsageStatisticsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/Cost',
+            gputel_dot_v1_dot_telemetry__pb2.CostRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.CostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gputel.v1.QueryService/Watch',
+            gputel_dot_v1_dot_telemetry__pb2.WatchRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.WatchUpdate.FromString,
             options,
             channel_credentials,
             insecure,
