@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import tenacity
 
+from gputel.collector import delivery as push
+from gputel.collector.delivery import DeliveryError
 from gputel.proto.frames import Block
 from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import write_request
@@ -75,19 +77,6 @@ class RemoteWriteStats:
     requests: int = 0
     requests_failed: int = 0
     last_error: str = ""
-
-
-class RemoteWriteError(Exception):
-    """A push failed; `status` is the HTTP status, None when the receiver was unreachable."""
-
-    def __init__(self, message: str, status: int | None) -> None:
-        super().__init__(message)
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        """True for connection errors, 429 and 5xx."""
-        return self.status is None or self.status in RETRYABLE_STATUS
 
 
 class DeviceLike(Protocol):
@@ -357,21 +346,13 @@ class RemoteWriter:
         body, samples = self._encode(batch)
         if not samples:
             return
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(
-                lambda e: isinstance(e, RemoteWriteError) and e.retryable),
-            wait=tenacity.wait_random_exponential(multiplier=self.config.backoff_initial_seconds,
-                                                  max=self.config.backoff_max_seconds),
-            stop=tenacity.stop_any(
-                tenacity.stop_after_delay(self.config.retry_deadline_seconds),
-                lambda _state: self._stop.is_set()),
-            sleep=self._stop.wait,
-            before_sleep=lambda state: self._on_retry(state, samples),
-            reraise=True,
-        )
+        retry = push.retrying(self.config.backoff_initial_seconds,
+                                  self.config.backoff_max_seconds,
+                                  self.config.retry_deadline_seconds, self._stop,
+                                  lambda state: self._on_retry(state, samples))
         try:
-            retrying(self._post, body)
-        except RemoteWriteError as exc:
+            retry(self._post, body)
+        except DeliveryError as exc:
             self.stats.failed += samples
             self.stats.last_error = str(exc)
             log.error("remote write of %d sample(s) failed (%s); dropped", samples, exc)
@@ -386,18 +367,13 @@ class RemoteWriter:
             log.warning("remote write to %s failed (%s); retrying", self.config.url, exc)
 
     def _post(self, body: bytes) -> None:
-        """POST one request. Raises RemoteWriteError (status None: unreachable)."""
+        """POST one request. Raises DeliveryError (status None: unreachable)."""
         self.stats.requests += 1
         try:
-            response = self._client.post(self.config.url, content=body, headers=self._headers)
-        except httpx.TransportError as exc:
+            push.post(self._client, self.config.url, body, self._headers, RETRYABLE_STATUS)
+        except DeliveryError:
             self.stats.requests_failed += 1
-            raise RemoteWriteError(f"cannot reach {self.config.url}: {exc!r}", None) from exc
-        if response.is_success:
-            return
-        self.stats.requests_failed += 1
-        raise RemoteWriteError(f"{self.config.url} answered {response.status_code}: "
-                               f"{response.text[:200].strip()}", response.status_code)
+            raise
 
     def _encode(self, batch: list[_Chunk]) -> tuple[bytes, int]:
         """The snappy-compressed WriteRequest of a batch, and its sample count.

@@ -28,7 +28,9 @@ from typing import Any
 import httpx
 import tenacity
 
+from gputel.collector import delivery as push
 from gputel.collector.alerts import Alert, AlertEvent
+from gputel.collector.delivery import DeliveryError
 from gputel.collector.timefmt import format_time
 
 log = logging.getLogger(__name__)
@@ -57,19 +59,6 @@ class WebhookStats:
     failed: int = 0
     retried: int = 0
     dropped: int = 0
-
-
-class DeliveryError(Exception):
-    """A POST failed; `status` is the HTTP status, None when the receiver was unreachable."""
-
-    def __init__(self, message: str, status: int | None) -> None:
-        super().__init__(message)
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        """True for connection errors and RETRYABLE_STATUS."""
-        return self.status is None or self.status in RETRYABLE_STATUS
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -156,16 +145,11 @@ class WebhookSender:
                    "X-Gputel-Delivery": delivery, "User-Agent": "gputel-collector/0.1.0"}
         if self.config.secret:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(
-                lambda e: isinstance(e, DeliveryError) and e.retryable),
-            wait=tenacity.wait_random_exponential(multiplier=self.config.backoff_initial_seconds,
-                                                  max=self.config.backoff_max_seconds),
-            stop=tenacity.stop_any(tenacity.stop_after_delay(self.config.deadline_seconds),
-                                   tenacity.stop_when_event_set(self._stop)),
-            sleep=self._stop.wait, before_sleep=self._on_retry, reraise=True)
+        retry = push.retrying(self.config.backoff_initial_seconds,
+                                  self.config.backoff_max_seconds,
+                                  self.config.deadline_seconds, self._stop, self._on_retry)
         try:
-            retrying(self._post, url, body, headers)
+            retry(push.post, self._client, url, body, headers, RETRYABLE_STATUS)
         except DeliveryError as exc:
             self.stats.failed += 1
             log.error("alert webhook to %s failed (%s); dropped", url, exc)
@@ -177,12 +161,3 @@ class WebhookSender:
         if state.attempt_number == 1:
             exc = state.outcome.exception() if state.outcome else None
             log.warning("alert webhook failed (%s); retrying", exc)
-
-    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        """POST once. Raises DeliveryError (status None: unreachable)."""
-        try:
-            response = self._client.post(url, content=body, headers=headers)
-        except httpx.TransportError as exc:
-            raise DeliveryError(f"cannot reach {url}: {exc!r}", None) from exc
-        if not response.is_success:
-            raise DeliveryError(f"{url} answered {response.status_code}", response.status_code)
