@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gputel.collector.aggregate import FloatArray, IntArray, check_agg
-from gputel.collector.errors import InvalidParameterError, NotFoundError
+from gputel.collector.errors import InvalidParameterError, unknown_metric
 from gputel.collector.query import Grid, QueryCore
 from gputel.proto.metrics import METRICS
 
@@ -168,7 +168,7 @@ class ClusterQueries:
         """The `k` GPUs with the highest mean of `metric` over the window, one row each
         (default ~60 columns). Raises NotFoundError (metric) or InvalidParameterError."""
         if metric not in METRICS:
-            raise NotFoundError("metric", metric)
+            raise unknown_metric(metric)
         check_agg(agg)
         if not 1 <= k <= MAX_K:
             raise InvalidParameterError("k", f"{k} is outside 1 to {MAX_K}")

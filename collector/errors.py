@@ -47,3 +47,11 @@ class InvalidFrameError(GputelError):
     def __init__(self, message: str, seq: int = 0) -> None:
         super().__init__(message, {"seq": seq})
         self.seq = seq
+
+
+def unknown_metric(metric: str) -> InvalidParameterError:
+    """The error for a metric id the catalogue does not know: a bad `metric` parameter."""
+    from gputel.proto.metrics import METRICS  # noqa: PLC0415 - only when the error happens
+
+    return InvalidParameterError(
+        "metric", f"{metric[:64]!r} is not a metric; known: {', '.join(sorted(METRICS))}")

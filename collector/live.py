@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gputel.collector.errors import NotFoundError
+from gputel.collector.errors import unknown_metric
 from gputel.collector.query import DeviceView, QueryCore
 from gputel.proto.metrics import METRICS
 
@@ -73,7 +73,7 @@ class LiveQueries:
             self._core.workloads.summary(workload)
         for metric in metrics:
             if metric not in METRICS:
-                raise NotFoundError("metric", metric)
+                raise unknown_metric(metric)
         return Selection(node or None, gpu or None, workload or None,
                          tuple(metrics) or DEFAULT_METRICS)
 

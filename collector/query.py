@@ -29,7 +29,7 @@ from gputel.collector.aggregate import (
     check_agg,
     combine,
 )
-from gputel.collector.errors import InvalidParameterError, NotFoundError
+from gputel.collector.errors import InvalidParameterError, NotFoundError, unknown_metric
 from gputel.collector.ingest import DeviceRecord, IngestCore, NodeState
 from gputel.collector.rollups import RollupReader, Tier
 from gputel.collector.store import SeriesStore
@@ -276,7 +276,7 @@ class QueryCore:
             node = self.find_device(gpu).device.node
         state = self.node_state(node)
         if metric not in METRICS:
-            raise NotFoundError("metric", metric)
+            raise unknown_metric(metric)
         check_agg(agg)
         devices = state.devices
         if gpu:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gputel.collector.errors import NotFoundError
+from gputel.collector.errors import NotFoundError, unknown_metric
 from gputel.collector.labels import Selector
 from gputel.collector.store import SeriesStore
 from gputel.collector.workloads import Usage, WorkloadIndex, WorkloadInfo
@@ -231,7 +231,7 @@ class WorkloadQueries:
         if info is None:
             raise NotFoundError("workload", uid)
         if metric not in METRICS:
-            raise NotFoundError("metric", metric)
+            raise unknown_metric(metric)
         end = start + (n_points - 1) * step
         rows, weights = [], []
         for key in sorted(info.devices):

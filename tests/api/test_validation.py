@@ -91,9 +91,9 @@ def test_acknowledging_an_unknown_alert_is_404(fed: Fed) -> None:
 
 @pytest.mark.parametrize("path", ["/nodes/n1/metrics", f"/gpus/{GPU}/metrics",
                                   "/workloads/ml/train-a/metrics", "/heatmap"])
-def test_an_unknown_metric_is_not_found_like_every_unknown_id(fed: Fed, path: str) -> None:
-    err = _error(httpx.get(fed.api + path, params={"metric": "flux"}), 404, "NOT_FOUND")
-    assert err["details"] == {"kind": "metric", "id": "flux"}
+def test_an_unknown_metric_is_a_bad_parameter(fed: Fed, path: str) -> None:
+    err = _error(httpx.get(fed.api + path, params={"metric": "flux"}), 400, "INVALID_PARAMETER")
+    assert err["details"] == {"parameter": "metric"}
     assert err["message"].startswith("metric")
 
 
@@ -117,13 +117,13 @@ GRPC_BAD: list[tuple[Call, str]] = [
     (lambda s: s.UsageStatistics(pb.UsageStatisticsRequest(hours=-1)), "hours"),
     (lambda s: s.Cost(pb.CostRequest(days=1000)), "days"),
     (lambda s: next(iter(s.Watch(pb.WatchRequest(interval_ms=1)))), "interval_ms"),
+    (lambda s: s.QueryRange(pb.QueryRangeRequest(node="n1", metric="nope")), "metric"),
 ]
 GRPC_UNKNOWN: list[Call] = [
     lambda s: s.GetNode(pb.GetNodeRequest(node="nope")),
     lambda s: s.ListDevices(pb.ListDevicesRequest(node="nope")),
     lambda s: s.GetGpu(pb.GetGpuRequest(uuid="nope")),
     lambda s: s.QueryRange(pb.QueryRangeRequest(gpu="nope", metric="power")),
-    lambda s: s.QueryRange(pb.QueryRangeRequest(node="n1", metric="nope")),
     lambda s: s.GetWorkload(pb.GetWorkloadRequest(uid="ns/nope")),
     lambda s: s.GetWorkloadHierarchy(pb.GetWorkloadRequest(uid="ns/nope")),
     lambda s: s.AcknowledgeAlert(pb.AcknowledgeAlertRequest(id="nope")),

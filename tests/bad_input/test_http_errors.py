@@ -36,10 +36,11 @@ def test_unknown_node_is_404(base: str, path: str) -> None:
     assert "nope" in str(err["message"])
 
 
-def test_unknown_metric_is_404(base: str) -> None:
-    err = _error(httpx.get(f"{base}/nodes/n1/metrics", params={"metric": "flux"}), 404,
-                 "NOT_FOUND")
-    assert err["details"] == {"kind": "metric", "id": "flux"}
+def test_unknown_metric_is_400_naming_the_parameter(base: str) -> None:
+    err = _error(httpx.get(f"{base}/nodes/n1/metrics", params={"metric": "flux"}), 400,
+                 "INVALID_PARAMETER")
+    assert err["details"] == {"parameter": "metric"}
+    assert "power" in str(err["message"])  # it lists the metrics there are
 
 
 def test_unknown_gpu_is_404(base: str) -> None:

@@ -83,7 +83,7 @@ def test_default_step_keeps_a_series_under_a_thousand_points() -> None:
 
 @pytest.mark.parametrize(("kwargs", "error"), [
     ({"node": "x", "metric": "power"}, NotFoundError),
-    ({"node": "n", "metric": "nope"}, NotFoundError),
+    ({"node": "n", "metric": "nope"}, InvalidParameterError),
     ({"node": "n", "metric": "power", "gpu": "GPU-z"}, NotFoundError),
     ({"node": "n", "metric": "power", "agg": "p42"}, InvalidParameterError),
     ({"node": "n", "metric": "power", "start_ns": T0, "end_ns": T0 - 1}, InvalidParameterError),
