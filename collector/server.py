@@ -13,6 +13,9 @@ from pathlib import Path
 
 import grpc
 import uvicorn
+from grpc_health.v1 import health as grpc_health
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from gputel.collector.access import AccessPolicy, RateLimiter, load_tokens
@@ -47,6 +50,9 @@ from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SERVICE_NAMES = ("gputel.v1.IngestService", "gputel.v1.QueryService",
+                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +148,7 @@ class Collector:
         self._http: _QuietServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
+        self._grpc_health = grpc_health.aio.HealthServicer()
 
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
@@ -173,6 +180,8 @@ class Collector:
         add_ingest_servicer(IngestServicer(self.ingest, ack_latency=self.ack_latency),
                             self._grpc)
         pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.services), self._grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(self._grpc_health, self._grpc)
+        reflection.enable_server_reflection(SERVICE_NAMES, self._grpc)
         address = f"{_bracket(self.config.grpc_host)}:{self.config.grpc_port}"
         cfg = self.config
         if cfg.tls_cert and cfg.tls_key:
@@ -203,6 +212,8 @@ class Collector:
                 raise OSError("HTTP server stopped while starting")
             await asyncio.sleep(0.01)
         self._ready = True
+        for name in ("", *SERVICE_NAMES[:2]):
+            await self._grpc_health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""
@@ -281,6 +292,7 @@ class Collector:
         """Stop accepting, end open streams after `grace` seconds, stop HTTP; idempotent."""
         self._ready = False
         if self._grpc is not None:
+            await self._grpc_health.enter_graceful_shutdown()
             await self._grpc.stop(grace)
             self._grpc = None
         if self._http is not None:
