@@ -19,7 +19,7 @@ class Batcher:
     """
 
     def __init__(self, n_devices: int, n_metrics: int, ticks_per_frame: int,
-                 emit: Callable[[pb.Frame, int], None],
+                 emit: Callable[[pb.Frame, int], object],
                  decorate: Callable[[pb.Frame, int], None] | None = None) -> None:
         if ticks_per_frame < 1:
             raise ValueError("a frame holds at least one tick")

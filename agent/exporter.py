@@ -154,7 +154,7 @@ class TickWindow:
             ts_ns = self._ts_ns
         hi[~fresh] = np.nan
         lo[~fresh] = np.nan
-        return WindowView(ts_ns, latest, hi, lo, fresh.any(axis=1))
+        return WindowView(ts_ns, latest, hi, lo, np.asarray(fresh.any(axis=1)))
 
     def _assign(self, key: str) -> int:
         used = set(self._slots.values())
@@ -380,7 +380,7 @@ class AgentCollector(Collector):
         )
         for name, doc, value in counters:
             yield CounterMetricFamily(name, doc, value=value)
-        gauges = (
+        gauges: tuple[tuple[str, str, float], ...] = (
             ("gputel_agent_outbox_frames", "Frames waiting for acknowledgement (the spool).",
              len(self._outbox)),
             ("gputel_agent_spool_bytes", "Bytes of the on-disk spool (0 without one).",
@@ -391,8 +391,8 @@ class AgentCollector(Collector):
              s.last_read_seconds),
             ("gputel_agent_read_max_seconds", "Longest backend read so far.", s.max_read_seconds),
         )
-        for name, doc, value in gauges:
-            yield GaugeMetricFamily(name, doc, value=value)
+        for name, doc, level in gauges:
+            yield GaugeMetricFamily(name, doc, value=level)
         yield from self._optional()
         info = GaugeMetricFamily("gputel_agent_info", "The agent's backend and node.",
                                  labels=("node", "backend"))

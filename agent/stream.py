@@ -99,7 +99,7 @@ class StreamClient:
             retry=tenacity.retry_if_exception(self._retryable),
             wait=tenacity.wait_random_exponential(multiplier=0.2, max=self._backoff_max_s),
             stop=lambda _state: self._stop.is_set(),
-            sleep=self._stop.wait,
+            sleep=self._sleep,
             before_sleep=self._log_retry,
             reraise=True,
         )
@@ -112,6 +112,10 @@ class StreamClient:
                 log.error("collector refused the stream (%s); retrying in %.0f s",
                           exc, self._backoff_max_s)
                 self._stop.wait(self._backoff_max_s)
+
+    def _sleep(self, seconds: float) -> None:
+        """Back off, cut short by stop()."""
+        self._stop.wait(seconds)
 
     def _retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, StreamBrokenError) and exc.code in RETRYABLE

@@ -71,7 +71,8 @@ def _percentiles(k: IntArray, vals: FloatArray, starts: IntArray, counts: IntArr
     low = np.floor(rank).astype(np.int64)
     high = np.minimum(low + 1, counts - 1)
     below, above = ordered[starts + low], ordered[starts + high]
-    return below + (above - below) * (rank - low)
+    out: npt.NDArray[np.float64] = below + (above - below) * (rank - low)
+    return out
 
 
 def aggregate_buckets(b: Buckets, width: int, start: int, step: int, n_points: int,

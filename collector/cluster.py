@@ -212,8 +212,10 @@ class ClusterQueries:
                       _value(metric, n.usage.energy_joules, n.usage.gpu_seconds_allocated,
                              n.utilization_percent))
                      for n in self._core.workloads.namespaces()]
-        ranked = sorted((f for f in found if f[4] is not None), key=lambda f: (-f[4], f[1]))
-        entries = [TopEntry(i + 1, kind, ident, ns, name, float(value))
+        known = [(kind, ident, ns, name, value) for kind, ident, ns, name, value in found
+                 if value is not None]
+        ranked = sorted(known, key=lambda f: (-f[4], f[1]))
+        entries = [TopEntry(i + 1, kind, ident, ns, name, value)
                    for i, (kind, ident, ns, name, value) in enumerate(ranked[:limit])]
         return Top(by, metric, TOP_METRICS[metric], entries)
 

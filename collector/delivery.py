@@ -44,5 +44,9 @@ def retrying(initial_s: float, max_s: float, deadline_s: float, stop: threading.
         retry=tenacity.retry_if_exception(lambda e: isinstance(e, DeliveryError) and e.retryable),
         wait=tenacity.wait_random_exponential(multiplier=initial_s, max=max_s),
         stop=tenacity.stop_any(tenacity.stop_after_delay(deadline_s),
-                               lambda _state: stop.is_set()),
-        sleep=stop.wait, before_sleep=before_sleep, reraise=True)
+                               tenacity.stop_when_event_set(stop)),
+        sleep=lambda seconds: _wait(stop, seconds), before_sleep=before_sleep, reraise=True)
+
+
+def _wait(stop: threading.Event, seconds: float) -> None:
+    stop.wait(seconds)

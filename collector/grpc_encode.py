@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gputel.collector.alerts import Alert
@@ -16,7 +18,7 @@ from gputel.collector.workload_query import Hierarchy, NamespaceSummary, Workloa
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 
-def page_pb(page: Page[object]) -> pb.PageInfo:
+def page_pb(page: Page[Any]) -> pb.PageInfo:
     """Page -> PageInfo."""
     return pb.PageInfo(total=page.total, page=page.page, page_size=page.page_size)
 

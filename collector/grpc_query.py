@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import grpc
 
@@ -24,7 +24,7 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 MIN_WATCH_MS = 10
 
 

@@ -124,16 +124,24 @@ class Journal(Protocol):
 
 
 class StoredFrameLike(Protocol):
-    """What replay yields."""
+    """What replay yields (read-only)."""
 
-    node: str
-    instance: str
-    payload: bytes
+    @property
+    def node(self) -> str:
+        """The frame's node."""
+
+    @property
+    def instance(self) -> str:
+        """The agent instance that sent it."""
+
+    @property
+    def payload(self) -> bytes:
+        """The Frame's bytes."""
 
 
 # Called after each new frame is durable and applied: node, its devices (index-aligned
 # with the blocks' device numbers), the agent's metric ids, the decoded blocks.
-OnCommit = Callable[[str, Sequence[DeviceRecord], Sequence[str], list[frames.Block]], None]
+OnCommit = Callable[[str, Sequence[DeviceRecord], Sequence[str], list[frames.Block]], object]
 
 
 @dataclass(slots=True)
@@ -287,8 +295,8 @@ class IngestCore:
         if self._journal is None:
             return 0
         sessions: dict[tuple[str, str], Session] = {}
-        for node, instance, hello, seen_ns in self._journal.agents():
-            sessions[(node, instance)] = _session(hello)
+        for name, instance, hello, seen_ns in self._journal.agents():
+            sessions[(name, instance)] = _session(hello)
             self._restore_node(hello, seen_ns)
         for key, seqs in self._journal.seqs().items():
             dedup = self._dedup.setdefault(key, _Dedup(watermark=seqs[0] - 1))

@@ -67,7 +67,9 @@ def parse_selector(text: str | None, parameter: str = "labels") -> Selector:
 
 def _split(text: str, parameter: str) -> list[str]:
     """Requirements are separated by commas outside parentheses."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth not in (0, 1):

@@ -140,7 +140,7 @@ class RemoteWriter:
         self._series_bytes: list[bytes] = []  # per series, its encoded labels
         # Per series id, the newest timestamp sent (ms); grown as series appear.
         self._last_sent = np.full(1024, np.iinfo(np.int64).min, dtype=np.int64)
-        self._plans: dict[tuple[str, str, int, tuple[int, ...]], _BlockPlan] = {}
+        self._plans: dict[tuple[str, str, int, tuple[str, ...]], _BlockPlan] = {}
         self._queue: deque[_Chunk] = deque()
         self._queued = 0
         self._inflight_oldest_ms: int | None = None
@@ -183,7 +183,9 @@ class RemoteWriter:
         key = (node, device.uuid, device.index, tuple(metric_ids[m] for m in metrics))
         plan = self._plans.get(key)
         if plan is None:
-            rows, series, scales = [], [], []
+            rows: list[int] = []
+            series: list[int] = []
+            scales: list[float] = []
             with self._cond:
                 for row, metric_id in enumerate(key[3]):
                     meta = METRICS.get(metric_id)

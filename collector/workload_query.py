@@ -192,7 +192,11 @@ class WorkloadQueries:
         return self._summary(info)
 
     def _summary(self, info: WorkloadInfo) -> WorkloadSummary:
-        gpus, uuids, power, memory, held = 0.0, [], [], [], []
+        gpus = 0.0
+        uuids: list[str] = []
+        power: list[float] = []
+        memory: list[float] = []
+        held: list[HeldGpu] = []
         for node, uuid in sorted(info.devices):
             fraction = dict(self._index.holders(node, uuid)).get(info.uid, 0.0)
             if fraction <= 0:

@@ -278,4 +278,5 @@ def _row(block: frames.Block, names: Iterable[str], metric: str) -> npt.NDArray[
     names = list(names)
     if metric not in names:
         return np.full(block.ts_ns.size, np.nan)
-    return block.values[names.index(metric)].astype(np.float64)
+    row: npt.NDArray[np.float64] = block.values[names.index(metric)].astype(np.float64)
+    return row

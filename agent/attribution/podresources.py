@@ -110,7 +110,7 @@ class PodResourcesClient:
             ("grpc.enable_retries", 0),
         ])
         stub = api_pb2_grpc.PodResourcesListerStub  # generated, untyped
-        self._stub = stub(self._channel)  # type: ignore[no-untyped-call]
+        self._stub = stub(self._channel)
         return self._stub
 
 
