@@ -13,11 +13,13 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from gputel.agent.attribution.attributor import Attributor
 from gputel.agent.attribution.cgroups import CgroupResolver
 from gputel.agent.attribution.framing import HoldingsTracker
+from gputel.agent.attribution.model import AllocationSource
 from gputel.agent.attribution.podresources import (
     DEFAULT_SOCKET_PATH,
     PodResourcesClient,
     PodResourcesPoller,
 )
+from gputel.agent.attribution.simulated import SimulatedCluster
 from gputel.agent.backends.base import Backend, DeviceInfo, Reading
 from gputel.agent.batcher import Batcher
 from gputel.agent.clock import Clock, SystemClock
@@ -53,7 +55,8 @@ class AgentConfig:
     tls_key: Path | None = None
     token_file: Path | None = None
     # "kubelet": attribute GPUs to pods through the kubelet's PodResources socket (and
-    # processes through proc_root when the backend lists them); "none": attribute nothing.
+    # processes through proc_root when the backend lists them); "sim": simulated pods on
+    # the sim backend's GPUs (demos); "none": attribute nothing.
     attribution: str = "none"
     kubelet_socket: str = DEFAULT_SOCKET_PATH
     kubelet_poll_seconds: float = 2.0
@@ -179,8 +182,10 @@ class Agent:
         """Kubelet attribution, process attribution (proc_root), both, or None."""
         cfg = self.config
         resolver = CgroupResolver(str(cfg.proc_root)) if cfg.proc_root else None
-        poller = None
-        if cfg.attribution == "kubelet":
+        poller: AllocationSource | None = None
+        if cfg.attribution == "sim":  # simulated pods on simulated GPUs (demos)
+            poller = SimulatedCluster(devices)
+        elif cfg.attribution == "kubelet":
             poller = PodResourcesPoller(PodResourcesClient(cfg.kubelet_socket), devices,
                                         interval_ns=round(cfg.kubelet_poll_seconds * 1e9))
         if poller is None and resolver is None:

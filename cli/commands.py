@@ -171,7 +171,8 @@ def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subp
             "--agent-port", str(args.agent_port), "--flush-interval", str(args.flush_interval),
             "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level,
             "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else "",
-            "--attribution", args.attribution, "--kubelet-socket", args.kubelet_socket,
+            "--attribution", "sim" if backend == "sim" and args.attribution == "auto"
+            else args.attribution, "--kubelet-socket", args.kubelet_socket,
             "--proc-root", args.proc_root, "--metrics-compat", args.metrics_compat]
     return subprocess.Popen(argv)
 

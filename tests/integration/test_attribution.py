@@ -162,3 +162,17 @@ def test_kubelet_away_keeps_sampling_marks_attribution_unavailable_and_retries(
         wait_until(lambda: "ml/late" in _workloads(collector.http_base), what="the pod")
         assert httpx.get(f"http://127.0.0.1:{agent.http.port}/readyz").json()[
             "attribution"] == "up"
+
+
+def test_simulated_pods_hold_simulated_gpus_for_demos(collector: CollectorThread) -> None:
+    with running_agent(collector.grpc_target, gpus=4, rate_hz=RATE, flush_seconds=0.1,
+                       attribution="sim") as agent:
+        assert agent.outbox.wait(lambda s: s.frames_acked >= 3, timeout=30)
+        base = collector.http_base
+        wait_until(lambda: len(_workloads(base)) == 3, what="the simulated pods")
+        held = _holders(base, "node-a")
+        assert held[0] == held[1] == [("ml-research/llm-pretrain-0", 1.0)]
+        assert held[2] == [("inference/chat-api-0", 1.0)]
+        assert held[3] == [("ml-research/notebook-alice-0", 1.0)]  # the idle GPU, held
+        ns = {n["namespace"]: n for n in get_json(f"{base}/api/v1/namespaces")[1]["data"]}
+        assert set(ns) == {"ml-research", "inference"}
