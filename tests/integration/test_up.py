@@ -41,9 +41,10 @@ def test_up_brings_up_collector_and_agent_and_stops_cleanly(tmp_path: object) ->
         status, body = get_json(f"{base}/nodes/laptop/metrics", metric="gpu_util")
         assert status == 200
         assert all(s["points"] for s in body["data"]["gpus"])
-        # The demo attributes the simulated GPUs to simulated pods.
-        wait_until(lambda: len(get_json(f"{base}/workloads")[1]["data"]) == 3, timeout=30,
-                   interval=0.1, what="the simulated pods in /api/v1/workloads")
+        # The demo attributes the simulated GPUs to simulated pods (3 GPUs: two pods).
+        wait_until(lambda: {w["uid"] for w in get_json(f"{base}/workloads")[1]["data"]} == {
+            "ml-research/llm-pretrain-0", "inference/chat-api-0"}, timeout=30, interval=0.1,
+            what="the simulated pods in /api/v1/workloads")
     finally:
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=30)
