@@ -13,9 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
-from gputel.agent.backends.base import Backend, Float32Array, Reading
+from gputel.agent.backends.base import Backend, Reading
 from gputel.agent.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -30,14 +28,6 @@ class SamplerStats:
     read_errors: int = 0
     last_read_seconds: float = 0.0
     max_read_seconds: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The latest tick: timestamp (Unix ns) and values[device, metric]."""
-
-    ts_ns: int
-    values: Float32Array
 
 
 class Sampler:
@@ -55,7 +45,6 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats = SamplerStats()
-        self.latest: Snapshot | None = None
         self.finished = threading.Event()
 
     @property
@@ -111,5 +100,4 @@ class Sampler:
         self.stats.last_read_seconds = took
         self.stats.max_read_seconds = max(self.stats.max_read_seconds, took)
         self.stats.ticks += 1
-        self.latest = Snapshot(ts_ns, np.array(reading.values, copy=True))
         self._sink(ts_ns, reading)

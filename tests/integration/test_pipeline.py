@@ -85,8 +85,6 @@ def test_agent_serves_metrics_and_probes(collector: CollectorThread) -> None:
         assert ready.status_code == 200
         assert ready.json()["collectorConnected"] is True
         text = httpx.get(f"{base}/metrics").text
-        snapshot = agent.sampler.latest  # type: ignore[union-attr]
-        assert snapshot is not None
         assert 'gputel_gpu_power_watts{gpu="1",model=' in text
         assert "gputel_agent_frames_acked_total" in text
         assert "process_resident_memory_bytes" in text
