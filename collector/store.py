@@ -40,7 +40,7 @@ class _Chunk:
 @dataclass(slots=True)
 class _Series:
     chunks: list[_Chunk] = field(default_factory=list)
-    samples: int = 0
+    held: int = 0  # samples in `chunks` now (appended minus aged out)
     latest_ts: int = 0
     latest_value: float = float("nan")
 
@@ -53,6 +53,7 @@ class SeriesStore:
             raise ValueError("retention must be positive")
         self._retention_ns = retention_ns
         self._series: dict[SeriesKey, _Series] = {}
+        self._held = 0
         self._lock = threading.Lock()
 
     def append(self, key: SeriesKey, ts: Int64Array, values: Float32Array) -> int:
@@ -70,7 +71,8 @@ class SeriesStore:
                 if not series.chunks or series.chunks[-1].n == CHUNK:
                     series.chunks.append(_Chunk())
                 done += series.chunks[-1].append(ts[done:], values[done:])
-            series.samples += int(ts.size)
+            series.held += int(ts.size)
+            self._held += int(ts.size)
             last = int(np.argmax(ts))
             if ts[last] >= series.latest_ts:
                 series.latest_ts, series.latest_value = int(ts[last]), float(values[last])
@@ -97,15 +99,16 @@ class SeriesStore:
         """(ts_ns, value) of the newest sample, or None."""
         with self._lock:
             series = self._series.get(key)
-            if series is None or not series.samples:
+            if series is None:  # a series exists from its first stored sample on
                 return None
             return series.latest_ts, series.latest_value
 
     def sample_count(self, node: str | None = None) -> int:
-        """Samples held (after retention), for one node or all."""
+        """Samples held (after retention), for one node or all; all is a counter (scrapes)."""
         with self._lock:
-            return sum(sum(c.n for c in s.chunks) for k, s in self._series.items()
-                       if node is None or k[0] == node)
+            if node is None:
+                return self._held
+            return sum(s.held for k, s in self._series.items() if k[0] == node)
 
     def enforce_retention(self, now_ns: int) -> int:
         """Drop chunks older than the retention; return how many samples went."""
@@ -118,7 +121,9 @@ class SeriesStore:
                     full = c.n == CHUNK
                     if full and c.ts[:c.n].max() < horizon:
                         dropped += c.n
+                        series.held -= c.n
                     else:
                         keep.append(c)
                 series.chunks = keep
+            self._held -= dropped
         return dropped
