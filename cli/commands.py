@@ -62,10 +62,13 @@ def _agent_config(args: argparse.Namespace) -> AgentConfig:
 
 
 def _attribution(args: argparse.Namespace) -> str:
-    """auto: the kubelet when its socket is there (in a cluster), else none."""
+    """auto: the kubelet when its socket is there (in a cluster), else simulated pods on
+    simulated GPUs, else none."""
     if args.attribution != "auto":
         return str(args.attribution)
-    return "kubelet" if Path(args.kubelet_socket).exists() else "none"
+    if Path(args.kubelet_socket).exists():
+        return "kubelet"
+    return "sim" if args.backend == "sim" else "none"
 
 
 def _api_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,8 +174,7 @@ def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subp
             "--agent-port", str(args.agent_port), "--flush-interval", str(args.flush_interval),
             "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level,
             "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else "",
-            "--attribution", "sim" if backend == "sim" and args.attribution == "auto"
-            else args.attribution, "--kubelet-socket", args.kubelet_socket,
+            "--attribution", args.attribution, "--kubelet-socket", args.kubelet_socket,
             "--proc-root", args.proc_root, "--metrics-compat", args.metrics_compat]
     return subprocess.Popen(argv)
 

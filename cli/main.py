@@ -126,8 +126,8 @@ def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           "directory of the agent's on-disk spool of unacknowledged frames ('' for memory)")
     o.add(p, env, "--attribution", "auto",
           "who holds each GPU: kubelet (PodResources socket), sim (simulated pods, for "
-          "simulated GPUs), none, or auto (kubelet when its socket exists; sim on simulated "
-          "GPUs in gputel up)", choices=("auto", "kubelet", "sim", "none"))
+          "simulated GPUs), none, or auto (kubelet when its socket exists, else sim on "
+          "simulated GPUs, else none)", choices=("auto", "kubelet", "sim", "none"))
     o.add(p, env, "--kubelet-socket", "/var/lib/kubelet/pod-resources/kubelet.sock",
           "the kubelet's PodResources unix socket")
     o.add(p, env, "--proc-root", "",
