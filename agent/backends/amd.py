@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gputel.agent.backends.base import BackendUnavailable, DeviceInfo, Reading, empty_values
-from gputel.agent.backends.workers import DeviceWorkers
+from gputel.agent.backends.workers import DeviceWorkers, release
 
 log = logging.getLogger(__name__)
 NAN = math.nan
@@ -213,13 +213,9 @@ class AmdSmiBackend:
 
     def close(self) -> None:
         """Stop the threads and shut AMD SMI down; idempotent."""
-        stuck = False
-        if self._workers is not None:
-            stuck = not self._workers.close()
-            self._workers = None
-        if self._amdsmi is not None and not stuck:  # never shut down under a hung call
-            _quiet_shut_down(self._amdsmi)
-        self._amdsmi = None
+        workers, amdsmi = self._workers, self._amdsmi
+        self._workers = self._amdsmi = None
+        release(workers, (lambda: _quiet_shut_down(amdsmi)) if amdsmi is not None else None)
 
     def devices(self) -> list[DeviceInfo]:
         """The GPUs (MI300 partitions appear as separate devices), in row order."""

@@ -40,7 +40,7 @@ from gputel.agent.backends.nvml_device import (
     nan_values,
 )
 from gputel.agent.backends.nvml_events import EventTarget, XidWatcher
-from gputel.agent.backends.workers import DeviceWorkers
+from gputel.agent.backends.workers import DeviceWorkers, release
 from gputel.agent.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -177,13 +177,9 @@ class NvmlBackend:
     def close(self) -> None:
         """Stop the threads and shut NVML down; idempotent."""
         self._stop_events()
-        stuck = False
-        if self._workers is not None:
-            stuck = not self._workers.close()
-            self._workers = None
-        if self._nvml is not None and not stuck:  # never pull NVML from under a hung call
-            _quiet_shutdown(self._nvml)
-        self._nvml = None
+        workers, nvml = self._workers, self._nvml
+        self._workers = self._nvml = None
+        release(workers, (lambda: _quiet_shutdown(nvml)) if nvml is not None else None)
 
     # ------------------------------------------------------------------ the interface
     def devices(self) -> list[DeviceInfo]:

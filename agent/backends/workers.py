@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -138,3 +138,12 @@ class DeviceWorkers(Generic[R]):
                 log.warning("device %d: sampling thread still inside a driver call at shutdown",
                             dev)
         return joined
+
+
+def release(workers: DeviceWorkers[Any] | None, shutdown: Callable[[], None] | None) -> None:
+    """Stop the device threads, then shut the vendor library down, unless a call is still
+    inside it: pulling the library from under a hung driver call can crash the process."""
+    if workers is not None and not workers.close():
+        return
+    if shutdown is not None:
+        shutdown()
