@@ -505,3 +505,24 @@ def test_process_lists_feed_attribution_with_memory_and_sm_utilization(
     later = tick(backend, clock, ms=1000)
     assert later.processes is not None
     assert later.processes[0] == []
+
+
+def test_close_never_shuts_nvml_down_under_a_hung_call(clock: FakeClock) -> None:
+    fake = fake_for(clock, gpus(2))
+    backend = NvmlBackend(nvml=fake, clock=clock, options=NvmlOptions(deadline_s=0.1),  # type: ignore[arg-type]
+                          boot_ns=lambda: clock.boot)
+    backend.open()
+    release = threading.Event()
+    fake.gpus[1].hang["nvmlDeviceGetMemoryInfo"] = release
+    try:
+        tick(backend, clock)
+        assert fake.hanging.is_set()
+        backend.close()  # the worker is still inside the driver call
+        assert fake._init_refs == 1
+    finally:
+        release.set()
+    other = fake_for(clock, gpus(1))
+    healthy = NvmlBackend(nvml=other, clock=clock, boot_ns=lambda: clock.boot)  # type: ignore[arg-type]
+    healthy.open()
+    healthy.close()
+    assert other._init_refs == 0  # with nothing hung, close() shuts NVML down
