@@ -17,6 +17,7 @@ import grpc
 import tenacity
 
 from gputel.agent.outbox import Outbox
+from gputel.proto.contract import BAD_SEQ_KEY, MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -33,14 +34,13 @@ RETRYABLE = frozenset({
     grpc.StatusCode.CANCELLED,
     grpc.StatusCode.INVALID_ARGUMENT,  # one bad frame: dropped, the stream resumes
 })
-BAD_SEQ_KEY = "gputel-bad-seq"
 # Keepalive pings find a dead collector (kill -9, cable cut) within seconds.
 CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 )
 
 

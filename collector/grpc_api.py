@@ -18,6 +18,7 @@ from prometheus_client import Histogram
 from gputel.collector.durable import StorageError
 from gputel.collector.errors import GputelError, InvalidFrameError
 from gputel.collector.ingest import IngestCore, Prepared, Session
+from gputel.proto.contract import BAD_SEQ_KEY
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -47,7 +48,6 @@ def add_ingest_servicer(servicer: IngestServicer, server: grpc.aio.Server) -> No
         response_serializer=pb.CollectorMessage.SerializeToString)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         "gputel.v1.IngestService", {"Stream": handler}),))
-BAD_SEQ_KEY = "gputel-bad-seq"
 _STATUS = {
     "INVALID_PARAMETER": grpc.StatusCode.INVALID_ARGUMENT,
     "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,

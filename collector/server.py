@@ -46,10 +46,10 @@ from gputel.collector.security import (
 from gputel.collector.services import HealthReport, StoreHealth, build_services
 from gputel.collector.store import SeriesStore
 from gputel.collector.webhooks import WebhookConfig, WebhookSender
+from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SERVICE_NAMES = ("gputel.v1.IngestService", "gputel.v1.QueryService",
                  health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                  reflection.SERVICE_NAME)

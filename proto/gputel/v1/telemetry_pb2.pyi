@@ -159,12 +159,14 @@ class DeviceBlock(_message.Message):
     def __init__(self, device: _Optional[int] = ..., metrics: _Optional[_Iterable[int]] = ..., base_ts_ns: _Optional[int] = ..., ts_delta_ns: _Optional[_Iterable[int]] = ..., values: _Optional[bytes] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("collector_version", "acked_through")
+    __slots__ = ("collector_version", "acked_through", "collector_time_ns")
     COLLECTOR_VERSION_FIELD_NUMBER: _ClassVar[int]
     ACKED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    COLLECTOR_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     collector_version: str
     acked_through: int
-    def __init__(self, collector_version: _Optional[str] = ..., acked_through: _Optional[int] = ...) -> None: ...
+    collector_time_ns: int
+    def __init__(self, collector_version: _Optional[str] = ..., acked_through: _Optional[int] = ..., collector_time_ns: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("seq", "duplicate")

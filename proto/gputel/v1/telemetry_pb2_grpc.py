@@ -50,9 +50,19 @@ class IngestServiceServicer(object):
 
     def Stream(self, request_iterator, context):
         """One stream per agent for its whole life. Agent: Hello, then Frames.
-        Collector: Welcome, then Acks. A malformed message ends the stream with
-        INVALID_ARGUMENT; the trailing metadata key "gputel-bad-seq" names the
-        frame so the agent can drop it instead of resending it forever.
+        Collector: Welcome, then Acks. How a stream ends, and what the agent does:
+        - INVALID_ARGUMENT with trailing metadata "gputel-bad-seq": that frame is
+        malformed (or differs from the frame already held under its seq); the
+        agent drops it, counted, instead of resending it forever.
+        - OUT_OF_RANGE with "gputel-bad-seq": the frame's timestamps are outside
+        the collector's window (a skewed clock); the agent keeps it and retries.
+        - INVALID_ARGUMENT before the Welcome, PERMISSION_DENIED, UNAUTHENTICATED:
+        the Hello is refused (bad node name, identity not allowed); the agent
+        reports the message as not ready and retries slowly.
+        - ALREADY_EXISTS: a stream of this (node, agent instance) is already live.
+        - UNAVAILABLE (storage failing), RESOURCE_EXHAUSTED (a limit; the message
+        names it): trailing metadata "gputel-retry-after-ms" says how long the
+        agent waits before it connects again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
