@@ -24,6 +24,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
+
 from gputel.collector.rollups import Tier, fold_frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
@@ -80,6 +82,9 @@ class LogStats:
     frames_deleted: int = 0
     rollups_deleted: int = 0
     failures: int = 0
+    frames_quarantined: int = 0
+    agents_deleted: int = 0
+    writer_restarts: int = 0
 
 
 class StorageError(RuntimeError):
@@ -107,6 +112,7 @@ class FrameLog:
         self._thread = threading.Thread(target=self._run, name="gputel-frame-log", daemon=True)
         self._stopped = False
         self.stats = LogStats()
+        self.failing = ""  # why the last write failed; "" once a write succeeds again
 
     # ------------------------------------------------------------- reads at start-up
     def agents(self) -> list[tuple[str, str, pb.Hello, int]]:
@@ -133,6 +139,19 @@ class FrameLog:
     # ------------------------------------------------------------------ writes
     def start(self) -> None:
         """Start the writer thread."""
+        self._thread.start()
+
+    def writing(self) -> bool:
+        """True while the writer thread runs and the last write succeeded (readiness)."""
+        return self._thread.is_alive() and not self.failing
+
+    def supervise(self) -> None:
+        """Restart the writer thread if it died (counted); a no-op while it runs."""
+        if self._stopped or self._thread.is_alive() or not self._thread.ident:
+            return
+        self.stats.writer_restarts += 1
+        log.error("the store's writer thread had stopped; restarting it")
+        self._thread = threading.Thread(target=self._run, name="gputel-frame-log", daemon=True)
         self._thread.start()
 
     def remember_agent(self, node: str, instance: str, hello: pb.Hello) -> Future[bool]:
@@ -185,23 +204,38 @@ class FrameLog:
             self._write(batch)
 
     def _write(self, batch: list[_Item]) -> None:
+        """One transaction for the batch. Any failure, of any kind, fails the batch's
+        futures (nothing acknowledged) and leaves the writer running."""
         t0 = time.perf_counter()
         try:
             self._db.execute("BEGIN IMMEDIATE")
             results = [self._apply(item) for item in batch]
             self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.stats.failures += 1
-            log.error("store write failed (%s); %d message(s) not acknowledged", exc, len(batch))
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            for item in batch:
-                item.future.set_exception(StorageError(f"store write failed: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the writer must go on
+            self._failed(exc, batch)
             return
         self.stats.commits += 1
         self.stats.last_commit_seconds = time.perf_counter() - t0
+        if self.failing:
+            log.warning("store writes work again (after %d failed write(s))",
+                        self.stats.failures)
+            self.failing = ""
         for item, result in zip(batch, results, strict=True):
             item.future.set_result(result)
+
+    def _failed(self, exc: Exception, batch: list[_Item]) -> None:
+        self.stats.failures += 1
+        if not self.failing:  # one line when writes start failing, not one per batch
+            log.error("store writes failing (%s); frames are not acknowledged until a "
+                      "write succeeds again", exc)
+        self.failing = str(exc) or type(exc).__name__
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.debug("rollback after a failed write failed too", exc_info=True)
+        for item in batch:
+            item.future.set_exception(StorageError(f"store write failed: {self.failing}"))
 
     def _apply(self, item: _Item) -> bool:
         if item.kind == "frame":
@@ -227,11 +261,14 @@ class FrameLog:
             return
         hellos: dict[bytes, pb.Hello] = {}
         decoded = []
-        for node, _instance, _seq, payload, hello in rows:
-            if hello not in hellos:
-                hellos[hello] = pb.Hello.FromString(hello)
-            decoded.append((node, hellos[hello], pb.Frame.FromString(payload)))
-        self._db.executemany(UPSERT_ROLLUP, fold_frames(decoded, self._tiers))
+        for node, instance, seq, payload, hello in rows:
+            try:
+                if hello not in hellos:
+                    hellos[hello] = pb.Hello.FromString(hello)
+                decoded.append((node, instance, hellos[hello], pb.Frame.FromString(payload)))
+            except DecodeError as exc:
+                self._quarantined(node, instance, seq, exc)
+        self._db.executemany(UPSERT_ROLLUP, fold_frames(decoded, self._tiers, self._quarantined))
         self._db.executemany("UPDATE frames SET rolled = 1 WHERE node = ? AND instance = ? "
                              "AND seq = ?", [(r[0], r[1], r[2]) for r in rows])
         self.stats.frames_rolled += len(rows)
@@ -245,6 +282,17 @@ class FrameLog:
             cursor = self._db.execute("DELETE FROM rollups WHERE tier = ? AND bucket_ns < ?",
                                       (tier.step_ns, now - tier.retention_ns))
             self.stats.rollups_deleted += cursor.rowcount
+        cursor = self._db.execute(  # agents gone for longer than retention, with no frame
+            "DELETE FROM agents WHERE seen_ns < ? AND NOT EXISTS (SELECT 1 FROM frames f "
+            "WHERE f.node = agents.node AND f.instance = agents.instance)",
+            (now - self._full_retention_ns,))
+        self.stats.agents_deleted += cursor.rowcount
+
+    def _quarantined(self, node: str, instance: str, seq: int, exc: Exception) -> None:
+        """A held frame that cannot be folded: skipped (marked rolled), logged, counted."""
+        self.stats.frames_quarantined += 1
+        log.error("frame %d of %s/%s cannot be rolled up (%s); skipped", seq, node, instance,
+                  exc)
 
     def size_bytes(self) -> int:
         """Bytes on disk: the database plus its WAL."""

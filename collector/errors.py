@@ -49,6 +49,35 @@ class InvalidFrameError(GputelError):
         self.seq = seq
 
 
+class OutOfWindowError(InvalidFrameError):
+    """A frame's timestamps lie outside the accepted window (the agent's clock is off):
+    the agent keeps the frame and retries, rather than dropping it."""
+
+    code = "OUT_OF_RANGE"
+
+
+class LimitError(GputelError):
+    """A configured limit refuses the request; `details['limit']` names the limit (a flag)."""
+
+    code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(f"{message} (limit {limit})", {"limit": limit})
+        self.limit = limit
+
+
+class AlreadyStreamingError(GputelError):
+    """A stream for this node is already open; a second one is refused until it ends."""
+
+    code = "ALREADY_EXISTS"
+
+
+class IdentityError(GputelError):
+    """The client's credential does not allow the node its Hello names."""
+
+    code = "FORBIDDEN"
+
+
 def unknown_metric(metric: str) -> InvalidParameterError:
     """The error for a metric id the catalogue does not know: a bad `metric` parameter."""
     from gputel.proto.metrics import METRICS  # noqa: PLC0415 - only when the error happens

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,13 +45,23 @@ class Buckets:
     last: npt.NDArray[np.float64]
 
 
-def fold_frames(decoded: Iterable[tuple[str, pb.Hello, pb.Frame]],
-                tiers: tuple[Tier, ...]) -> list[RollupRow]:
-    """Aggregate every sample of the frames into one row per (tier, series, bucket)."""
+def fold_frames(decoded: Iterable[tuple[str, str, pb.Hello, pb.Frame]],
+                tiers: tuple[Tier, ...],
+                on_bad: Callable[[str, str, int, Exception], object]) -> list[RollupRow]:
+    """Aggregate every sample of the frames into one row per (tier, series, bucket).
+
+    Each item is (node, agent instance, hello, frame); a frame that does not decode
+    against its hello is passed to `on_bad` (node, instance, seq, error) and skipped.
+    """
     series: dict[tuple[str, str, str], list[tuple[npt.NDArray[np.int64],
                                                   npt.NDArray[np.float32]]]] = {}
-    for node, hello, frame in decoded:
-        for block in frames.decode_frame(frame, len(hello.devices), len(hello.metrics)):
+    for node, instance, hello, frame in decoded:
+        try:
+            blocks = frames.decode_frame(frame, len(hello.devices), len(hello.metrics))
+        except frames.FrameError as exc:
+            on_bad(node, instance, frame.seq, exc)
+            continue
+        for block in blocks:
             uuid = hello.devices[block.device].uuid
             for row, m in enumerate(block.metrics):
                 metric = hello.metrics[m]

@@ -5,8 +5,10 @@ Secrets are read from files (so Kubernetes Secrets can be mounted) and never log
 
 from __future__ import annotations
 
+import fnmatch
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -29,13 +31,66 @@ def read_secret(path: Path, what: str) -> bytes:
     return data
 
 
-def read_tokens(path: Path) -> frozenset[str]:
-    """Bearer tokens, one per line (blank lines and # comments ignored)."""
-    lines = read_secret(path, "token").decode().splitlines()
-    tokens = frozenset(t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#"))
-    if not tokens:
+def read_tokens(path: Path) -> dict[str, tuple[str, ...]]:
+    """Ingest bearer tokens and the nodes each may speak for, one token per line:
+    `TOKEN` (any node) or `TOKEN: PATTERN[,PATTERN...]` (node names, shell-style globs
+    such as `gpu-a-*`). Blank lines and # comments are ignored."""
+    scopes: dict[str, tuple[str, ...]] = {}
+    for line in read_secret(path, "token").decode().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        token, _, scope = line.partition(":")
+        patterns = tuple(p.strip() for p in scope.split(",") if p.strip())
+        if token.strip():
+            scopes[token.strip()] = patterns
+    if not scopes:
         raise SecurityConfigError(f"the token file {path} holds no token")
-    return tokens
+    return scopes
+
+
+def bearer(metadata: Mapping[str, str | bytes]) -> bytes:
+    """The token of an `authorization: Bearer <token>` header, b'' when there is none."""
+    header = metadata.get("authorization", "")
+    value = header.encode() if isinstance(header, str) else header
+    scheme, _, token = value.partition(b" ")
+    return token if scheme.lower() == b"bearer" else b""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeBinding:
+    """Which nodes an ingest client may speak for.
+
+    With ingest tokens, a token scoped to node patterns allows only those nodes. With
+    mutual TLS and `cert_names`, the node must be the client certificate's common name
+    or one of its DNS names. With neither, any client may speak for any node.
+    """
+
+    token_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    cert_names: bool = False
+
+    def problem(self, node: str, metadata: Mapping[str, str | bytes],
+                auth: Mapping[str, Sequence[bytes]]) -> str:
+        """Why this client may not stream as `node`, or '' when it may."""
+        if self.token_scopes:
+            scope = self._scope(bearer(metadata))
+            if scope and not any(fnmatch.fnmatchcase(node, p) for p in scope):
+                return f"this token may not stream as node {node!r}"
+        if self.cert_names:
+            names = {v.decode(errors="replace") for key in _CERT_NAME_KEYS
+                     for v in auth.get(key, ())}
+            if node not in names:
+                return f"the client certificate does not name node {node!r}"
+        return ""
+
+    def _scope(self, token: bytes) -> tuple[str, ...]:
+        found: tuple[str, ...] = ()
+        for known, scope in self.token_scopes.items():  # every one, in constant time each
+            if hmac.compare_digest(token, known.encode()):
+                found = scope
+        return found
+
+
+_CERT_NAME_KEYS = ("x509_common_name", "x509_subject_alternative_name")
 
 
 def server_credentials(cert: Path, key: Path,
@@ -50,7 +105,7 @@ def server_credentials(cert: Path, key: Path,
 class IngestTokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses ingest streams without `authorization: Bearer <token>` naming a known token."""
 
-    def __init__(self, tokens: frozenset[str]) -> None:
+    def __init__(self, tokens: Iterable[str]) -> None:
         self._tokens = tuple(t.encode() for t in tokens)
         self._refuse = grpc.stream_stream_rpc_method_handler(_unauthenticated)
 
@@ -66,10 +121,8 @@ class IngestTokenInterceptor(grpc.aio.ServerInterceptor):
         return self._refuse
 
     def _allowed(self, metadata: dict[str, str | bytes]) -> bool:
-        header = metadata.get("authorization", "")
-        value = header.encode() if isinstance(header, str) else header
-        scheme, _, token = value.partition(b" ")
-        if scheme.lower() != b"bearer" or not token:
+        token = bearer(metadata)
+        if not token:
             return False
         # Compare against every token in constant time, so timing says nothing.
         return any([hmac.compare_digest(token, known) for known in self._tokens])  # noqa: C419

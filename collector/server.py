@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from gputel.collector.access import AccessPolicy, RateLimiter, load_tokens
+from gputel.collector.admission import IngestLimits
 from gputel.collector.alerts import AlertEvent, AlertRules
 from gputel.collector.costs import Pricing
 from gputel.collector.durable import FrameLog, StorageError
@@ -29,7 +30,12 @@ from gputel.collector.exporter import (
     ack_latency_histogram,
 )
 from gputel.collector.grpc_access import QueryAccessInterceptor
-from gputel.collector.grpc_api import VERSION, IngestServicer, add_ingest_servicer
+from gputel.collector.grpc_api import (
+    VERSION,
+    IngestPolicy,
+    IngestServicer,
+    add_ingest_servicer,
+)
 from gputel.collector.grpc_query import QueryServicer
 from gputel.collector.http_api import create_app
 from gputel.collector.ingest import IngestCore
@@ -38,6 +44,7 @@ from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
 from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.security import (
     IngestTokenInterceptor,
+    NodeBinding,
     SecurityConfigError,
     read_secret,
     read_tokens,
@@ -97,6 +104,10 @@ class CollectorConfig:
     watch_interval_seconds: float = 1.0
     remote_write_url: str = ""  # a Prometheus remote-write 1.0 endpoint; "" = off
     remote_write_queue_samples: int = 500_000
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    max_memory_bytes: int = 0  # 0: no memory budget
+    retry_after_seconds: float = 5.0
+    mtls_any_node: bool = False  # True: a client certificate may stream as any node
 
 
 class _QuietServer(uvicorn.Server):
@@ -123,7 +134,7 @@ class Collector:
         self.remote_write = (RemoteWriter(RemoteWriteConfig(
             config.remote_write_url, max_queue_samples=config.remote_write_queue_samples))
             if config.remote_write_url else None)
-        self.ingest = IngestCore(self.store, time.time_ns, journal=self.log,
+        self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
                                  if self.remote_write else None)
         self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
@@ -149,6 +160,7 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._grpc_health = grpc_health.aio.HealthServicer()
+        self.ingest_servicer: IngestServicer | None = None
 
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
@@ -163,9 +175,9 @@ class Collector:
             raise SecurityConfigError("TLS needs both a certificate and its key")
         if self.config.tls_client_ca and not self.config.tls_cert:
             raise SecurityConfigError("mutual TLS (a client CA) needs the server's TLS certificate")
+        scopes = read_tokens(self.config.token_file) if self.config.token_file else {}
         interceptors: list[grpc.aio.ServerInterceptor] = (
-            [IngestTokenInterceptor(read_tokens(self.config.token_file))]
-            if self.config.token_file else [])
+            [IngestTokenInterceptor(scopes)] if scopes else [])
         access = self._access_policy()
         if access.tokens is not None or access.limiter is not None:
             interceptors.append(QueryAccessInterceptor(access))
@@ -177,8 +189,9 @@ class Collector:
             ("grpc.keepalive_time_ms", 10_000),
             ("grpc.keepalive_timeout_ms", 5_000),
         ))
-        add_ingest_servicer(IngestServicer(self.ingest, ack_latency=self.ack_latency),
-                            self._grpc)
+        self.ingest_servicer = IngestServicer(self.ingest, self._ingest_policy(scopes),
+                                              ack_latency=self.ack_latency)
+        add_ingest_servicer(self.ingest_servicer, self._grpc)
         pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.services), self._grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self._grpc_health, self._grpc)
         reflection.enable_server_reflection(SERVICE_NAMES, self._grpc)
@@ -193,7 +206,7 @@ class Collector:
             raise OSError(f"cannot listen for gRPC on {address}")
         sock = _bind(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
-        app = create_app(self.services, self.registry, lambda: self._ready, access)
+        app = create_app(self.services, self.registry, self.ready, access)
         self._http = _QuietServer(uvicorn.Config(
             app, log_level="warning", lifespan="off", access_log=False,
             ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
@@ -215,6 +228,16 @@ class Collector:
         for name in ("", *SERVICE_NAMES[:2]):
             await self._grpc_health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
+    def ready(self) -> bool:
+        """Serving, and able to make frames durable (readiness tells the truth)."""
+        return self._ready and (self.log is None or self.log.writing())
+
+    def _ingest_policy(self, scopes: dict[str, tuple[str, ...]]) -> IngestPolicy:
+        cfg = self.config
+        binding = NodeBinding(scopes, cert_names=bool(cfg.tls_client_ca) and not cfg.mtls_any_node)
+        return IngestPolicy(binding, cfg.max_memory_bytes, cfg.limits.inflight_bytes,
+                            int(cfg.retry_after_seconds * 1000))
+
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""
         nodes = self.ingest.nodes()
@@ -223,7 +246,7 @@ class Collector:
             store = StoreHealth("memory", "ok", samples, keep)
         else:
             failures = self.log.stats.failures
-            store = StoreHealth("sqlite", "degraded" if failures else "ok", samples, keep,
+            store = StoreHealth("sqlite", "failing" if self.log.failing else "ok", samples, keep,
                                 str(self.log.path), self.log.size_bytes(), failures,
                                 tuple((t.step_ns / 1e9, t.retention_ns / 1e9)
                                       for t in self.config.tiers))
@@ -267,11 +290,13 @@ class Collector:
         while True:
             await asyncio.sleep(self.config.maintenance_seconds)
             self.store.enforce_retention(time.time_ns())
+            self.ingest.forget_idle()
             if self.log is not None:
+                self.log.supervise()
                 try:
                     await asyncio.wrap_future(self.log.maintain())
                 except StorageError as exc:
-                    log.error("store maintenance failed: %s", exc)
+                    log.debug("store maintenance failed: %s", exc)  # logged once by the writer
             if self.store_sizes is not None:  # counted here, never on the scrape path
                 await asyncio.to_thread(self.store_sizes.refresh)
 
@@ -311,6 +336,8 @@ class Collector:
             self.remote_write = None
         if self.log is not None:  # what was acknowledged is committed; close cleanly
             await asyncio.to_thread(self.log.close)
+        if self.ingest_servicer is not None:
+            self.ingest_servicer.close()
 
 
 def _bracket(host: str) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gputel.proto import frames
+from gputel.proto.contract import BAD_SEQ_KEY
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from tests.harness.raw_stream import RawStream, good_frame, hello
 from tests.harness.servers import CollectorThread, running_agent
@@ -107,13 +108,17 @@ def test_a_frame_before_hello_is_refused(raw: RawStream) -> None:
     assert "hello" in err.details()
 
 
-@pytest.mark.parametrize(("offset_s", "words"), [(3600, "future"), (-3 * 86400, "past")])
-def test_timestamps_far_from_now_are_refused(raw: RawStream, offset_s: int, words: str) -> None:
+@pytest.mark.parametrize(("offset_s", "words"), [(3600, "ahead"), (-3 * 86400, "behind")])
+def test_timestamps_far_from_now_are_refused_as_out_of_range(raw: RawStream, offset_s: int,
+                                                             words: str) -> None:
+    """OUT_OF_RANGE, not INVALID_ARGUMENT: the frame is sound, the agent's clock is not, so
+    the agent keeps the frame (named by its seq) rather than dropping it."""
     _welcomed(raw)
     raw.send_frame(good_frame(1, t0_ns=time.time_ns() + offset_s * 10**9))
     err = raw.error()
-    assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert err.code() is grpc.StatusCode.OUT_OF_RANGE
     assert words in err.details()
+    assert (BAD_SEQ_KEY, "1") in tuple(err.trailing_metadata())
 
 
 def test_a_resent_frame_is_acknowledged_but_stored_once(raw: RawStream,

@@ -40,10 +40,14 @@ def good_frame(seq: int, ticks: int = 3, devices: int = 2, t0_ns: int | None = N
 class RawStream:
     """One ingest stream whose requests the test feeds one by one."""
 
-    def __init__(self, target: str) -> None:
-        self._channel = grpc.insecure_channel(target)
+    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None = None,
+                 metadata: tuple[tuple[str, str], ...] | None = None,
+                 options: tuple[tuple[str, object], ...] = ()) -> None:
+        self._channel = (grpc.secure_channel(target, credentials, options) if credentials
+                         else grpc.insecure_channel(target, options))
         self._requests: queue.Queue[object] = queue.Queue()
-        self._answers = pb_grpc.IngestServiceStub(self._channel).Stream(self._iterate())
+        self._answers = pb_grpc.IngestServiceStub(self._channel).Stream(self._iterate(),
+                                                                         metadata=metadata)
 
     def _iterate(self) -> Iterator[pb.AgentMessage]:
         while (item := self._requests.get()) is not _END:

@@ -78,12 +78,7 @@ def test_folding_is_exactly_once_across_repeats_and_restarts(tmp_path: Path) -> 
             assert int(buckets.count.sum()) == FRAMES * TICKS_PER_FRAME
         # The restarted collector recovered its head and its duplicate detection too.
         assert second.collector.store.sample_count("old") == FRAMES * TICKS_PER_FRAME * 8
-        assert second.collector.ingest.seen(_session(second), FRAMES)
+        assert second.collector.ingest.held("old", "raw-1", FRAMES)
     finally:
         second.stop()
 
-
-def _session(server: CollectorThread) -> object:
-    from gputel.collector.ingest import Session  # noqa: PLC0415
-
-    return Session("old", "raw-1", ["GPU-raw-0"], [])

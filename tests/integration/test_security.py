@@ -7,10 +7,12 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
 from tests.harness.certs import Issued, TestCA
+from tests.harness.raw_stream import RawStream, hello
 from tests.harness.servers import CollectorThread, running_agent, wait_until
 
 TOKEN = "s3cr3t-ingest-token-7f1c"
@@ -21,7 +23,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     d = tmp_path_factory.mktemp("pki")
     ca, rogue = TestCA(d), TestCA(d, "rogue CA")
     return {"ca": ca, "server": ca.issue("collector", server=True),
-            "client": ca.issue("agent-1", server=False),
+            "client": ca.issue("node-a", server=False),
             "rogue": rogue.issue("intruder", server=False)}
 
 
@@ -74,6 +76,25 @@ def test_an_agent_without_a_valid_client_certificate_is_refused(
     assert mtls.collector.ingest.nodes() == []
 
 
+def test_a_client_certificate_streams_only_as_the_node_it_names(
+        mtls: CollectorThread, pki: dict[str, object]) -> None:
+    """The certificate issued to node-a cannot speak for node-b (PERMISSION_DENIED), so a
+    stolen or shared agent credential cannot rewrite another node's data."""
+    client: Issued = pki["client"]  # type: ignore[assignment]
+    ca: TestCA = pki["ca"]  # type: ignore[assignment]
+    raw = RawStream(mtls.grpc_target, credentials=grpc.ssl_channel_credentials(
+        ca.cert.read_bytes(), client.key.read_bytes(), client.cert.read_bytes()),
+        options=(("grpc.ssl_target_name_override", "localhost"),))
+    try:
+        raw.send_hello(hello(node="node-b"))
+        err = raw.error()
+    finally:
+        raw.close()
+    assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "does not name node 'node-b'" in err.details()
+    assert mtls.collector.ingest.nodes() == []
+
+
 def test_the_http_api_is_served_over_tls(mtls: CollectorThread, pki: dict[str, object]) -> None:
     ca: TestCA = pki["ca"]  # type: ignore[assignment]
     port = mtls.collector.http_port
@@ -107,3 +128,31 @@ def test_bearer_tokens_guard_ingest(tokens: CollectorThread, tmp_path: Path,
     if not accepted:
         assert error.startswith("UNAUTHENTICATED")
     assert TOKEN not in caplog.text  # never logged, whatever happened
+
+
+@pytest.fixture
+def scoped(tmp_path: Path) -> Iterator[CollectorThread]:
+    path = tmp_path / "tokens"
+    path.write_text(f"{TOKEN}: node-a, rack2-*\nany-node-token\n")
+    collector = CollectorThread(token_file=path).start()
+    yield collector
+    collector.stop()
+
+
+@pytest.mark.parametrize(("token", "node", "accepted"), [
+    (TOKEN, "node-a", True), (TOKEN, "rack2-gpu7", True), (TOKEN, "node-b", False),
+    ("any-node-token", "node-b", True)])
+def test_a_token_scoped_to_nodes_streams_only_as_those_nodes(
+        scoped: CollectorThread, token: str, node: str, accepted: bool) -> None:
+    raw = RawStream(scoped.grpc_target, metadata=(("authorization", f"Bearer {token}"),))
+    try:
+        raw.send_hello(hello(node=node))
+        if accepted:
+            assert raw.answer().WhichOneof("kind") == "welcome"
+        else:
+            err = raw.error()
+            assert err.code() is grpc.StatusCode.PERMISSION_DENIED
+            assert f"may not stream as node {node!r}" in err.details()
+    finally:
+        raw.close()
+    assert TOKEN not in repr(scoped.collector.ingest.stats)
