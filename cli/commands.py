@@ -16,6 +16,7 @@ from gputel.agent.backends.base import BackendError
 from gputel.agent.runtime import Agent, AgentConfig, SecretError
 from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
+from gputel.collector.admission import IngestLimits
 from gputel.collector.alerts import AlertRules
 from gputel.collector.costs import Pricing
 from gputel.collector.durable import StorageError
@@ -94,6 +95,17 @@ def _api_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _limit_config(args: argparse.Namespace) -> dict[str, Any]:
+    """CollectorConfig fields that bound what agents can make the collector hold."""
+    return {
+        "limits": IngestLimits(max_nodes=args.max_nodes, max_streams=args.max_streams,
+                               max_series=args.max_series, inflight_bytes=args.ingest_inflight,
+                               node_ttl_ns=int(args.node_ttl * 1e9)),
+        "max_memory_bytes": args.max_memory, "retry_after_seconds": args.retry_after,
+        "mtls_any_node": args.mtls_any_node == "on",
+    }
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
@@ -133,7 +145,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers),
             tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
-            **_api_config(args)))
+            **_api_config(args), **_limit_config(args)))
         await collector.start()
     except (StorageError, SecurityConfigError) as exc:
         die(str(exc))

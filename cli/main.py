@@ -21,6 +21,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     agent = sub.add_parser("agent", help="the per-node agent")
     for p in (up, collector):
         _collector_flags(p, env)
+        _ingest_limit_flags(p, env)
         _api_flags(p, env)
     for p in (up, agent):
         _agent_flags(p, env)
@@ -92,6 +93,26 @@ def _api_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     o.add(p, env, "--remote-write-queue-samples", 500_000,
           "samples queued for remote write before the oldest are dropped",
           o.ranged(int, 1000, 10**9))
+
+
+def _ingest_limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    o.add(p, env, "--max-nodes", 10_000, "nodes the collector keeps; a new node past it is "
+          "refused (RESOURCE_EXHAUSTED)", o.ranged(int, 1, 10**7))
+    o.add(p, env, "--max-streams", 10_000, "ingest streams open at once",
+          o.ranged(int, 1, 10**7))
+    o.add(p, env, "--max-series", 2_000_000, "series (node x GPU x metric) the collector holds",
+          o.ranged(int, 1, 10**9))
+    o.add(p, env, "--max-memory", "0", "memory budget (e.g. 2GiB; 0: none): past it new frames "
+          "wait (RESOURCE_EXHAUSTED) and the in-memory head evicts its oldest samples", o.size)
+    o.add(p, env, "--ingest-inflight", "256MiB", "bytes of frames read but not yet "
+          "acknowledged, over every stream; readers wait past it", o.size)
+    o.add(p, env, "--node-ttl", "24h", "a node with no stream is forgotten after this long",
+          o.duration(60, 10 * 365 * 86400))
+    o.add(p, env, "--retry-after", "5s", "how long a refused agent is told to wait "
+          "(storage failing, a limit reached)", o.duration(0.1, 3600))
+    o.add(p, env, "--mtls-any-node", "off", "on: a client certificate may stream as any node "
+          "(a shared agent certificate); off: the node must be its CN or a DNS name",
+          choices=("on", "off"))
 
 
 def _security_flags(collector: argparse.ArgumentParser, agent: argparse.ArgumentParser,

@@ -74,6 +74,22 @@ def positive_rate(text: str) -> float:
 
 
 PORT = ranged(int, 0, 65535)
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def size(text: str) -> int:
+    """A size in bytes: 1000000, 512MiB, 2GiB, 1.5G (suffixes k, M, G, T and Ki, Mi, Gi, Ti)."""
+    number = text.strip().rstrip("bB")
+    digits = number.rstrip("kKmMgGtTiI")
+    unit = _UNITS.get(number[len(digits):].lower())
+    try:
+        value = float(digits) * unit if unit is not None else -1.0
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 2**62:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 512MiB or 2GiB")
+    return int(value)
 
 
 def die(message: str, code: int = 1) -> NoReturn:

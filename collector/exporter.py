@@ -12,11 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gputel.collector.backpressure import ByteBudget, MemoryGuard
 from gputel.collector.durable import FrameLog
 from gputel.collector.ingest import IngestCore
 from gputel.collector.query import QueryCore
@@ -117,13 +119,26 @@ class NamespaceTotals:
             return totals
 
 
+class IngestFlow(Protocol):
+    """The ingest transport's back-pressure state (the gRPC servicer)."""
+
+    @property
+    def budget(self) -> ByteBudget:
+        """Bytes in flight."""
+
+    @property
+    def memory(self) -> MemoryGuard:
+        """The memory guard."""
+
+
 class CollectorCollector(Collector):
     """Ingest counters, store size, remote write, connected agents, node/workload rollups."""
 
     def __init__(self, ingest: IngestCore, query: QueryCore, store: SeriesStore, *,
                  frame_log: FrameLog | None = None, store_sizes: StoreGauges | None = None,
                  remote_write: RemoteWriter | None = None, workloads: Workloads | None = None,
-                 ack_latency: Histogram | None = None) -> None:
+                 ack_latency: Histogram | None = None,
+                 flow: Callable[[], IngestFlow | None] | None = None) -> None:
         self._ingest = ingest
         self._query = query
         self._store = store
@@ -132,6 +147,7 @@ class CollectorCollector(Collector):
         self._remote = remote_write
         self._workloads = workloads
         self._ack_latency = ack_latency
+        self._flow = flow
         self._namespaces = NamespaceTotals()
 
     def collect(self) -> Iterator[Metric]:
@@ -151,6 +167,7 @@ class CollectorCollector(Collector):
         yield rejected
         yield GaugeMetricFamily("gputel_collector_store_samples",
                                 "Samples held in memory.", value=self._store.sample_count())
+        yield from self._bounds()
         yield from self._durability()
         yield from self._remote_write()
         yield from self._node_metrics()
@@ -158,6 +175,31 @@ class CollectorCollector(Collector):
             rollups = list(self._workloads())
             yield from _workload_metrics(rollups)
             yield from _namespace_metrics(rollups, self._namespaces.update(rollups))
+
+    def _bounds(self) -> Iterator[Metric]:
+        """What the configured limits hold and what they refused or dropped."""
+        s, prefix = self._ingest.stats, "gputel_collector"
+        yield GaugeMetricFamily(f"{prefix}_ingest_streams", "Ingest streams open now.",
+                                value=self._ingest.live_streams())
+        yield GaugeMetricFamily(f"{prefix}_store_series", "Series held in memory.",
+                                value=self._store.series_count())
+        yield CounterMetricFamily(f"{prefix}_store_samples_evicted",
+                                  "Samples dropped from memory to stay under --max-memory "
+                                  "(still durable on disk).", value=self._store.evicted)
+        yield CounterMetricFamily(f"{prefix}_nodes_forgotten",
+                                  "Nodes forgotten after --node-ttl without a stream.",
+                                  value=s.nodes_forgotten)
+        flow = self._flow() if self._flow is not None else None
+        if flow is not None:
+            yield GaugeMetricFamily(f"{prefix}_ingest_inflight_bytes",
+                                    "Bytes of frames read but not yet acknowledged.",
+                                    value=flow.budget.used)
+            yield CounterMetricFamily(f"{prefix}_ingest_inflight_waits",
+                                      "Times a stream waited for room under --ingest-inflight.",
+                                      value=flow.budget.waits)
+            yield CounterMetricFamily(f"{prefix}_memory_refusals",
+                                      "Frames refused while over --max-memory.",
+                                      value=flow.memory.refusals)
 
     def _durability(self) -> Iterator[Metric]:
         if self._ack_latency is not None:
@@ -172,6 +214,16 @@ class CollectorCollector(Collector):
             yield CounterMetricFamily("gputel_collector_store_write_failures",
                                       "Frame-log commits that failed (frames not acknowledged).",
                                       value=st.failures)
+            yield GaugeMetricFamily("gputel_collector_store_writing",
+                                    "1 while the frame log writes (0: failing; not ready).",
+                                    value=float(self._log.writing()))
+            yield CounterMetricFamily("gputel_collector_store_frames_quarantined",
+                                      "Held frames that no longer decode, skipped and logged.",
+                                      value=st.frames_quarantined
+                                      + self._ingest.stats.frames_quarantined)
+            yield CounterMetricFamily("gputel_collector_store_writer_restarts",
+                                      "Times the frame log's writer thread was restarted.",
+                                      value=st.writer_restarts)
         sizes = self._sizes.latest if self._sizes is not None else None
         if sizes is not None:
             yield GaugeMetricFamily("gputel_collector_store_bytes",

@@ -51,6 +51,9 @@ _STATUS = {
     "RESOURCE_EXHAUSTED": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
 }
+# A frame in flight is held about three times: its bytes, the parsed message and the
+# decoded columns; the in-flight budget counts all three.
+DECODED_COPIES = 3
 # Codes after which the agent should wait before it connects again.
 _BACK_OFF = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ALREADY_EXISTS"})
 
@@ -165,13 +168,14 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
                 if stream.session is not None and self.memory.over():
                     self._core.reject("limit_memory")
                     raise LimitError("max-memory", "the collector is over its memory budget")
-                await self.budget.acquire(len(data))
+                cost = len(data) * DECODED_COPIES
+                await self.budget.acquire(cost)
                 try:
                     step = await loop.run_in_executor(self._pool, self._admit, data, stream)
                 except BaseException:
-                    self.budget.release(len(data))
+                    self.budget.release(cost)
                     raise
-                await answers.put(self._answer(step, len(data)))
+                await answers.put(self._answer(step, cost))
             await answers.put(None)
         except GputelError as exc:
             await answers.put(exc)

@@ -124,7 +124,9 @@ class Collector:
     def __init__(self, config: CollectorConfig) -> None:
         self.config = config
         retention_ns = int(config.retention_seconds * 1e9)
-        self.store = SeriesStore(retention_ns)
+        # Half the memory budget for the head, at ~12 B per held sample.
+        self.store = SeriesStore(retention_ns, max(10**6, config.max_memory_bytes // 24)
+                                 if config.max_memory_bytes else 0)
         self.log: FrameLog | None = None
         rollups = None
         if config.data_dir is not None:
@@ -141,6 +143,7 @@ class Collector:
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy)
         self.webhooks: WebhookSender | None = None
+        self.ingest_servicer: IngestServicer | None = None
         self.services = build_services(self.query, self.health, config.alert_rules,
                                        config.pricing, self._notify,
                                        config.watch_interval_seconds)
@@ -152,7 +155,8 @@ class Collector:
         self.registry.register(CollectorCollector(
             self.ingest, self.query, self.store, frame_log=self.log,
             store_sizes=self.store_sizes, remote_write=self.remote_write,
-            workloads=self._workload_rollups, ack_latency=self.ack_latency))
+            workloads=self._workload_rollups, ack_latency=self.ack_latency,
+            flow=lambda: self.ingest_servicer))
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.aio.Server | None = None
@@ -160,7 +164,6 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._grpc_health = grpc_health.aio.HealthServicer()
-        self.ingest_servicer: IngestServicer | None = None
 
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
@@ -235,7 +238,10 @@ class Collector:
     def _ingest_policy(self, scopes: dict[str, tuple[str, ...]]) -> IngestPolicy:
         cfg = self.config
         binding = NodeBinding(scopes, cert_names=bool(cfg.tls_client_ca) and not cfg.mtls_any_node)
-        return IngestPolicy(binding, cfg.max_memory_bytes, cfg.limits.inflight_bytes,
+        inflight = cfg.limits.inflight_bytes
+        if cfg.max_memory_bytes:  # frames in flight take at most an eighth of the budget
+            inflight = min(inflight, cfg.max_memory_bytes // 8)
+        return IngestPolicy(binding, cfg.max_memory_bytes, inflight,
                             int(cfg.retry_after_seconds * 1000))
 
     def health(self) -> HealthReport:
