@@ -85,6 +85,7 @@ class IngestPolicy:
     inflight_bytes: int = 256 * 1024 * 1024
     retry_after_ms: int = 5000
     window: int = 64
+    store_failing: Callable[[], str] = lambda: ""  # why writes fail now, "" while they work
 
 
 @dataclass(slots=True)
@@ -189,8 +190,15 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             future.set_result(step.message)
             return future
         task = asyncio.ensure_future(self._frame(step.session, step.prepared))
-        task.add_done_callback(lambda _t: self.budget.release(size))
+        task.add_done_callback(lambda t: self._settled(t, size))
         return task
+
+    def _settled(self, task: asyncio.Future[pb.CollectorMessage], size: int) -> None:
+        """A frame's answer is done: give its bytes back; an answer the stream no longer
+        reads (it ended on an earlier error) has its error retrieved here, not lost."""
+        self.budget.release(size)
+        if not task.cancelled():
+            task.exception()
 
     def _admit(self, data: bytes, stream: _Stream) -> _Welcome | _Admitted:
         """Parse and validate one message (in the worker pool). Raises GputelError."""
@@ -214,6 +222,10 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             error = IdentityError(f"hello refused: {problem}")
             self._core.refuse(error)
             raise error
+        failing = self._policy.store_failing()
+        if failing:  # no stream while nothing can be made durable: the agent waits
+            self._core.reject("store_failing")
+            raise UnavailableError(f"the store cannot write ({failing}); retry later")
         session, acked = self._core.open(hello)
         with stream.lock:
             if stream.closed:  # the stream ended while its Hello was admitted

@@ -242,7 +242,8 @@ class Collector:
         if cfg.max_memory_bytes:  # frames in flight take at most an eighth of the budget
             inflight = min(inflight, cfg.max_memory_bytes // 8)
         return IngestPolicy(binding, cfg.max_memory_bytes, inflight,
-                            int(cfg.retry_after_seconds * 1000))
+                            int(cfg.retry_after_seconds * 1000),
+                            store_failing=lambda: self.log.failing if self.log else "")
 
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""
