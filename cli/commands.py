@@ -20,6 +20,7 @@ from gputel.collector.alerts import AlertRules
 from gputel.collector.costs import Pricing
 from gputel.collector.durable import StorageError
 from gputel.collector.query import HealthPolicy
+from gputel.collector.query_limits import QueryLimits
 from gputel.collector.rollups import Tier
 from gputel.collector.security import SecurityConfigError
 from gputel.collector.server import Collector, CollectorConfig
@@ -94,6 +95,17 @@ def _api_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _limits_config(args: argparse.Namespace) -> dict[str, Any]:
+    """CollectorConfig fields of the collector's self-protection limits."""
+    return {
+        "http_max_connections": args.http_max_connections,
+        "http_header_timeout_seconds": args.http_header_timeout,
+        "query_limits": QueryLimits(args.query_max_series_points, args.query_max_samples,
+                                    args.query_max_concurrent, args.query_queue_timeout),
+        "log_repeat_limit": args.log_repeat_limit,
+    }
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
@@ -133,7 +145,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers),
             tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
-            **_api_config(args)))
+            **_api_config(args), **_limits_config(args)))
         await collector.start()
     except (StorageError, SecurityConfigError) as exc:
         die(str(exc))

@@ -22,6 +22,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     for p in (up, collector):
         _collector_flags(p, env)
         _api_flags(p, env)
+        _limit_flags(p, env)
     for p in (up, agent):
         _agent_flags(p, env)
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
@@ -92,6 +93,25 @@ def _api_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     o.add(p, env, "--remote-write-queue-samples", 500_000,
           "samples queued for remote write before the oldest are dropped",
           o.ranged(int, 1000, 10**9))
+
+
+def _limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """What the collector refuses to protect itself (issue 11)."""
+    o.add(p, env, "--http-max-connections", 1000, "most HTTP connections open at once; "
+          "beyond it the oldest one still sending headers is closed, else the new one",
+          o.ranged(int, 1, 10**6))
+    o.add(p, env, "--http-header-timeout", "10s", "close an HTTP connection whose request "
+          "headers are not complete within this time", o.duration(0.01, 3600))
+    o.add(p, env, "--query-max-series-points", 2_000_000, "most series x points one "
+          "query may return", o.ranged(int, 1000, 10**9))
+    o.add(p, env, "--query-max-samples", 20_000_000, "most raw samples one range query "
+          "may read", o.ranged(int, 1000, 10**11))
+    o.add(p, env, "--query-max-concurrent", 4, "costly queries (range, heatmap, "
+          "statistics, cost) running at once", o.ranged(int, 1, 1024))
+    o.add(p, env, "--query-queue-timeout", "2s", "how long a costly query waits for a "
+          "slot before 429", o.duration(0, 600))
+    o.add(p, env, "--log-repeat-limit", 10, "log records per minute per message template "
+          "before the rest are dropped and counted (0: off)", o.ranged(int, 0, 10**6))
 
 
 def _security_flags(collector: argparse.ArgumentParser, agent: argparse.ArgumentParser,
