@@ -21,6 +21,7 @@ from gputel.collector.alerts import AlertRules
 from gputel.collector.costs import Pricing
 from gputel.collector.durable import StorageError
 from gputel.collector.query import HealthPolicy
+from gputel.collector.query_limits import QueryLimits
 from gputel.collector.rollups import Tier
 from gputel.collector.security import SecurityConfigError
 from gputel.collector.server import Collector, CollectorConfig
@@ -96,13 +97,19 @@ def _api_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _limit_config(args: argparse.Namespace) -> dict[str, Any]:
-    """CollectorConfig fields that bound what agents can make the collector hold."""
+    """CollectorConfig fields that bound what clients can make the collector hold or do:
+    ingest (nodes, streams, series, memory), HTTP connections, query cost, log lines."""
     return {
         "limits": IngestLimits(max_nodes=args.max_nodes, max_streams=args.max_streams,
                                max_series=args.max_series, inflight_bytes=args.ingest_inflight,
                                node_ttl_ns=int(args.node_ttl * 1e9)),
         "max_memory_bytes": args.max_memory, "retry_after_seconds": args.retry_after,
         "mtls_any_node": args.mtls_any_node == "on",
+        "http_max_connections": args.http_max_connections,
+        "http_header_timeout_seconds": args.http_header_timeout,
+        "query_limits": QueryLimits(args.query_max_series_points, args.query_max_samples,
+                                    args.query_max_concurrent, args.query_queue_timeout),
+        "log_repeat_limit": args.log_repeat_limit,
     }
 
 

@@ -21,8 +21,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     agent = sub.add_parser("agent", help="the per-node agent")
     for p in (up, collector):
         _collector_flags(p, env)
-        _ingest_limit_flags(p, env)
         _api_flags(p, env)
+        _ingest_limit_flags(p, env)
+        _limit_flags(p, env)
     for p in (up, agent):
         _agent_flags(p, env)
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
@@ -113,6 +114,24 @@ def _ingest_limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> N
     o.add(p, env, "--mtls-any-node", "off", "on: a client certificate may stream as any node "
           "(a shared agent certificate); off: the node must be its CN or a DNS name",
           choices=("on", "off"))
+
+def _limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """What the collector refuses to protect itself (issue 11)."""
+    o.add(p, env, "--http-max-connections", 1000, "most HTTP connections open at once; "
+          "beyond it the oldest one still sending headers is closed, else the new one",
+          o.ranged(int, 1, 10**6))
+    o.add(p, env, "--http-header-timeout", "10s", "close an HTTP connection whose request "
+          "headers are not complete within this time", o.duration(0.01, 3600))
+    o.add(p, env, "--query-max-series-points", 2_000_000, "most series x points one "
+          "query may return", o.ranged(int, 1000, 10**9))
+    o.add(p, env, "--query-max-samples", 20_000_000, "most raw samples one range query "
+          "may read", o.ranged(int, 1000, 10**11))
+    o.add(p, env, "--query-max-concurrent", 4, "costly queries (range, heatmap, "
+          "statistics, cost) running at once", o.ranged(int, 1, 1024))
+    o.add(p, env, "--query-queue-timeout", "2s", "how long a costly query waits for a "
+          "slot before 429", o.duration(0, 600))
+    o.add(p, env, "--log-repeat-limit", 10, "log records per minute per message template "
+          "before the rest are dropped and counted (0: off)", o.ranged(int, 0, 10**6))
 
 
 def _security_flags(collector: argparse.ArgumentParser, agent: argparse.ArgumentParser,

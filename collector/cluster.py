@@ -18,7 +18,8 @@ import numpy as np
 
 from gputel.collector.aggregate import FloatArray, IntArray, check_agg
 from gputel.collector.errors import InvalidParameterError, unknown_metric
-from gputel.collector.query import Grid, QueryCore
+from gputel.collector.ingest import NodeState
+from gputel.collector.query import DEFAULT_POINTS, Grid, QueryCore
 from gputel.proto.metrics import METRICS
 
 HEATMAP_POINTS = 60
@@ -143,7 +144,14 @@ class ClusterQueries:
         """
         states = self._core.node_states()
         rate = max((s.sample_rate_hz for s in states), default=1.0)
-        grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate)
+        gpus = sum(len(s.devices) for s in states)
+        grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate,
+                                        self._core.gate.target_points(gpus, DEFAULT_POINTS))
+        with self._core.gate.heavy(gpus, grid.n_points, grid.start, grid.end,
+                                   bound_samples=False):
+            return self._utilization(states, grid)
+
+    def _utilization(self, states: list[NodeState], grid: Grid) -> UtilizationHistory:
         times = grid.times()
         rows: list[FloatArray] = []
         allocated = np.zeros(grid.n_points, dtype=np.int64)
@@ -174,7 +182,15 @@ class ClusterQueries:
             raise InvalidParameterError("k", f"{k} is outside 1 to {MAX_K}")
         states = self._core.node_states()
         rate = max((s.sample_rate_hz for s in states), default=1.0)
-        grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate, HEATMAP_POINTS)
+        gpus = sum(len(s.devices) for s in states)
+        grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate,
+                                        self._core.gate.target_points(gpus, HEATMAP_POINTS))
+        with self._core.gate.heavy(gpus, grid.n_points, grid.start, grid.end,
+                                   bound_samples=False):
+            return self._heatmap(states, metric, grid, k, agg)
+
+    def _heatmap(self, states: list[NodeState], metric: str, grid: Grid, k: int,
+                 agg: str) -> Heatmap:
         rows = []
         for state in states:
             values = self._core.device_rows(state.name, [d.uuid for d in state.devices],

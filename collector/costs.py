@@ -113,11 +113,13 @@ class CostQueries:
         end = self._core.time_ns()
         start = end - int(days * 86400e9)
         per_workload: dict[str, CostLine] = {}
-        for state in self._core.node_states():
-            period = round(1e9 / state.sample_rate_hz) if state.sample_rate_hz > 0 else 10**9
-            for device in state.devices:
-                self._charge(state.name, device.uuid, device.model, period, (start, end),
-                             per_workload)
+        with self._core.gate.heavy(1, 1, bound_samples=False):
+            for state in self._core.node_states():
+                period = (round(1e9 / state.sample_rate_hz) if state.sample_rate_hz > 0
+                          else 10**9)
+                for device in state.devices:
+                    self._charge(state.name, device.uuid, device.model, period, (start, end),
+                                 per_workload)
         return self._report(days, start, end, per_workload)
 
     def _charge(self, node: str, uuid: str, model: str, period: int, window: tuple[int, int],

@@ -5,6 +5,9 @@ without a known token, PERMISSION_DENIED for a read-only token on an admin RPC,
 RESOURCE_EXHAUSTED when the client's rate limit is spent. The check runs inside the call
 (where the peer address is known); the quota goes back as trailing metadata
 `x-ratelimit-limit`, `-remaining`, `-reset`. Ingest calls pass untouched.
+
+Server reflection (which lists every service and message) needs the same token once tokens
+are configured; gRPC health stays open for probes (it says SERVING or not, nothing else).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from gputel.collector.access import AccessPolicy
 from gputel.collector.grpc_api import status_of
 
 QUERY_PREFIX = "/gputel.v1.QueryService/"
+REFLECTION_PREFIX = "/grpc.reflection."  # v1alpha and v1
 ADMIN_METHODS = frozenset({"AcknowledgeAlert"})
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
 
@@ -42,7 +46,7 @@ class QueryAccessInterceptor(grpc.aio.ServerInterceptor):
         """The handler, guarded when it is a QueryService method."""
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or not method.startswith(QUERY_PREFIX):
+        if handler is None or not self._guarded(method):
             return handler
         metadata = dict(handler_call_details.invocation_metadata or ())
         header = metadata.get("authorization")
@@ -53,7 +57,13 @@ class QueryAccessInterceptor(grpc.aio.ServerInterceptor):
             return _guard_unary(handler, check)
         if handler.unary_stream is not None:
             return _guard_stream(handler, check)
+        if handler.stream_stream is not None:
+            return _guard_bidi(handler, check)
         return handler
+
+    def _guarded(self, method: str) -> bool:
+        return method.startswith(QUERY_PREFIX) or (
+            method.startswith(REFLECTION_PREFIX) and self._policy.tokens is not None)
 
     def _checker(self, authorization: str | None,
                  admin: bool) -> Callable[[grpc.aio.ServicerContext], Awaitable[None]]:
@@ -94,5 +104,21 @@ def _guard_stream(handler: grpc.RpcMethodHandler,
             yield item
 
     return grpc.unary_stream_rpc_method_handler(
+        guarded, request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer)
+
+
+def _guard_bidi(handler: grpc.RpcMethodHandler,
+                check: Callable[[grpc.aio.ServicerContext], Awaitable[None]],
+                ) -> grpc.RpcMethodHandler:
+    inner = handler.stream_stream
+
+    async def guarded(requests: AsyncIterator[Any],
+                      context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await check(context)
+        async for item in inner(requests, context):
+            yield item
+
+    return grpc.stream_stream_rpc_method_handler(
         guarded, request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer)

@@ -31,8 +31,9 @@ from gputel.collector.aggregate import (
 )
 from gputel.collector.errors import InvalidParameterError, NotFoundError, unknown_metric
 from gputel.collector.ingest import DeviceRecord, IngestCore, NodeState
+from gputel.collector.query_limits import QueryGate, QueryLimits, charge
 from gputel.collector.rollups import RollupReader, Tier
-from gputel.collector.store import SeriesStore
+from gputel.collector.store import Float32Array, SeriesStore
 from gputel.collector.workload_query import WorkloadQueries
 from gputel.proto.metrics import METRICS
 
@@ -146,7 +147,8 @@ class QueryCore:
     def __init__(self, ingest: IngestCore, store: SeriesStore, time_ns: Callable[[], int],
                  max_points: int = 11_000, rollups: RollupReader | None = None,
                  tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS,
-                 policy: HealthPolicy | None = None) -> None:
+                 policy: HealthPolicy | None = None, limits: QueryLimits | None = None,
+                 ) -> None:
         self._ingest = ingest
         self._store = store
         self.time_ns = time_ns
@@ -156,6 +158,7 @@ class QueryCore:
         self._head_ns = head_ns
         self.policy = policy or HealthPolicy()
         self.workloads = WorkloadQueries(ingest.workloads, store)
+        self.gate = QueryGate(limits)
 
     @property
     def store(self) -> SeriesStore:
@@ -283,8 +286,10 @@ class QueryCore:
             devices = [d for d in devices if gpu in (d.uuid, str(d.index))]
             if not devices:
                 raise NotFoundError("gpu", gpu)
-        grid = self.resolve_range(start_ns, end_ns, step_ns, state.sample_rate_hz)
-        rows = self.device_rows(node, [d.uuid for d in devices], metric, grid, agg)
+        grid = self.resolve_range(start_ns, end_ns, step_ns, state.sample_rate_hz,
+                                  self.gate.target_points(len(devices) + 1, DEFAULT_POINTS))
+        with self.gate.heavy(len(devices) + 1, grid.n_points, grid.start, grid.end):
+            rows = self.device_rows(node, [d.uuid for d in devices], metric, grid, agg)
         times = grid.times()
         gpus = [_series(d.uuid, d.index, times, row) for d, row in zip(devices, rows, strict=True)]
         total = combine(rows, METRICS[metric].combine, grid.n_points)
@@ -303,9 +308,12 @@ class QueryCore:
         info = self.workloads.summary(uid).info
         states = [self._ingest.node(n) for n in {n for n, _ in info.devices}]
         rate = max((s.sample_rate_hz for s in states if s is not None), default=1.0)
-        grid = self.resolve_range(start_ns, end_ns, step_ns, rate)
-        total, rows = self.workloads.series(uid, metric, grid.start, grid.step, grid.n_points,
-                                            agg, aggregate)
+        series = len(info.devices) + 1
+        grid = self.resolve_range(start_ns, end_ns, step_ns, rate,
+                                  self.gate.target_points(series, DEFAULT_POINTS))
+        with self.gate.heavy(series, grid.n_points, grid.start, grid.end):
+            total, rows = self.workloads.series(uid, metric, grid.start, grid.step,
+                                                grid.n_points, agg, aggregate)
         times = grid.times()
         index = {(d.node, d.uuid): d.index for s in states if s is not None for d in s.devices}
         gpus = [_series(gpu, index.get((node, gpu), 0), times, row) for node, gpu, row in rows]
@@ -333,8 +341,9 @@ class QueryCore:
         tier = self._tier_for(grid.start, grid.step)
         start, step, n = grid.start, grid.step, grid.n_points
         if tier is None:
-            return [aggregate(*self._store.read((node, u, metric), start - step + 1, grid.end),
-                              start, step, n, agg) for u in uuids]
+            return [aggregate(*_charged(self._store.read((node, u, metric), start - step + 1,
+                                                         grid.end)), start, step, n, agg)
+                    for u in uuids]
         if agg in PERCENTILES:
             raise InvalidParameterError(
                 "agg", f"{agg} needs raw samples, but this range starts before the full-rate "
@@ -342,9 +351,13 @@ class QueryCore:
                 "min/max/sum/count/last rollups, from which no percentile can be computed: "
                 "use avg, min, max, sum, last or count, or a range inside the head")
         assert self._rollups is not None
-        return [aggregate_buckets(
-            self._rollups.read(tier.step_ns, node, u, metric, start - step - tier.step_ns + 1,
-                               grid.end), tier.step_ns, start, step, n, agg) for u in uuids]
+        rows = []
+        for u in uuids:
+            buckets = self._rollups.read(tier.step_ns, node, u, metric,
+                                         start - step - tier.step_ns + 1, grid.end)
+            charge(int(buckets.start_ns.size))
+            rows.append(aggregate_buckets(buckets, tier.step_ns, start, step, n, agg))
+        return rows
 
     def samples(self, node: str, uuid: str, metric: str, start_ns: int, end_ns: int,
                 bucket_value: str = "avg") -> tuple[IntArray, FloatArray, int]:
@@ -358,10 +371,11 @@ class QueryCore:
             holding = [t for t in self._tiers if start_ns >= self.time_ns() - t.retention_ns]
             width = (holding or [self._tiers[-1]])[0].step_ns
             b = self._rollups.read(width, node, uuid, metric, start_ns, head_start - 1)
+            charge(int(b.start_ns.size))
             ts = b.start_ns + width - 1
             values = b.last if bucket_value == "last" else b.sum / np.maximum(b.count, 1)
         raw_from = max(start_ns, head_start) if width else start_ns
-        raw_ts, raw = self._store.read((node, uuid, metric), raw_from, end_ns)
+        raw_ts, raw = _charged(self._store.read((node, uuid, metric), raw_from, end_ns))
         return (np.concatenate((ts, raw_ts)), np.concatenate((values, raw.astype(np.float64))),
                 width)
 
@@ -394,6 +408,12 @@ class QueryCore:
                 "step", f"the query would return {points} points per series; the limit is "
                 f"{self.max_points}: raise step or shorten the range")
         return step
+
+
+def _charged(read: tuple[IntArray, Float32Array]) -> tuple[IntArray, Float32Array]:
+    """A store read, counted against the running query's sample budget."""
+    charge(int(read[0].size))
+    return read
 
 
 def _series(gpu: str, index: int, grid: IntArray, row: FloatArray) -> Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 import time
 from collections.abc import Iterator
@@ -38,8 +39,12 @@ from gputel.collector.grpc_api import (
 )
 from gputel.collector.grpc_query import QueryServicer
 from gputel.collector.http_api import create_app
+from gputel.collector.http_guard import ConnectionGuard
 from gputel.collector.ingest import IngestCore
+from gputel.collector.limit_metrics import LimitsCollector
+from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.query import HealthPolicy, QueryCore
+from gputel.collector.query_limits import QueryLimits
 from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
 from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.security import (
@@ -108,6 +113,13 @@ class CollectorConfig:
     max_memory_bytes: int = 0  # 0: no memory budget
     retry_after_seconds: float = 5.0
     mtls_any_node: bool = False  # True: a client certificate may stream as any node
+    # Self-protection (issue 11): HTTP connections and header time, costly queries, and
+    # repeated log lines (per minute per message template; 0 = off). See http_guard,
+    # query_limits, lograte.
+    http_max_connections: int = 1000
+    http_header_timeout_seconds: float = 10.0
+    query_limits: QueryLimits = field(default_factory=QueryLimits)
+    log_repeat_limit: int = 10
 
 
 class _QuietServer(uvicorn.Server):
@@ -141,7 +153,7 @@ class Collector:
                                  if self.remote_write else None)
         self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
-                               policy=config.health_policy)
+                               policy=config.health_policy, limits=config.query_limits)
         self.webhooks: WebhookSender | None = None
         self.ingest_servicer: IngestServicer | None = None
         self.services = build_services(self.query, self.health, config.alert_rules,
@@ -157,6 +169,12 @@ class Collector:
             store_sizes=self.store_sizes, remote_write=self.remote_write,
             workloads=self._workload_rollups, ack_latency=self.ack_latency,
             flow=lambda: self.ingest_servicer))
+        self.http_guard = ConnectionGuard(config.http_max_connections,
+                                          config.http_header_timeout_seconds)
+        self.log_filter = (RepeatLimiter(config.log_repeat_limit)
+                           if config.log_repeat_limit > 0 else None)
+        self.registry.register(LimitsCollector(self.http_guard, self.query.gate,
+                                               self.log_filter))
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.aio.Server | None = None
@@ -167,6 +185,7 @@ class Collector:
 
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
+        self._protect_process()
         if self.log is not None:
             since = time.time_ns() - int(self.config.retention_seconds * 1e9)
             t0 = time.perf_counter()
@@ -211,7 +230,8 @@ class Collector:
         self.http_port = sock.getsockname()[1]
         app = create_app(self.services, self.registry, self.ready, access)
         self._http = _QuietServer(uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False,
+            app, log_level="warning", lifespan="off", access_log=False, log_config=None,
+            http=self.http_guard.protocol(),
             ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
             ssl_keyfile=str(cfg.tls_key) if cfg.tls_key else None))
         if self.store_sizes is not None:
@@ -261,6 +281,12 @@ class Collector:
                             sum(1 for n in nodes if n.streams > 0), len(nodes),
                             self.services.alerts.active_count(),
                             time.monotonic() - self._started)
+
+    def _protect_process(self) -> None:
+        """Rate-limit repeated log lines (every root handler); raise the open-file limit."""
+        if self.log_filter is not None:
+            self.log_filter.install()
+        raise_fd_limit()
 
     def _access_policy(self) -> AccessPolicy:
         """Tokens, rate limits and CORS of the query APIs. Raises SecurityConfigError."""
@@ -345,6 +371,22 @@ class Collector:
             await asyncio.to_thread(self.log.close)
         if self.ingest_servicer is not None:
             self.ingest_servicer.close()
+        if self.log_filter is not None:
+            self.log_filter.uninstall()
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open files to the hard limit (agents' streams and HTTP
+    clients each hold one); return the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard in (resource.RLIM_INFINITY, soft):
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+        return soft
+    return hard
 
 
 def _bracket(host: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gputel.collector.errors import InvalidParameterError
+from gputel.collector.ingest import NodeState
 from gputel.collector.query import Grid, QueryCore
 
 MAX_HOURS = 24 * 366
@@ -104,9 +105,15 @@ class StatisticsQueries:
         end = self._core.time_ns()
         step = math.ceil(hours * 3600e9 / SEGMENTS)
         grid = Grid(end - SEGMENTS * step, end, step)
+        states = self._core.node_states()
+        gpus = sum(len(s.devices) for s in states)
+        with self._core.gate.heavy(gpus, grid.n_points, bound_samples=False):
+            return self._usage(hours, states, grid)
+
+    def _usage(self, hours: float, states: list[NodeState], grid: Grid) -> UsageStatistics:
         devices: list[DeviceUsageStats] = []
         per_model: dict[str, tuple[int, _Sums]] = {}
-        for state in self._core.node_states():
+        for state in states:
             for device in state.devices:
                 sums = self._device(state.name, device.uuid, grid)
                 devices.append(DeviceUsageStats(state.name, device.uuid, device.index,
@@ -115,7 +122,7 @@ class StatisticsQueries:
                 total.add(sums)
                 per_model[device.model] = (gpus + 1, total)
         models = [ModelUsageStats(m, g, s.stats()) for m, (g, s) in sorted(per_model.items())]
-        return UsageStatistics(hours, grid.start, end, devices, models)
+        return UsageStatistics(hours, grid.start, grid.end, devices, models)
 
     def _device(self, node: str, uuid: str, grid: Grid) -> _Sums:
         """One GPU's sums and counts over the grid's points after the first."""

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from gputel.collector.errors import NotFoundError, unknown_metric
 from gputel.collector.labels import Selector
+from gputel.collector.query_limits import charge
 from gputel.collector.store import SeriesStore
 from gputel.collector.workloads import Usage, WorkloadIndex, WorkloadInfo
 from gputel.proto.metrics import METRICS, Combine
@@ -251,6 +252,7 @@ class WorkloadQueries:
                     aggregate: Aggregate) -> tuple[FloatArray, FloatArray]:
         """The device's aggregated values where the workload held it, times its fraction."""
         ts, vals = self._store.read((key[0], key[1], metric), start - step + 1, end)
+        charge(int(ts.size))
         fraction = np.zeros(ts.size)
         for a, b, shares in self._index.segments(key, start - step + 1, end + 1):
             held = dict(shares).get(uid, 0.0)

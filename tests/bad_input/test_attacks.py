@@ -200,7 +200,7 @@ def test_4_a_frame_of_a_million_empty_parts_is_refused_cheaply(
 
 # -------------------------------------------- 5-6: one client rewrites another's data
 def test_5_a_second_stream_for_a_live_node_is_refused(server: _Server) -> None:
-    collector, agent = server
+    collector, _agent = server
     live = collector.collector.ingest.node(GOOD)
     assert live is not None
     err = _refused(collector.grpc_target, hello_msg=hello(
