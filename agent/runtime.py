@@ -205,13 +205,17 @@ class Agent:
         return None if self.attributor is None else bool(self.attributor.available)
 
     def holders(self) -> dict[int, list[tuple[str, str, str, float]]]:
-        """Per device index, (pod, namespace, container, fraction) of who holds it now."""
+        """Per device index, (pod, namespace, container, fraction) of who holds it now.
+
+        Called on the HTTP thread: reads only the attributor's published snapshot.
+        """
         if self.attributor is None:
             return {}
+        view = self.attributor.view()
         out: dict[int, list[tuple[str, str, str, float]]] = {}
-        for index, shares in self.attributor.current().items():
+        for index, shares in view.shares.items():
             for share in shares:
-                w = self.attributor.workload(share.workload_uid)
+                w = view.workloads.get(share.workload_uid)
                 if w is not None:
                     out.setdefault(index, []).append((w.pod, w.namespace, w.container,
                                                       share.fraction))
