@@ -30,7 +30,6 @@ from gputel.agent.stream import StreamClient
 from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import exposition
 
-GPU_LABELS = ("node", "gpu", "uuid", "model")
 Holder = tuple[str, str, str, float]  # pod, namespace, container, fraction of the device
 Holders = Callable[[], Mapping[int, Sequence[Holder]] | None]
 F32 = npt.NDArray[np.float32]

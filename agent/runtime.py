@@ -248,11 +248,6 @@ class Agent:
         return ticks > 0, {"ticks": ticks, "collectorConnected": connected,
                            "outboxFrames": len(self.outbox), "attribution": attribution}
 
-    def wait_sampled(self, timeout: float) -> bool:
-        """Block until the sampler has stopped by itself (max_ticks reached)."""
-        assert self.sampler is not None
-        return self.sampler.finished.wait(timeout)
-
     def stop(self, drain_timeout: float = 5.0) -> bool:
         """Stop sampling, flush the last partial frame, wait for acks; True if all were acked."""
         if self._stopped:
