@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.workloads import WorkloadIndex
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.prometheus import remote_pb2 as prompb
 from gputel.proto.prometheus import write_request
 from tests.harness.servers import CollectorThread, running_agent, wait_until
@@ -265,3 +267,22 @@ def test_stub_field_numbers_are_prometheus_remote_write_1_0() -> None:
     assert numbers(prompb.Sample) == {"value": 1, "timestamp": 2}
     assert numbers(prompb.MetricMetadata) == {"type": 1, "metric_family_name": 2, "help": 4,
                                               "unit": 5}
+
+
+def test_the_workload_index_names_the_largest_holder_in_force_at_each_time() -> None:
+    index = WorkloadIndex()
+    frame = pb.Frame(seq=1, workloads=[
+        pb.Workload(uid="u1", kind="pod", namespace="ml", pod="a", container="main"),
+        pb.Workload(uid="u2", kind="pod", namespace="ml", pod="b", container="main")],
+        holdings=[pb.Holding(device=0, since_ts_ns=100, shares=[pb.Share(workload="u1",
+                                                                         fraction=1.0)]),
+                  pb.Holding(device=0, since_ts_ns=200, shares=[
+                      pb.Share(workload="u1", fraction=0.25),
+                      pb.Share(workload="u2", fraction=0.75)]),
+                  pb.Holding(device=0, since_ts_ns=300, shares=[])])
+    index.apply("n", ["GPU-0"], [], 10, [], frame)
+    assert index.largest_holders("n", "GPU-0", 50, 250) == [
+        (50, ("", "", "")), (100, ("a", "ml", "main")), (200, ("b", "ml", "main"))]
+    assert index.largest_holders("n", "GPU-0", 150, 400) == [
+        (150, ("a", "ml", "main")), (200, ("b", "ml", "main")), (300, ("", "", ""))]
+    assert index.largest_holders("n", "GPU-9", 0, 10) == [(0, ("", "", ""))]
