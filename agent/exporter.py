@@ -13,7 +13,6 @@ Three read-only pieces over state the tick path keeps current:
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,9 +30,6 @@ from gputel.agent.stream import StreamClient
 from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import exposition
 
-log = logging.getLogger(__name__)
-
-GPU_LABELS = ("node", "gpu", "uuid", "model")
 Holder = tuple[str, str, str, float]  # pod, namespace, container, fraction of the device
 Holders = Callable[[], Mapping[int, Sequence[Holder]] | None]
 F32 = npt.NDArray[np.float32]
@@ -213,7 +209,6 @@ class GpuExporter:
         self._device_prefixes = [f"gputel_gpu_up{self._device_labels(row)} "
                                  for row in range(len(self._devices))]
         self._lock = threading.Lock()
-        self._holder_errors = 0
 
     def render(self, scraper: str) -> str:
         """Every GPU family for one scrape by `scraper` (see TickWindow)."""
@@ -240,15 +235,11 @@ class GpuExporter:
         return "".join(parts)
 
     def _current_holders(self) -> Mapping[int, Sequence[Holder]]:
+        # No except here: holders() only reads the attributor's published snapshot, so an
+        # exception is a bug, and a failed scrape shows it where missing labels would not.
         if self._holders is None:
             return {}
-        try:
-            return self._holders() or {}
-        except Exception:  # attribution failing costs the pod labels, never the scrape
-            self._holder_errors += 1
-            if self._holder_errors == 1:
-                log.exception("reading the GPU holders failed; exporting without pod labels")
-            return {}
+        return self._holders() or {}
 
     def _prefixes_for(self, holders: Mapping[int, Sequence[Holder]]) -> dict[str, list[str]]:
         """Per family, one `name{labels} ` per device; rebuilt only for rows whose holder moved."""

@@ -205,13 +205,17 @@ class Agent:
         return None if self.attributor is None else bool(self.attributor.available)
 
     def holders(self) -> dict[int, list[tuple[str, str, str, float]]]:
-        """Per device index, (pod, namespace, container, fraction) of who holds it now."""
+        """Per device index, (pod, namespace, container, fraction) of who holds it now.
+
+        Called on the HTTP thread: reads only the attributor's published snapshot.
+        """
         if self.attributor is None:
             return {}
+        view = self.attributor.view()
         out: dict[int, list[tuple[str, str, str, float]]] = {}
-        for index, shares in self.attributor.current().items():
+        for index, shares in view.shares.items():
             for share in shares:
-                w = self.attributor.workload(share.workload_uid)
+                w = view.workloads.get(share.workload_uid)
                 if w is not None:
                     out.setdefault(index, []).append((w.pod, w.namespace, w.container,
                                                       share.fraction))
@@ -243,11 +247,6 @@ class Agent:
         # reason to take the agent out of service.
         return ticks > 0, {"ticks": ticks, "collectorConnected": connected,
                            "outboxFrames": len(self.outbox), "attribution": attribution}
-
-    def wait_sampled(self, timeout: float) -> bool:
-        """Block until the sampler has stopped by itself (max_ticks reached)."""
-        assert self.sampler is not None
-        return self.sampler.finished.wait(timeout)
 
     def stop(self, drain_timeout: float = 5.0) -> bool:
         """Stop sampling, flush the last partial frame, wait for acks; True if all were acked."""

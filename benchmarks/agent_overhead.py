@@ -32,11 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.fakes
 
-# Driver latency per pynvml call, seconds (notes/nvml-amdsmi-kubelet.md, section 1.5), for
-# the "nvml+driver" rows. Only the one call with a millisecond-scale public figure is given
-# one: the batched field read holds POWER_AVERAGE (~3.3 ms in one probe) and the energy
-# counter (TotalEnergy 2.4 ms p50 in another). Every other call is reported at 0.5-6 us
-# including the Python wrapper, which the fake already spends in Python.
+# Driver latency per pynvml call, seconds, for the "nvml+driver" rows. Only the one call
+# with a millisecond-scale figure is given one: the batched field read holds POWER_AVERAGE
+# (~3.3 ms in one probe) and the energy counter (TotalEnergy 2.4 ms p50 in another); on a
+# real GPU, nvmlFieldValue_t.latencyUsec reports it per field (NVML API reference,
+# https://docs.nvidia.com/deploy/nvml-api/, "nvmlFieldValue_t"). Every other call is
+# reported at 0.5-6 us including the Python wrapper, which the fake already spends in Python.
 DRIVER_LATENCY_S = {"nvmlDeviceGetFieldValues": 3.3e-3}
 CONFIGS = ("null", "sim", "nvml", "nvml+driver")
 RATES = (10.0, 100.0)

@@ -177,12 +177,25 @@ def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           choices=("", "dcgm"))
 
 
+# httpx logs one INFO line per request ("HTTP Request: POST ..."): one per remote-write
+# batch and webhook, which would drown the collector's own lines. Their warnings stay.
+QUIET_BELOW_DEBUG = ("httpx", "httpcore")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level` (a logging level name); HTTP client chatter only at debug."""
+    number = logging.getLevelName(level.upper())
+    logging.basicConfig(level=number, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_BELOW_DEBUG:
+        logging.getLogger(name).setLevel(number if number <= logging.DEBUG else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gputel` console script."""
     env = o.environ()
     args = build_parser(env).parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     command = {"up": run_up, "collector": run_collector, "agent": run_agent}[args.command]
     return command(args)
 

@@ -5,6 +5,14 @@ a POST of a snappy-compressed `prometheus.WriteRequest`. The ingest path calls
 `enqueue_blocks` (or `enqueue`) after a frame is committed; one sender thread batches
 (`batch_samples`, or `batch_seconds` after the oldest queued chunk), encodes and posts.
 
+Names: the agents' series with `gputel_` replaced by `gputel_collector_`
+(`gputel_gpu_power_watts` -> `gputel_collector_gpu_power_watts`). The same Prometheus
+often scrapes the agents too; under one name it would hold each GPU twice, once per path,
+and every `sum()` would double. A `source` label would not prevent that (a query has to
+remember to filter on it); a name of their own does. Labels: node, gpu, uuid, model, and
+pod, namespace, container of the device's largest holder at each sample's time (as the
+agent's /metrics labels them; left out when nobody holds the device).
+
 Bounded and honest: the queue holds at most `max_queue_samples`; beyond that the oldest
 samples are dropped and counted (`dropped["queue_full"]`). 5xx, 429 and connection
 errors are retried with exponential backoff and full jitter (tenacity) until
@@ -47,6 +55,18 @@ HEADERS = {
     "User-Agent": "gputel-collector/0.1.0",
 }
 SeriesLabels = tuple[tuple[str, str], ...]
+REMOTE_PREFIX = "gputel_collector_"
+Holder = tuple[str, str, str]  # pod, namespace, container; ("", "", "") for nobody
+NO_HOLDER: Holder = ("", "", "")
+# (node, device uuid, first ns, last ns) -> [(from ns, largest holder)], in time order, the
+# first entry in force at the first ns. The collector's WorkloadIndex answers it.
+HolderLookup = Callable[[str, str, int, int], Sequence[tuple[int, Holder]]]
+MAX_PLANS = 65_536  # cached label layouts (device x metric set x holder); rebuilt when cleared
+
+
+def remote_series_name(agent_series: str) -> str:
+    """The remote-written name of one of the agents' series names (see the module doc)."""
+    return REMOTE_PREFIX + agent_series.removeprefix("gputel_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +147,8 @@ class RemoteWriter:
 
     def __init__(self, config: RemoteWriteConfig, client: httpx.Client | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
-                 time_ns: Callable[[], int] = time.time_ns) -> None:
+                 time_ns: Callable[[], int] = time.time_ns,
+                 holders: HolderLookup | None = None) -> None:
         if config.batch_samples < 1 or config.max_queue_samples < config.batch_samples:
             raise ValueError("remote write needs 1 <= batch_samples <= max_queue_samples")
         self.config = config
@@ -140,7 +161,8 @@ class RemoteWriter:
         self._series_bytes: list[bytes] = []  # per series, its encoded labels
         # Per series id, the newest timestamp sent (ms); grown as series appear.
         self._last_sent = np.full(1024, np.iinfo(np.int64).min, dtype=np.int64)
-        self._plans: dict[tuple[str, str, int, tuple[str, ...]], _BlockPlan] = {}
+        self._holders = holders
+        self._plans: dict[tuple[str, str, int, tuple[str, ...], Holder], _BlockPlan] = {}
         self._queue: deque[_Chunk] = deque()
         self._queued = 0
         self._inflight_oldest_ms: int | None = None
@@ -164,28 +186,49 @@ class RemoteWriter:
 
     def enqueue_blocks(self, node: str, devices: Sequence[DeviceLike],
                        metric_ids: Sequence[str], blocks: Iterable[Block]) -> int:
-        """Queue every sample of a decoded frame, named and scaled as the agent exports them.
+        """Queue every sample of a decoded frame, scaled as the agent exports them.
 
-        Series: `prom_series` of the catalogue metric, labels node, gpu, uuid, model;
+        Series: `remote_series_name` of the catalogue metric's `prom_series`, labels node,
+        gpu, uuid, model and the holder in force at each sample (see the module doc);
         values times the metric's `prom_scale`. Metrics outside the catalogue are skipped.
-        One queue entry per block, so a frame costs microseconds on the ingest path.
+        One queue entry per block and holder, so a frame costs microseconds on ingest.
         """
         queued = 0
         for block in blocks:
-            plan = self._plan(node, devices[block.device], metric_ids, block.metrics)
-            if plan.series:
-                values = block.values[plan.rows].astype(np.float64) * plan.scales[:, None]
-                queued += self._put(plan.series, block.ts_ns, values)
+            device = devices[block.device]
+            for first, last, holder in self._holder_spans(node, device, block.ts_ns):
+                plan = self._plan(node, device, metric_ids, block.metrics, holder)
+                if plan.series:
+                    values = (block.values[plan.rows, first:last].astype(np.float64)
+                              * plan.scales[:, None])
+                    queued += self._put(plan.series, block.ts_ns[first:last], values)
         return queued
 
+    def _holder_spans(self, node: str, device: DeviceLike, ts_ns: npt.NDArray[np.int64],
+                      ) -> list[tuple[int, int, Holder]]:
+        """[(first column, end column, holder)] covering a block's timestamps."""
+        if self._holders is None or not ts_ns.size:
+            return [(0, int(ts_ns.size), NO_HOLDER)]
+        changes = self._holders(node, device.uuid, int(ts_ns[0]), int(ts_ns[-1]))
+        if not changes:
+            return [(0, int(ts_ns.size), NO_HOLDER)]
+        cuts = np.searchsorted(ts_ns, [since for since, _ in changes[1:]], side="left")
+        starts = [0, *(int(c) for c in cuts)]
+        ends = [*starts[1:], int(ts_ns.size)]
+        return [(a, b, holder) for a, b, (_, holder) in zip(starts, ends, changes, strict=True)
+                if a < b]
+
     def _plan(self, node: str, device: DeviceLike, metric_ids: Sequence[str],
-              metrics: tuple[int, ...]) -> _BlockPlan:
-        key = (node, device.uuid, device.index, tuple(metric_ids[m] for m in metrics))
+              metrics: tuple[int, ...], holder: Holder) -> _BlockPlan:
+        key = (node, device.uuid, device.index, tuple(metric_ids[m] for m in metrics), holder)
         plan = self._plans.get(key)
         if plan is None:
             rows: list[int] = []
             series: list[int] = []
             scales: list[float] = []
+            pod, namespace, container = holder
+            held = tuple((k, v) for k, v in (("container", container), ("namespace", namespace),
+                                             ("pod", pod)) if v)
             with self._cond:
                 for row, metric_id in enumerate(key[3]):
                     meta = METRICS.get(metric_id)
@@ -193,11 +236,14 @@ class RemoteWriter:
                         continue
                     rows.append(row)
                     scales.append(meta.prom_scale)
-                    series.append(self._series_id((
-                        ("__name__", meta.prom_series), ("gpu", str(device.index)),
-                        ("model", device.model), ("node", node), ("uuid", device.uuid))))
+                    series.append(self._series_id(tuple(sorted((
+                        ("__name__", remote_series_name(meta.prom_series)),
+                        ("gpu", str(device.index)), ("model", device.model), ("node", node),
+                        ("uuid", device.uuid), *held)))))
             plan = _BlockPlan(np.array(rows, dtype=np.intp), tuple(series),
                               np.array(scales, dtype=np.float64))
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
             self._plans[key] = plan
         return plan
 

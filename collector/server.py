@@ -146,8 +146,8 @@ class Collector:
             self.log = FrameLog(path, config.tiers, retention_ns, synchronous=config.synchronous)
             rollups = RollupReader(path)
         self.remote_write = (RemoteWriter(RemoteWriteConfig(
-            config.remote_write_url, max_queue_samples=config.remote_write_queue_samples))
-            if config.remote_write_url else None)
+            config.remote_write_url, max_queue_samples=config.remote_write_queue_samples),
+            holders=self._largest_holders) if config.remote_write_url else None)
         self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
                                  if self.remote_write else None)
@@ -182,6 +182,12 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._grpc_health = grpc_health.aio.HealthServicer()
+
+    def _largest_holders(self, node: str, uuid: str, start_ns: int, end_ns: int,
+                         ) -> list[tuple[int, tuple[str, str, str]]]:
+        """Remote write's holder labels: the ingest's workload index, which has the frame's
+        holdings by the time its samples are queued (on_commit runs after they are applied)."""
+        return self.ingest.workloads.largest_holders(node, uuid, start_ns, end_ns)
 
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""

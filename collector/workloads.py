@@ -31,6 +31,7 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 Shares = tuple[tuple[str, float], ...]  # (workload uid, fraction)
 DeviceKey = tuple[str, str]  # node, gpu uuid
+Holder = tuple[str, str, str]  # pod, namespace, container; all "" for nobody
 
 
 @dataclass(slots=True)
@@ -259,6 +260,32 @@ class WorkloadIndex:
         with self._lock:
             timeline = self._timelines.get(key)
             return timeline.segments(start, end) if timeline else []
+
+    def largest_holders(self, node: str, uuid: str, start_ns: int, end_ns: int,
+                        ) -> list[tuple[int, Holder]]:
+        """[(from ns, holder)] over [start_ns, end_ns]: the largest holder in force at start_ns,
+        then each change, as the agent's /metrics labels a GPU (pod, namespace, container)."""
+        with self._lock:
+            timeline = self._timelines.get((node, uuid))
+            if timeline is None:
+                return [(start_ns, ("", "", ""))]
+            first = bisect.bisect_right(timeline.since, start_ns) - 1
+            out = [(start_ns, self._largest(timeline.shares[first]) if first >= 0
+                    else ("", "", ""))]
+            for i in range(first + 1, len(timeline.since)):
+                if timeline.since[i] > end_ns:
+                    break
+                out.append((timeline.since[i], self._largest(timeline.shares[i])))
+            return out
+
+    def _largest(self, shares: Shares) -> Holder:
+        """The known workload with the largest fraction (the first on a tie); caller locks."""
+        known = [(fraction, self._workloads[uid]) for uid, fraction in shares
+                 if uid in self._workloads]
+        if not known:
+            return ("", "", "")
+        w = max(known, key=lambda k: k[0])[1]
+        return (w.pod, w.namespace, w.container)
 
     def attribution_state(self, node: str) -> int:
         """The node's latest AttributionState."""

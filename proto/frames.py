@@ -57,11 +57,6 @@ def encode_block(device: int, metrics: tuple[int, ...], ts_ns: Int64Array,
                           ts_delta_ns=deltas.tolist(), values=vals.tobytes())
 
 
-def encode_frame(seq: int, blocks: list[pb.DeviceBlock]) -> pb.Frame:
-    """Wrap blocks in a frame with its sequence number."""
-    return pb.Frame(seq=seq, blocks=blocks)
-
-
 def decode_block(block: pb.DeviceBlock, n_devices: int, n_metrics: int) -> Block:
     """Decode and validate one block against the agent's Hello. Raises FrameError."""
     if block.device >= n_devices:

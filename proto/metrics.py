@@ -62,10 +62,6 @@ METRICS: dict[str, Metric] = {
 CORE_METRICS: tuple[str, ...] = tuple(METRICS)
 
 
-def unit_of(metric_id: str) -> str:
-    """The unit of a known metric id. Raises KeyError for an unknown id."""
-    return METRICS[metric_id].unit
-
 # Extended metrics, offered where a backend can read them. Appended after CORE_METRICS so the
 # core set stays the eight above. Counters (ecc_*, xid_events) count since the driver loaded
 # (ECC, volatile) or since the agent started (XID events).

@@ -5,7 +5,7 @@ Public surface: `Attributor` (observe per tick, drain changes), its inputs
 `PodLogDirectory`) and outputs (`Share`, `Workload`, `Change`).
 """
 
-from gputel.agent.attribution.attributor import AttributionStats, Attributor
+from gputel.agent.attribution.attributor import AttributionStats, AttributionView, Attributor
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
 from gputel.agent.attribution.model import (
     Allocation,
@@ -29,6 +29,7 @@ __all__ = [
     "Allocation",
     "AllocationSource",
     "AttributionStats",
+    "AttributionView",
     "Attributor",
     "CgroupResolver",
     "Change",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
 from gputel.agent.attribution.device_ids import device_key
@@ -43,6 +44,21 @@ from gputel.agent.attribution.podlogs import PodLogDirectory
 _NO_PROCESS = ProcessOrigin("process")
 
 
+@dataclass(frozen=True, slots=True)
+class AttributionView:
+    """Who held each device after one tick, with those workloads' metadata; read-only.
+
+    `shares`: device index -> shares (absent: nobody holds it). `workloads`: every
+    workload holding or allocated a device, by id. Safe to keep and read on any thread.
+    """
+
+    shares: Mapping[int, tuple[Share, ...]]
+    workloads: Mapping[str, Workload]
+
+
+_EMPTY_VIEW = AttributionView(MappingProxyType({}), MappingProxyType({}))
+
+
 @dataclass(slots=True)
 class AttributionStats:
     """Counters for the agent's /metrics."""
@@ -59,7 +75,10 @@ class Attributor:
 
     Without a poller (bare metal) only processes attribute; without a resolver (no
     host /proc) a process counts for the pod the kubelet gave its device to when there
-    is exactly one. Pod ids: see WorkloadBook. Not thread-safe: call from one thread.
+    is exactly one. Pod ids: see WorkloadBook. Call `observe` and the other methods
+    from one thread (the sampler's); `view()`, `current()` and `workloads()` from any
+    thread: they return the snapshot published at the end of the last tick that changed
+    something, swapped whole, never a dict the sampler thread is changing.
     """
 
     def __init__(self, devices: Sequence[DeviceLike], poller: AllocationSource | None = None,
@@ -83,6 +102,9 @@ class Attributor:
         self._pid_uid: dict[int, str] = {}
         self._shares: dict[int, tuple[Share, ...]] = {}
         self._changes: list[Change] = []
+        self._view = _EMPTY_VIEW
+        self._shares_moved = False
+        self._book_version = self._book.version
         self.stats = AttributionStats()
 
     @property
@@ -117,6 +139,8 @@ class Attributor:
             self._recompute(ts_ns, dirty)
         if pids_changed or relink:
             self._collect_garbage()
+        if self._shares_moved or self._book.version != self._book_version:
+            self._publish()
 
     def close(self) -> None:
         """Close the kubelet channel, if any; idempotent."""
@@ -128,17 +152,21 @@ class Attributor:
         changes, self._changes = self._changes, []
         return changes
 
+    def view(self) -> AttributionView:
+        """Shares and workloads as of the last tick, one consistent read-only snapshot."""
+        return self._view
+
     def current(self) -> Mapping[int, tuple[Share, ...]]:
-        """Device index -> the shares last reported for it (absent: nobody holds it)."""
-        return self._shares
+        """Device index -> the shares last reported for it (absent: nobody holds it); read-only."""
+        return self._view.shares
 
     def workload(self, uid: str) -> Workload | None:
         """Metadata of a workload named in a share, None once it is gone."""
         return self._book.get(uid)
 
     def workloads(self) -> Mapping[str, Workload]:
-        """Every workload currently holding or allocated a device."""
-        return self._book.all()
+        """Every workload currently holding or allocated a device; read-only snapshot."""
+        return self._view.workloads
 
     def drain_workload_updates(self) -> list[Workload]:
         """Workloads new, or whose metadata changed, since the last call."""
@@ -223,7 +251,15 @@ class Attributor:
         else:
             self._shares.pop(index, None)
         self._changes.append(Change(ts_ns, index, shares))
+        self._shares_moved = True
         self.stats.changes += 1
+
+    def _publish(self) -> None:
+        """Swap in a fresh snapshot: one assignment, so a reader sees the old or the new."""
+        self._view = AttributionView(MappingProxyType(dict(self._shares)),
+                                     MappingProxyType(dict(self._book.all())))
+        self._shares_moved = False
+        self._book_version = self._book.version
 
     def _usage(self, ts_ns: int, index: int) -> dict[str, float]:
         procs = self._procs.get(index, ())

@@ -25,6 +25,7 @@ class WorkloadBook:
         self._updates: dict[str, Workload] = {}
         self._pod_ids: dict[tuple[str, str], str] = {}
         self._names: dict[str, tuple[str, str]] = {}  # pod UID -> (namespace, name)
+        self.version = 0  # moves whenever what all() returns changes
 
     def get(self, uid: str) -> Workload | None:
         """The workload with this id, None if unknown."""
@@ -74,12 +75,14 @@ class WorkloadBook:
         if self._workloads.get(workload.uid) != workload:
             self._workloads[workload.uid] = workload
             self._updates[workload.uid] = workload
+            self.version += 1
         return workload.uid
 
     def retain(self, live: Collection[str], live_pod_uids: Collection[str]) -> None:
         """Forget workloads not in `live` and joins of pods whose UID is not live."""
         for uid in [u for u in self._workloads if u not in live]:
             del self._workloads[uid]  # a pending update stays: its changes are not drained yet
+            self.version += 1
         self._pod_ids = {k: v for k, v in self._pod_ids.items() if v in live}
         alive = set(live_pod_uids) | {w.pod_uid for w in self._workloads.values()}
         self._names = {u: n for u, n in self._names.items() if u in alive}

@@ -23,7 +23,6 @@ import numpy.typing as npt
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 TYPES = frozenset({"counter", "gauge", "histogram", "summary", "untyped"})
 _LABEL_ESCAPES = str.maketrans({"\\": r"\\", '"': r"\"", "\n": r"\n"})
 _HELP_ESCAPES = str.maketrans({"\\": r"\\", "\n": r"\n"})

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.harness.servers import CollectorThread, running_agent
+from tests.harness.servers import CollectorThread, running_agent, wait_sampled
 
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
     server = CollectorThread().start()
     with running_agent(server.grpc_target, node="n1", gpus=2, max_ticks=3) as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.stop(drain_timeout=10)
     yield f"{server.http_base}/api/v1"
     server.stop()

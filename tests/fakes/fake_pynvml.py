@@ -8,12 +8,15 @@ nvidia-ml-py (`c_nvmlFieldValue_t` arrays, lists of `c_nvmlSample_t`, `c_nvmlMem
 classes it does not define are the real module's; functions it does not define are absent,
 as on a driver too old to have them.
 
-Driver behaviour replayed (see notes/nvml-amdsmi-kubelet.md, section 1):
+Driver behaviour replayed (NVML API reference, https://docs.nvidia.com/deploy/nvml-api/,
+and nvidia-ml-py's own pynvml.py for the error classes and the load/init checks):
 - nvmlInit without a driver raises NVMLError_LibraryNotFound; calls before init raise
-  NVMLError_Uninitialized.
-- nvmlDeviceGetFieldValues succeeds as a whole and reports each field's own nvmlReturn.
-- nvmlDeviceGetSamples returns samples strictly newer than lastSeen, from a ring (119
-  power samples, 100 utilization samples), and raises NVMLError_NotFound when there is none.
+  NVMLError_Uninitialized (pynvml.py: _LoadNvmlLibrary, _nvmlGetFunctionPointer).
+- nvmlDeviceGetFieldValues succeeds as a whole and reports each field's own nvmlReturn
+  (reference: "Field Value Queries", and nvmlFieldValue_t.nvmlReturn).
+- nvmlDeviceGetSamples returns samples strictly newer than lastSeenTimeStamp from the
+  driver's buffer (reference: nvmlDeviceGetSamples), here a ring of 119 power samples and
+  100 utilization samples, and raises NVMLError_NotFound when there is none.
 - MIG: utilization (rates and samples) is NOT_SUPPORTED on a MIG-enabled GPU and on MIG
   devices; power, temperature, clocks and field values are NOT_SUPPORTED on MIG devices.
 - A lost GPU answers GPU_IS_LOST to every call, on old handles even after it is back.

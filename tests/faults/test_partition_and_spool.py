@@ -11,7 +11,13 @@ import pytest
 
 from gputel.collector.timefmt import format_time
 from tests.harness.proxy import TcpProxy
-from tests.harness.servers import CollectorThread, get_json, running_agent, wait_until
+from tests.harness.servers import (
+    CollectorThread,
+    get_json,
+    running_agent,
+    wait_sampled,
+    wait_until,
+)
 
 GPUS, METRICS = 2, 8
 
@@ -72,7 +78,7 @@ def test_spool_overflow_drops_the_oldest_counts_them_and_keeps_the_newest(
     proxy.cut()
     with running_agent(proxy.target, gpus=GPUS, rate_hz=20, flush_seconds=0.1, max_ticks=24,
                        outbox_frames=5, spool_dir=tmp_path / "spool") as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.outbox.wait(lambda s: s.frames_queued == 12, timeout=10)
         assert _metric(agent, "gputel_agent_frames_dropped_total") == 7
         assert _metric(agent, "gputel_agent_outbox_frames") == 5
@@ -91,14 +97,14 @@ def test_an_agent_restart_resends_its_spool_under_the_same_instance(
     proxy.cut()
     with running_agent(proxy.target, gpus=GPUS, rate_hz=20, flush_seconds=0.1, max_ticks=10,
                        spool_dir=spool) as first:
-        assert first.wait_sampled(timeout=30)
+        assert wait_sampled(first, timeout=30)
         assert not first.stop(drain_timeout=0.2), "nothing can be acknowledged during the cut"
     assert len(first.outbox) == 5
     proxy.restore()
     with running_agent(proxy.target, gpus=GPUS, rate_hz=20, flush_seconds=0.1, max_ticks=10,
                        spool_dir=spool) as second:
         assert second.instance == first.instance
-        assert second.wait_sampled(timeout=30)
+        assert wait_sampled(second, timeout=30)
         assert second.stop(drain_timeout=20)
     ticks = first.backend.ticks + second.backend.ticks  # type: ignore[attr-defined]
     assert durable.collector.store.sample_count("node-a") == len(ticks) * GPUS * METRICS

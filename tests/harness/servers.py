@@ -171,6 +171,12 @@ def running_agent(target: str, node: str = "node-a", gpus: int = 4, rate_hz: flo
         agent.stop(drain_timeout=5.0)
 
 
+def wait_sampled(agent: Agent, timeout: float) -> bool:
+    """Block until the agent's sampler has stopped by itself (max_ticks reached)."""
+    assert agent.sampler is not None
+    return agent.sampler.finished.wait(timeout)
+
+
 def get_json(url: str, **params: object) -> tuple[int, dict]:
     """GET url and return (status, parsed JSON body)."""
     response = httpx.get(url, params=params, timeout=10)

@@ -15,7 +15,13 @@ from gputel.agent.attribution.model import ProcessSample
 from gputel.agent.backends.base import Reading
 from gputel.collector.timefmt import format_time
 from tests.harness.kubelet import KubeletStandIn, gpu_pod
-from tests.harness.servers import CollectorThread, get_json, running_agent, wait_until
+from tests.harness.servers import (
+    CollectorThread,
+    get_json,
+    running_agent,
+    wait_sampled,
+    wait_until,
+)
 
 PROC = Path(__file__).resolve().parents[1] / "data" / "proc"
 POLL_S, RATE = 0.2, 20
@@ -127,7 +133,7 @@ def test_a_workload_series_begins_and_ends_at_the_right_tick(collector: Collecto
     with running_agent(collector.grpc_target, gpus=2, rate_hz=RATE, flush_seconds=0.25,
                        max_ticks=40, proc_root=PROC,
                        wrap=lambda sim: WithProcesses(sim, start=10, end=30)) as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.stop(drain_timeout=10)
     ticks = [t for t, _ in agent.backend.ticks]  # type: ignore[attr-defined]
     _, body = get_json(f"{collector.http_base}/api/v1/workloads/slurm/4242/metrics",

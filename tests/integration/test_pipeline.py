@@ -8,14 +8,14 @@ import pytest
 
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
-from tests.harness.servers import CollectorThread, get_json, running_agent
+from tests.harness.servers import CollectorThread, get_json, running_agent, wait_sampled
 
 TICKS, GPUS = 25, 4
 
 
 def test_every_sample_arrives_exactly_once_with_the_sim_values(collector: CollectorThread) -> None:
     with running_agent(collector.grpc_target, gpus=GPUS, rate_hz=10, max_ticks=TICKS) as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.stop(drain_timeout=10), "every frame should be acknowledged"
     backend = agent.backend
     n_metrics = len(backend.metrics())
@@ -42,7 +42,7 @@ def test_every_sample_arrives_exactly_once_with_the_sim_values(collector: Collec
 def test_ticks_are_evenly_spaced_at_100_hz(collector: CollectorThread) -> None:
     with running_agent(collector.grpc_target, gpus=2, rate_hz=100, max_ticks=150,
                        flush_seconds=0.5) as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.stop(drain_timeout=10)
     ts = np.array([t for t, _ in agent.backend.ticks])  # type: ignore[attr-defined]
     assert ts.size + agent.sampler.stats.ticks_missed >= 150  # type: ignore[union-attr]
@@ -54,7 +54,7 @@ def test_ticks_are_evenly_spaced_at_100_hz(collector: CollectorThread) -> None:
 
 def test_nodes_api_lists_the_node_with_its_gpus(collector: CollectorThread) -> None:
     with running_agent(collector.grpc_target, node="gpu-node-1", gpus=3, max_ticks=5) as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.stop(drain_timeout=10)
     status, body = get_json(f"{collector.http_base}/api/v1/nodes")
     assert status == 200

@@ -8,7 +8,7 @@ import pytest
 from gputel.collector.timefmt import format_time
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
-from tests.harness.servers import CollectorThread, get_json, running_agent
+from tests.harness.servers import CollectorThread, get_json, running_agent, wait_sampled
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def fed() -> tuple[CollectorThread, int, int]:
     server = CollectorThread().start()
     with running_agent(server.grpc_target, gpus=4, rate_hz=20, max_ticks=60,
                        flush_seconds=0.5) as agent:
-        assert agent.wait_sampled(timeout=30)
+        assert wait_sampled(agent, timeout=30)
         assert agent.stop(drain_timeout=10)
     ticks = agent.backend.ticks  # type: ignore[attr-defined]
     yield server, ticks[0][0], ticks[-1][0]

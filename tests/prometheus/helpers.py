@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -110,9 +110,10 @@ def sim_blocks(node: str, gpus: int, start_ns: int, ticks: int, rate_hz: float =
     return sim.devices(), metrics, out
 
 
-def gpu_exporter(holders: dict | None = None, compat: str = ""
+def gpu_exporter(holders: dict | Callable[[], dict] | None = None, compat: str = ""
                  ) -> tuple[GpuExporter, np.ndarray, tuple[str, ...]]:
-    """Two sim GPUs after one tick, model name with quotes, holders as given (None: off)."""
+    """Two sim GPUs after one tick, model name with quotes, holders as given (a dict, or a
+    callable returning one; None: off)."""
     sim = SimBackend(gpus=2, seed=1, salt="n")
     sim.open()
     devices = [DeviceInfo(d.index, d.uuid, d.vendor, 'H100 "SXM"', d.memory_total_bytes,
@@ -120,7 +121,6 @@ def gpu_exporter(holders: dict | None = None, compat: str = ""
     window = TickWindow(2, len(sim.metrics()))
     values = sim.read(10**18).values
     window.observe(10**18, values)
-    exporter = GpuExporter("n", devices, sim.metrics(), window,
-                           holders=(lambda: holders) if holders is not None else None,
-                           compat=compat)
+    source = holders if callable(holders) or holders is None else (lambda: holders)
+    exporter = GpuExporter("n", devices, sim.metrics(), window, holders=source, compat=compat)
     return exporter, values, sim.metrics()

@@ -49,9 +49,10 @@ class PrometheusServer:
     """`prometheus` as a child process; `start()` blocks until /-/ready answers 200."""
 
     def __init__(self, workdir: Path, scrape_targets: dict[str, str] | None = None,
-                 remote_write_receiver: bool = False, scrape_interval: str = "1s") -> None:
+                 remote_write_receiver: bool = False, scrape_interval: str = "1s",
+                 port: int | None = None) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self._receiver = remote_write_receiver
         self._proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)

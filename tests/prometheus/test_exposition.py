@@ -110,6 +110,20 @@ def test_gpu_series_carry_the_largest_holder_and_every_share() -> None:
     assert "gputel_gpu_workload_share" not in parsed
 
 
+def test_a_failing_holder_read_fails_the_scrape_instead_of_dropping_pod_labels() -> None:
+    """Issue 12: a broad except turned a data race into scrapes silently missing pod labels."""
+    calls = [0]
+
+    def broken() -> dict[int, list[tuple[str, str, str, float]]]:
+        calls[0] += 1
+        raise RuntimeError("dictionary changed size during iteration")
+
+    exporter, _, _ = gpu_exporter(broken)
+    with pytest.raises(RuntimeError, match="changed size"):
+        exporter.render("s")
+    assert calls[0] == 1
+
+
 def test_dcgm_mode_uses_dcgm_exporter_names_units_and_labels() -> None:
     exporter, values, metrics = gpu_exporter({1: [("p", "ns", "c", 1.0)]}, compat="dcgm")
     text = exporter.render("s")

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.workloads import WorkloadIndex
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.prometheus import remote_pb2 as prompb
 from gputel.proto.prometheus import write_request
-from tests.harness.servers import wait_until
+from tests.harness.servers import CollectorThread, running_agent, wait_until
 from tests.prometheus.helpers import sim_blocks
-from tests.prometheus.promserver import PrometheusServer
+from tests.prometheus.promserver import PrometheusServer, free_port, wait_for_value
 
 NODE = "rw-node"
 GPUS, RATE = 2, 10
@@ -61,14 +63,53 @@ def test_samples_arrive_and_an_outage_loses_nothing(tmp_path: Path) -> None:
         prom.stop()
 
 
+@pytest.mark.slow
+def test_a_prometheus_that_scrapes_the_agent_and_receives_remote_write_counts_each_gpu_once(
+        tmp_path: Path) -> None:
+    """Issue 12: sum(gputel_gpu_power_watts) was twice the truth, and the remote-written
+    series had no pod labels. Both paths into one Prometheus, simulated pods on 4 GPUs."""
+    node, gpus = "both-paths", 4
+    port = free_port()
+    collector = CollectorThread(remote_write_url=f"http://127.0.0.1:{port}/api/v1/write").start()
+    try:
+        with running_agent(collector.grpc_target, node, gpus=gpus, attribution="sim") as agent:
+            assert agent.http is not None
+            prom = PrometheusServer(tmp_path / "prom", {"agent": f"127.0.0.1:{agent.http.port}"},
+                                    remote_write_receiver=True, port=port).start()
+            try:
+                sel = f'{{node="{node}"}}'
+                for name in ("gputel_gpu_power_watts", "gputel_collector_gpu_power_watts"):
+                    wait_for_value(prom, f"count({name}{sel})", lambda v: v >= gpus)
+                total = sum(d.memory_total_bytes for d in agent.backend.devices())
+                assert prom.scalar(f"count(gputel_gpu_power_watts{sel})") == gpus
+                assert prom.scalar(f"count(gputel_collector_gpu_power_watts{sel})") == gpus
+                assert prom.scalar(f"sum(gputel_gpu_memory_total_bytes{sel})") == total
+                assert prom.scalar(f"sum(gputel_collector_gpu_memory_total_bytes{sel})") == total
+                scraped = _holders(prom.query(f"gputel_gpu_power_watts{sel}"))
+                written = _holders(prom.query(f"gputel_collector_gpu_power_watts{sel}"))
+                assert written == scraped
+                assert scraped["0"] == ("llm-pretrain-0", "ml-research", "main")
+                assert scraped["2"] == ("chat-api-0", "inference", "main")
+            finally:
+                prom.stop()
+    finally:
+        collector.stop()
+
+
+def _holders(result: list[dict]) -> dict[str, tuple[str, str, str]]:
+    """gpu -> (pod, namespace, container) of an instant query's series."""
+    return {r["metric"]["gpu"]: (r["metric"].get("pod", ""), r["metric"].get("namespace", ""),
+                                 r["metric"].get("container", "")) for r in result}
+
+
 def _check_arrived(prom: PrometheusServer, frames: list, metrics: tuple, start_ns: int) -> None:
     """Every sample of the frames is in Prometheus, at its millisecond, with its value."""
     end_s = max(int(b.ts_ns[-1]) for blocks in frames for b in blocks) / 1e9
     window = f"{int(end_s - start_ns / 1e9) + 2}s"
     power = metrics.index("power")
     clock = metrics.index("sm_clock")
-    got = prom.samples(f'gputel_gpu_power_watts{{node="{NODE}"}}', window, at=end_s)
-    hertz = prom.samples(f'gputel_gpu_sm_clock_hertz{{node="{NODE}"}}', window, at=end_s)
+    got = prom.samples(f'gputel_collector_gpu_power_watts{{node="{NODE}"}}', window, at=end_s)
+    hertz = prom.samples(f'gputel_collector_gpu_sm_clock_hertz{{node="{NODE}"}}', window, at=end_s)
     for gpu in range(GPUS):
         want = [(int(t) // 10**6, float(b.values[power, i]), float(b.values[clock, i]))
                 for blocks in frames for b in blocks if b.device == gpu
@@ -77,7 +118,8 @@ def _check_arrived(prom: PrometheusServer, frames: list, metrics: tuple, start_n
         assert [(round(t * 1000), v) for t, v in points] == [(t, w) for t, w, _ in want]
         (clocks,) = [p for k, p in hertz.items() if dict(k)["gpu"] == str(gpu)]
         assert [v for _, v in clocks] == [c * 1e6 for _, _, c in want]
-    energy = prom.query(f'count(gputel_gpu_energy_joules_total{{node="{NODE}"}})', at=end_s)
+    energy = prom.query(f'count(gputel_collector_gpu_energy_joules_total{{node="{NODE}"}})',
+                        at=end_s)
     assert energy[0]["value"][1] == str(GPUS)
 
 
@@ -140,6 +182,48 @@ def test_4xx_fails_the_batch_without_retry_and_5xx_retries(receiver: _Receiver) 
     assert (writer.stats.failed, writer.stats.retried, writer.stats.sent) == (2, 4, 2)
 
 
+def test_series_are_named_apart_from_the_agents_and_carry_the_holder_at_each_sample(
+        receiver: _Receiver) -> None:
+    """Issue 12: remote-written series had the agents' names and no pod labels, so a
+    Prometheus holding both counted every GPU twice and could not say who used it."""
+    devices, metrics, frames = sim_blocks(NODE, 1, 10**18, ticks=10, rate_hz=RATE)
+    ts = frames[0][0].ts_ns
+    change_ns = int(ts[4])  # the pod changes at the 5th tick; nobody before the 2nd
+    asked: list[tuple[str, str, int, int]] = []
+
+    def holders(node: str, uuid: str, start_ns: int, end_ns: int
+                ) -> list[tuple[int, tuple[str, str, str]]]:
+        asked.append((node, uuid, start_ns, end_ns))
+        return [(start_ns, ("", "", "")), (int(ts[1]), ("train-0", "ml", "main")),
+                (change_ns, ("serve-1", "web", "api,sidecar"))]
+
+    writer = RemoteWriter(RemoteWriteConfig("http://rw.test/api/v1/write", batch_samples=10**4,
+                                            batch_seconds=0.05),
+                          client=httpx.Client(transport=httpx.MockTransport(receiver)),
+                          holders=holders)
+    writer.start()
+    writer.enqueue_blocks(NODE, devices, metrics, frames[0])
+    assert writer.stop(timeout=5)
+    assert asked == [(NODE, devices[0].uuid, int(ts[0]), int(ts[-1]))]
+    power: dict[tuple[tuple[str, str], ...], list[int]] = {}
+    for request in receiver.requests:
+        for series in request.timeseries:
+            labels = tuple((lb.name, lb.value) for lb in series.labels)
+            assert not labels[0][1].startswith("gputel_gpu_"), labels  # never the agents' names
+            if labels[0][1] == "gputel_collector_gpu_power_watts":
+                power.setdefault(labels, []).extend(s.timestamp for s in series.samples)
+    ms = [int(t) // 10**6 for t in ts]
+    base = (("__name__", "gputel_collector_gpu_power_watts"), ("gpu", "0"),
+            ("model", devices[0].model), ("node", NODE))
+    pod = (("container", "main"), ("namespace", "ml"), ("pod", "train-0"))
+    other = (("container", "api,sidecar"), ("namespace", "web"), ("pod", "serve-1"))
+    assert {labels: sorted(stamps) for labels, stamps in power.items()} == {
+        (*base, ("uuid", devices[0].uuid)): ms[:1],  # unattributed: no empty pod label
+        tuple(sorted((*base, *pod, ("uuid", devices[0].uuid)))): ms[1:4],
+        tuple(sorted((*base, *other, ("uuid", devices[0].uuid)))): ms[4:],
+    }
+
+
 def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
     writer = _writer("http://127.0.0.1:9/api/v1/write", max_queue_samples=1000,
                      batch_samples=500)
@@ -183,3 +267,22 @@ def test_stub_field_numbers_are_prometheus_remote_write_1_0() -> None:
     assert numbers(prompb.Sample) == {"value": 1, "timestamp": 2}
     assert numbers(prompb.MetricMetadata) == {"type": 1, "metric_family_name": 2, "help": 4,
                                               "unit": 5}
+
+
+def test_the_workload_index_names_the_largest_holder_in_force_at_each_time() -> None:
+    index = WorkloadIndex()
+    frame = pb.Frame(seq=1, workloads=[
+        pb.Workload(uid="u1", kind="pod", namespace="ml", pod="a", container="main"),
+        pb.Workload(uid="u2", kind="pod", namespace="ml", pod="b", container="main")],
+        holdings=[pb.Holding(device=0, since_ts_ns=100, shares=[pb.Share(workload="u1",
+                                                                         fraction=1.0)]),
+                  pb.Holding(device=0, since_ts_ns=200, shares=[
+                      pb.Share(workload="u1", fraction=0.25),
+                      pb.Share(workload="u2", fraction=0.75)]),
+                  pb.Holding(device=0, since_ts_ns=300, shares=[])])
+    index.apply("n", ["GPU-0"], [], 10, [], frame)
+    assert index.largest_holders("n", "GPU-0", 50, 250) == [
+        (50, ("", "", "")), (100, ("a", "ml", "main")), (200, ("b", "ml", "main"))]
+    assert index.largest_holders("n", "GPU-0", 150, 400) == [
+        (150, ("a", "ml", "main")), (200, ("b", "ml", "main")), (300, ("", "", ""))]
+    assert index.largest_holders("n", "GPU-9", 0, 10) == [(0, ("", "", ""))]
