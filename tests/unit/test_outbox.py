@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from gputel.agent.outbox import Outbox
-from gputel.agent.spool import Spool, SpoolError
+from gputel.agent.spool import Spool, SpooledFrame, SpoolError
 from gputel.proto import frames
+from tests.harness.spools import FullDisk
 
 ALIVE = threading.Event()
 ALIVE.set()
@@ -116,3 +118,64 @@ def test_a_spooled_outbox_sends_each_frame_from_disk_intact(tmp_path: Path) -> N
     with pytest.raises(SpoolError):
         spool.payload(1)  # ...acknowledged ones are gone
     spool.close()
+
+
+class ReadOnlyDisk(Spool):
+    """A spool whose every write fails (a volume remounted read-only)."""
+
+    def _insert(self, frame: SpooledFrame) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+
+def test_a_full_disk_drops_the_oldest_spooled_frames_counted_and_keeps_the_new(
+        tmp_path: Path) -> None:
+    spool = FullDisk(tmp_path, capacity=3)
+    box = Outbox(spool=spool)
+    for i in range(5):
+        box.put(_block(float(i)), 1)  # never raises
+    assert box.stats.frames_dropped == 2
+    sent = []
+    while (msg := box.next_to_send(ALIVE, timeout=0)) is not None:
+        sent.append(msg)
+    assert [m.frame.seq for m in sent] == [3, 4, 5]
+    assert [np.frombuffer(m.frame.blocks[0].values, "<f4")[0] for m in sent] == [2.0, 3.0, 4.0]
+    spool.close()
+
+
+def test_a_spool_that_cannot_be_written_keeps_frames_in_memory_counted(tmp_path: Path) -> None:
+    spool = ReadOnlyDisk(tmp_path)
+    box = Outbox(spool=spool)
+    for i in range(3):
+        box.put(_block(float(i)), 1)
+    assert box.stats.spool_write_errors == 3
+    assert box.stats.frames_dropped == 0
+    assert _take(box) == [1, 2, 3]
+    for seq in (1, 2, 3):
+        box.ack(seq)
+    assert box.wait_drained(0)
+    spool.close()
+
+
+def test_a_frame_whose_spooled_bytes_are_gone_is_dropped_counted_and_the_next_sent(
+        tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    box = Outbox(spool=spool)
+    for _ in range(3):
+        box.put(_block(), 1)
+    spool.remove([2])  # lost behind the outbox's back (a damaged or replaced file)
+    assert _take(box) == [1, 3]
+    assert box.stats.frames_unreadable == 1
+    assert len(box) == 2
+    spool.close()
+
+
+def test_the_byte_bound_drops_the_oldest_frames_counted() -> None:
+    probe = Outbox()
+    probe.put(_block(), 1)
+    one = probe.held_bytes()  # every frame here has the same size
+    box = Outbox(max_bytes=3 * one)
+    for _ in range(5):
+        box.put(_block(), 1)
+    assert box.stats.frames_dropped == 2
+    assert box.held_bytes() <= 3 * one
+    assert _take(box) == [3, 4, 5]
