@@ -34,6 +34,9 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MEMORY_FALLBACK_BYTES = 64 * 1024 * 1024
 # Oldest spooled frames dropped to make room on a full disk before a frame is kept in memory.
 MAX_DROPS_PER_FULL = 8
+# Spool deletes that failed (a full disk), retried with the next delete; the oldest beyond
+# this are left to a restart (the collector recognises their resend).
+MAX_ORPHANS = 4096
 
 
 @dataclass(slots=True)
@@ -79,6 +82,8 @@ class Outbox:
             self._entries[f.seq] = _Entry(None, f.ticks, f.samples, f.nbytes)
         self._bytes = sum(e.nbytes for e in self._entries.values())
         self._memory_bytes = 0  # of frames held in memory although there is a spool
+        self._spool_failing = False  # the last spool write failed (logged once per streak)
+        self._orphans: list[int] = []  # acknowledged or dropped, but their delete failed
         self._next_seq = next_seq
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -119,29 +124,35 @@ class Outbox:
         for _ in range(MAX_DROPS_PER_FULL + 1):
             try:
                 self._spool.add(frame)
-            except SpoolFullError:
+            except SpoolFullError as exc:
                 if not self._drop_oldest_spooled():
-                    break
+                    self._spool_failed(exc)
+                    return False
                 continue
             except SpoolError as exc:
                 self._spool_failed(exc)
                 return False
+            if self._spool_failing:
+                self._spool_failing = False
+                log.info("the spool can be written again")
             return True
         self._spool_failed(SpoolFullError("the spool's disk is full"))
         return False
 
     def _spool_failed(self, exc: SpoolError) -> None:
-        if self.stats.spool_write_errors == 0:
+        if not self._spool_failing:
             log.error("%s; keeping new frames in memory (at most %d MiB) until it can be "
                       "written again", exc, MEMORY_FALLBACK_BYTES // (1024 * 1024))
+        self._spool_failing = True
         self.stats.spool_write_errors += 1
 
     def _drop_oldest_spooled(self) -> bool:
-        """Drop the oldest frame that is on disk (counted) and free its space; False if none."""
+        """Delete the oldest frame that is on disk (counted) to free room for a new one;
+        False when there is none or the delete itself fails (the frame is kept, readable)."""
         seq = next((s for s, e in self._entries.items() if e.message is None), None)
-        if seq is None:
+        if seq is None or not self._removed([seq]):
             return False
-        self._drop(seq)
+        self._forget(seq)
         self.stats.frames_dropped += 1
         assert self._spool is not None
         self._spool.checkpoint()
@@ -160,8 +171,13 @@ class Outbox:
             self.stats.frames_dropped += 1
 
     def _drop(self, seq: int) -> _Entry | None:
-        """Forget frame `seq` here and on the spool (a spool that fails keeps its row: an
-        orphan resent after a restart, which the collector recognises)."""
+        """Forget frame `seq` here and on the spool."""
+        entry = self._forget(seq)
+        if entry is not None and entry.message is None:
+            self._removed([seq])
+        return entry
+
+    def _forget(self, seq: int) -> _Entry | None:
         entry = self._entries.pop(seq, None)
         if entry is None:
             return None
@@ -169,12 +185,23 @@ class Outbox:
         self._bytes -= entry.nbytes
         if self._spool is not None and entry.message is not None:
             self._memory_bytes -= entry.nbytes
-        elif self._spool is not None:
-            try:
-                self._spool.remove([seq])
-            except SpoolError as exc:
-                log.warning("frame %d stays in the spool: %s", seq, exc)
         return entry
+
+    def _removed(self, seqs: list[int]) -> bool:
+        """Delete `seqs` from the spool, with the deletes that failed before; False if it
+        failed (they are retried with the next delete; at worst, after a restart, the
+        collector recognises them as resends)."""
+        assert self._spool is not None
+        pending = self._orphans + seqs
+        try:
+            self._spool.remove(pending)
+        except SpoolError as exc:
+            if not self._orphans:
+                log.warning("%s; retrying with the next delete", exc)
+            self._orphans = pending[-MAX_ORPHANS:]
+            return False
+        self._orphans = []
+        return True
 
     def next_to_send(self, alive: threading.Event, timeout: float) -> pb.AgentMessage | None:
         """Oldest unsent frame once the window allows; None on timeout or once `alive` clears."""

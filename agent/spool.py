@@ -128,9 +128,10 @@ class Spool:
             raise _translated("delete from", exc) from exc
 
     def checkpoint(self) -> None:
-        """Fold the WAL back into the file and truncate it, freeing disk; failures ignored."""
+        """Fold the WAL back into the file and restart it from its beginning, so the next
+        writes reuse its disk space instead of growing it (a full disk); failures ignored."""
         try:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("PRAGMA wal_checkpoint(RESTART)")
         except sqlite3.Error as exc:
             log.debug("spool checkpoint failed: %s", exc)
 

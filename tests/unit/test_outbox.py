@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gputel.agent.outbox import Outbox
-from gputel.agent.spool import Spool, SpooledFrame, SpoolError
+from gputel.agent.spool import Spool, SpooledFrame, SpoolError, SpoolFullError
 from gputel.proto import frames
 from tests.harness.spools import FullDisk
 
@@ -179,3 +179,26 @@ def test_the_byte_bound_drops_the_oldest_frames_counted() -> None:
     assert box.stats.frames_dropped == 2
     assert box.held_bytes() <= 3 * one
     assert _take(box) == [3, 4, 5]
+
+
+class JammedDisk(FullDisk):
+    """Full, and too full even to delete a row (SQLite's WAL needs room for a delete too)."""
+
+    def remove(self, seqs: list[int]) -> None:
+        raise SpoolFullError("cannot delete from the spool: database or disk is full")
+
+
+def test_a_disk_too_full_to_delete_keeps_every_frame_deliverable(tmp_path: Path) -> None:
+    spool = JammedDisk(tmp_path, capacity=2)
+    box = Outbox(spool=spool)
+    for i in range(4):
+        box.put(_block(float(i)), 1)
+    assert box.stats.frames_dropped == 0  # deleting could not make room: nothing thrown away
+    assert box.stats.spool_write_errors == 2  # frames 3 and 4 wait in memory
+    sent = []
+    while (msg := box.next_to_send(ALIVE, timeout=0)) is not None:
+        sent.append(msg)
+        box.ack(msg.frame.seq)  # its delete fails: retried later, never raised
+    assert [np.frombuffer(m.frame.blocks[0].values, "<f4")[0] for m in sent] == [0, 1, 2, 3]
+    assert box.wait_drained(0)
+    spool.close()
