@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gputel.agent.backends.base import Buffered, DeviceInfo
+from gputel.agent.handoff import TickHandoff
 from gputel.agent.outbox import Outbox
 from gputel.agent.sampler import Sampler
 from gputel.agent.stream import StreamClient
@@ -337,7 +338,7 @@ class AgentCollector(Collector):
 
     def __init__(self, node: str, backend: str, devices: list[DeviceInfo],
                  metric_ids: tuple[str, ...], sampler: Sampler, outbox: Outbox,
-                 stream: StreamClient, *,
+                 stream: StreamClient, *, handoff: TickHandoff | None = None,
                  field_errors: Callable[[], Mapping[str, int]] | None = None,
                  attribution_up: Callable[[], bool | None] | None = None) -> None:
         self._node = node
@@ -347,6 +348,7 @@ class AgentCollector(Collector):
         self._sampler = sampler
         self._outbox = outbox
         self._stream = stream
+        self._handoff = handoff
         self._field_errors = field_errors
         self._attribution_up = attribution_up
 
@@ -362,8 +364,18 @@ class AgentCollector(Collector):
              o.frames_sent),
             ("gputel_agent_frames_resent", "Frames sent again after a reconnect.", o.frames_resent),
             ("gputel_agent_frames_acked", "Frames the collector acknowledged.", o.frames_acked),
-            ("gputel_agent_frames_dropped", "Frames dropped because the outbox was full.",
+            ("gputel_agent_frames_dropped",
+             "Frames dropped, oldest first, because the outbox or spool (or its disk) was full.",
              o.frames_dropped),
+            ("gputel_agent_frames_unreadable",
+             "Spooled frames dropped because their bytes could not be read back.",
+             o.frames_unreadable),
+            ("gputel_agent_spool_write_errors",
+             "Frames kept in memory because the spool could not be written.",
+             o.spool_write_errors),
+            ("gputel_agent_frames_out_of_range",
+             "Frame refusals for timestamps outside the collector's window (frame kept).",
+             c.frames_out_of_range),
             ("gputel_agent_frames_rejected", "Frames the collector refused as malformed.",
              o.frames_rejected),
             ("gputel_agent_samples_acked", "Samples in acknowledged frames.", o.samples_acked),
@@ -374,6 +386,11 @@ class AgentCollector(Collector):
         gauges: tuple[tuple[str, str, float], ...] = (
             ("gputel_agent_outbox_frames", "Frames waiting for acknowledgement (the spool).",
              len(self._outbox)),
+            ("gputel_agent_outbox_bytes", "Bytes of the encoded frames waiting (the bound of "
+             "--spool-max-bytes).", self._outbox.held_bytes()),
+            ("gputel_agent_reconnect_wait_seconds",
+             "The wait before the next connect to the collector (0 while connected).",
+             c.retry_wait_seconds),
             ("gputel_agent_spool_bytes", "Bytes of the on-disk spool (0 without one).",
              self._outbox.spool_bytes()),
             ("gputel_agent_collector_connected", "1 while the stream to the collector is up.",
@@ -390,7 +407,33 @@ class AgentCollector(Collector):
         info.add_metric([self._node, self._backend], 1)
         yield info
 
+    def _stream_health(self) -> Iterator[Metric]:
+        c = self._stream.stats
+        ends = CounterMetricFamily("gputel_agent_stream_ends",
+                                   "Streams to the collector that ended, by gRPC status.",
+                                   labels=("code",))
+        for code, count in sorted(c.ends.items()):
+            ends.add_metric([code], count)
+        yield ends
+        refusal = c.refusal
+        refused = GaugeMetricFamily(
+            "gputel_agent_collector_refused",
+            "1 while the collector refuses this agent's Hello; `message` is its reason.",
+            labels=("message",))
+        refused.add_metric([refusal], int(bool(refusal)))
+        yield refused
+        skew = c.clock_skew_seconds
+        if skew is not None:
+            yield GaugeMetricFamily("gputel_agent_clock_skew_seconds",
+                                    "This node's clock minus the collector's, at the last "
+                                    "Welcome.", value=skew)
+        if self._handoff is not None:
+            yield CounterMetricFamily("gputel_agent_ticks_dropped",
+                                      "Ticks dropped because the frame writer fell behind.",
+                                      value=self._handoff.stats.ticks_dropped)
+
     def _optional(self) -> Iterator[Metric]:
+        yield from self._stream_health()
         if self._field_errors is not None:
             errors = CounterMetricFamily("gputel_agent_field_errors",
                                          "Field reads that failed (NaN sent), by field.",

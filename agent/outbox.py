@@ -5,21 +5,38 @@ resends what the collector had not acknowledged.
 
 Every frame gets the next sequence number and stays here until acknowledged.
 The stream takes unsent frames in order while fewer than `window` are in flight;
-after a reconnect everything unacknowledged is sent again. The outbox is bounded:
-when full, the oldest frame is dropped and counted (`dropped_frames`), never silently.
+after a reconnect everything unacknowledged is sent again. The outbox is bounded, in
+frames and in bytes: when full, the oldest frame is dropped and counted
+(`frames_dropped`), never silently. A full disk is a full spool: the oldest spooled frames
+make room for the new one; a spool that cannot be written at all degrades to memory
+(bounded by `MEMORY_FALLBACK_BYTES`, counted), and a spooled frame that cannot be read
+back is dropped and counted (`frames_unreadable`). No spool failure raises to the caller.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
-from gputel.agent.spool import Spool, SpooledFrame
+from gputel.agent.spool import Spool, SpooledFrame, SpoolError, SpoolFullError
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+# Frames held in memory because the spool cannot be written: the rest is dropped, oldest first.
+MEMORY_FALLBACK_BYTES = 64 * 1024 * 1024
+# Oldest spooled frames dropped to make room on a full disk before a frame is kept in memory.
+MAX_DROPS_PER_FULL = 8
+# Spool deletes that failed (a full disk), retried with the next delete; the oldest beyond
+# this are left to a restart (the collector recognises their resend).
+MAX_ORPHANS = 4096
 
 
 @dataclass(slots=True)
@@ -32,6 +49,8 @@ class OutboxStats:
     frames_acked: int = 0
     frames_dropped: int = 0
     frames_rejected: int = 0
+    frames_unreadable: int = 0
+    spool_write_errors: int = 0
     samples_acked: int = 0
     ticks_acked: int = 0
 
@@ -41,6 +60,7 @@ class _Entry:
     message: pb.AgentMessage | None  # None: on the spool only, read back when sent
     ticks: int
     samples: int
+    nbytes: int
     sent: bool = False
     sent_before: bool = False
 
@@ -49,15 +69,21 @@ class Outbox:
     """Thread-safe: the batcher puts, the stream takes and acknowledges."""
 
     def __init__(self, max_frames: int = 3600, window: int = 32, spool: Spool | None = None,
-                 next_seq: int = 1, spooled: list[SpooledFrame] | None = None) -> None:
-        if max_frames < 1 or window < 1:
-            raise ValueError("outbox size and window must be at least 1")
+                 next_seq: int = 1, spooled: list[SpooledFrame] | None = None,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_frames < 1 or window < 1 or max_bytes < 1:
+            raise ValueError("outbox size, byte bound and window must be at least 1")
         self._max = max_frames
+        self._max_bytes = max_bytes
         self._window = window
         self._spool = spool
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         for f in spooled or ():
-            self._entries[f.seq] = _Entry(None, f.ticks, f.samples)
+            self._entries[f.seq] = _Entry(None, f.ticks, f.samples, f.nbytes)
+        self._bytes = sum(e.nbytes for e in self._entries.values())
+        self._memory_bytes = 0  # of frames held in memory although there is a spool
+        self._spool_failing = False  # the last spool write failed (logged once per streak)
+        self._orphans: list[int] = []  # acknowledged or dropped, but their delete failed
         self._next_seq = next_seq
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -76,45 +102,139 @@ class Outbox:
             self._next_seq += 1
             frame.seq = seq
             message = pb.AgentMessage(frame=frame)
+            payload = message.SerializeToString()
             self.stats.frames_queued += 1
-            if self._spool is not None:  # memory holds only the index; the bytes are on disk
-                self._spool.add(SpooledFrame(seq, ticks, samples, message.SerializeToString()))
-                self._entries[seq] = _Entry(None, ticks, samples)
-            else:
-                self._entries[seq] = _Entry(message, ticks, samples)
+            self._trim(incoming=len(payload))  # room first: a full disk needs it
+            entry = _Entry(message, ticks, samples, len(payload))
+            if self._spool is not None and self._spooled(SpooledFrame(seq, ticks, samples,
+                                                                      payload)):
+                entry.message = None  # memory holds only the index; the bytes are on disk
+            elif self._spool is not None:
+                self._memory_bytes += entry.nbytes
+            self._entries[seq] = entry
+            self._bytes += entry.nbytes
             self._trim()
             self._cond.notify_all()
         return seq
 
-    def _trim(self) -> None:
-        """Drop the oldest frames beyond the bound, counted."""
-        dropped = []
-        while len(self._entries) > self._max:
-            seq, old = self._entries.popitem(last=False)
-            self._in_flight -= old.sent
+    def _spooled(self, frame: SpooledFrame) -> bool:
+        """Write `frame` to the spool, dropping the oldest spooled frames while the disk is
+        full; False (counted, logged once per streak) when it must stay in memory."""
+        assert self._spool is not None
+        for _ in range(MAX_DROPS_PER_FULL + 1):
+            try:
+                self._spool.add(frame)
+            except SpoolFullError as exc:
+                if not self._drop_oldest_spooled():
+                    self._spool_failed(exc)
+                    return False
+                continue
+            except SpoolError as exc:
+                self._spool_failed(exc)
+                return False
+            if self._spool_failing:
+                self._spool_failing = False
+                log.info("the spool can be written again")
+            return True
+        self._spool_failed(SpoolFullError("the spool's disk is full"))
+        return False
+
+    def _spool_failed(self, exc: SpoolError) -> None:
+        if not self._spool_failing:
+            log.error("%s; keeping new frames in memory (at most %d MiB) until it can be "
+                      "written again", exc, MEMORY_FALLBACK_BYTES // (1024 * 1024))
+        self._spool_failing = True
+        self.stats.spool_write_errors += 1
+
+    def _drop_oldest_spooled(self) -> bool:
+        """Delete the oldest frame that is on disk (counted) to free room for a new one;
+        False when there is none or the delete itself fails (the frame is kept, readable)."""
+        seq = next((s for s, e in self._entries.items() if e.message is None), None)
+        if seq is None or not self._removed([seq]):
+            return False
+        self._forget(seq)
+        self.stats.frames_dropped += 1
+        assert self._spool is not None
+        self._spool.checkpoint()
+        return True
+
+    def _trim(self, incoming: int = 0) -> None:
+        """Drop the oldest frames beyond the bounds (frames, bytes with `incoming` more, and
+        memory-held bytes), counted."""
+        while self._entries and (len(self._entries) > self._max
+                                 or self._bytes + incoming > self._max_bytes):
+            self._drop(next(iter(self._entries)))
             self.stats.frames_dropped += 1
-            dropped.append(seq)
-        if dropped and self._spool is not None:
-            self._spool.remove(dropped)
+        while self._memory_bytes > MEMORY_FALLBACK_BYTES:
+            seq = next(s for s, e in self._entries.items() if e.message is not None)
+            self._drop(seq)
+            self.stats.frames_dropped += 1
+
+    def _drop(self, seq: int) -> _Entry | None:
+        """Forget frame `seq` here and on the spool."""
+        entry = self._forget(seq)
+        if entry is not None and entry.message is None:
+            self._removed([seq])
+        return entry
+
+    def _forget(self, seq: int) -> _Entry | None:
+        entry = self._entries.pop(seq, None)
+        if entry is None:
+            return None
+        self._in_flight -= entry.sent
+        self._bytes -= entry.nbytes
+        if self._spool is not None and entry.message is not None:
+            self._memory_bytes -= entry.nbytes
+        return entry
+
+    def _removed(self, seqs: list[int]) -> bool:
+        """Delete `seqs` from the spool, with the deletes that failed before; False if it
+        failed (they are retried with the next delete; at worst, after a restart, the
+        collector recognises them as resends)."""
+        assert self._spool is not None
+        pending = self._orphans + seqs
+        try:
+            self._spool.remove(pending)
+        except SpoolError as exc:
+            if not self._orphans:
+                log.warning("%s; retrying with the next delete", exc)
+            self._orphans = pending[-MAX_ORPHANS:]
+            return False
+        self._orphans = []
+        return True
 
     def next_to_send(self, alive: threading.Event, timeout: float) -> pb.AgentMessage | None:
         """Oldest unsent frame once the window allows; None on timeout or once `alive` clears."""
         with self._cond:
             self._cond.wait_for(
                 lambda: not alive.is_set() or self._first_unsent() is not None, timeout)
-            found = self._first_unsent() if alive.is_set() else None
-            if found is None:
-                return None
-            seq, entry = found
-            entry.sent = True
-            self._in_flight += 1
-            self.stats.frames_sent += 1
-            self.stats.frames_resent += entry.sent_before
-            entry.sent_before = True
-            if entry.message is not None:
-                return entry.message
-            assert self._spool is not None
+            while alive.is_set() and (found := self._first_unsent()) is not None:
+                message = self._message(*found)
+                if message is None:
+                    continue
+                entry = found[1]
+                entry.sent = True
+                self._in_flight += 1
+                self.stats.frames_sent += 1
+                self.stats.frames_resent += entry.sent_before
+                entry.sent_before = True
+                return message
+            return None
+
+    def _message(self, seq: int, entry: _Entry) -> pb.AgentMessage | None:
+        """The frame's message, from memory or the spool; None (dropped, counted) when its
+        spooled bytes are gone or unreadable."""
+        if entry.message is not None:
+            return entry.message
+        assert self._spool is not None
+        try:
             return pb.AgentMessage.FromString(self._spool.payload(seq))
+        except (SpoolError, DecodeError) as exc:
+            log.error("spooled frame %d cannot be read back (%s); dropped", seq, exc)
+        self._drop(seq)
+        self.stats.frames_unreadable += 1
+        self._cond.notify_all()
+        return None
 
     def _first_unsent(self) -> tuple[int, _Entry] | None:
         if self._in_flight >= self._window:
@@ -127,14 +247,11 @@ class Outbox:
     def ack(self, seq: int) -> None:
         """The collector holds frame `seq`: forget it."""
         with self._cond:
-            entry = self._entries.pop(seq, None)
+            entry = self._drop(seq)
             if entry is not None:
-                self._in_flight -= entry.sent
                 self.stats.frames_acked += 1
                 self.stats.samples_acked += entry.samples
                 self.stats.ticks_acked += entry.ticks
-                if self._spool is not None:
-                    self._spool.remove([seq])
             self._cond.notify_all()
 
     def ack_through(self, seq: int) -> None:
@@ -146,12 +263,8 @@ class Outbox:
     def reject(self, seq: int) -> None:
         """The collector refused frame `seq` as malformed: drop it rather than resend it forever."""
         with self._cond:
-            entry = self._entries.pop(seq, None)
-            if entry is not None:
-                self._in_flight -= entry.sent
+            if self._drop(seq) is not None:
                 self.stats.frames_rejected += 1
-                if self._spool is not None:
-                    self._spool.remove([seq])
             self._cond.notify_all()
 
     def rewind(self) -> None:
@@ -180,6 +293,11 @@ class Outbox:
     def __len__(self) -> int:
         with self._cond:
             return len(self._entries)
+
+    def held_bytes(self) -> int:
+        """Bytes of the frames held (encoded AgentMessages), on disk or in memory."""
+        with self._cond:
+            return self._bytes
 
     def spool_bytes(self) -> int:
         """Bytes of the on-disk spool, 0 without one."""

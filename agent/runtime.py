@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from gputel.agent.backends.base import Backend, DeviceInfo, Reading
 from gputel.agent.batcher import Batcher
 from gputel.agent.clock import Clock, SystemClock
 from gputel.agent.exporter import AgentCollector, GpuExporter, TickWindow
+from gputel.agent.handoff import TickHandoff
 from gputel.agent.http import AgentHTTPServer
-from gputel.agent.outbox import Outbox
+from gputel.agent.outbox import DEFAULT_MAX_BYTES, Outbox
+from gputel.agent.reconnect import Backoff
 from gputel.agent.sampler import Sampler
 from gputel.agent.spool import Spool
 from gputel.agent.stream import StreamClient
@@ -33,6 +36,8 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
+# Seconds of ticks the hand-off to the frame writer holds before it drops ticks, counted.
+HANDOFF_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +51,17 @@ class AgentConfig:
     http_host: str = "0.0.0.0"
     http_port: int = 9401
     outbox_frames: int = 3600
+    # Bytes of encoded frames held (spool or memory); beyond it the oldest are dropped.
+    spool_max_bytes: int = DEFAULT_MAX_BYTES
     window: int = 32
     max_ticks: int | None = None
+    # Reconnect backoff cap before any collector welcomed this agent, and once one has.
     backoff_max_seconds: float = 10.0
+    reconnect_max_seconds: float = 2.0
+    # The wait (to twice that) after the collector refused the Hello (not ready meanwhile).
+    refused_retry_seconds: float = 30.0
+    # Not ready while the clock is further than this off the collector's (its Welcome).
+    max_clock_skew_seconds: float = 10.0
     spool_dir: Path | None = None
     tls_ca: Path | None = None
     tls_cert: Path | None = None
@@ -110,15 +123,19 @@ class Agent:
 
     def __init__(self, config: AgentConfig, backend: Backend, clock: Clock | None = None,
                  registry: CollectorRegistry | None = None,
-                 credentials: grpc.ChannelCredentials | None = None) -> None:
+                 credentials: grpc.ChannelCredentials | None = None,
+                 spool_factory: Callable[[Path], Spool] = Spool) -> None:
         self.config = config
         self.backend = backend
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
         ProcessCollector(registry=self.registry)  # the agent's own CPU and RSS
         self.instance = uuid.uuid4().hex
-        self.outbox = Outbox(config.outbox_frames, config.window)  # replaced in start()
+        self.outbox = Outbox(config.outbox_frames, config.window,  # replaced in start()
+                             max_bytes=config.spool_max_bytes)
         self.spool: Spool | None = None
+        self._spool_factory = spool_factory
+        self.handoff: TickHandoff | None = None
         self.attributor: Attributor | None = None
         self._credentials = credentials
         self.sampler: Sampler | None = None
@@ -141,31 +158,41 @@ class Agent:
         ticks = max(1, round(self.config.rate_hz * self.config.flush_seconds))
         self._batcher = Batcher(len(devices), len(metrics), ticks, self.outbox.put_frame,
                                 decorate)
+        self.handoff = TickHandoff(self._batcher.add,
+                                   max(2 * ticks, round(self.config.rate_hz * HANDOFF_SECONDS)))
         self.sampler = Sampler(self.backend, self.config.rate_hz, self._on_tick, self.clock,
                                self.config.max_ticks)
         self.stream = StreamClient(self.config.collector, self.outbox, self._hello,
                                    self._credentials or channel_credentials(self.config),
-                                   self.config.backoff_max_seconds, ingest_token(self.config))
+                                   self._backoff(), ingest_token(self.config), clock=self.clock)
         self.window = TickWindow(len(devices), len(metrics))
         gpus = GpuExporter(self.config.node, devices, metrics, self.window,
                            holders=self.holders if self.attributor is not None else None,
                            compat=self.config.metrics_compat)
         self.registry.register(AgentCollector(
             self.config.node, self.backend.name, devices, metrics, self.sampler, self.outbox,
-            self.stream, attribution_up=self._attribution_up,
+            self.stream, handoff=self.handoff, attribution_up=self._attribution_up,
             field_errors=(lambda: self.backend.field_errors)  # type: ignore[attr-defined]
             if hasattr(self.backend, "field_errors") else None))
         self.http = AgentHTTPServer(self.config.http_host, self.config.http_port, self.registry,
                                     self._healthy, self._ready, gpus=gpus)
         self.http.start()
         self.stream.start()
+        self.handoff.start()
         self.sampler.start()
         log.info("sampling %d %s GPU(s) at %g Hz on node %s", len(devices), self.backend.name,
                  self.config.rate_hz, self.config.node)
 
+    def _backoff(self) -> Backoff:
+        cfg = self.config
+        first = min(0.2, cfg.backoff_max_seconds, cfg.reconnect_max_seconds)
+        return Backoff(first_s=first, max_s=cfg.backoff_max_seconds,
+                       reconnect_max_s=min(cfg.reconnect_max_seconds, cfg.backoff_max_seconds),
+                       refused_s=cfg.refused_retry_seconds)
+
     def _open_spool(self, directory: Path) -> None:
         """Resume the spooled instance when the devices are the same; raises SpoolError."""
-        self.spool = Spool(directory)
+        self.spool = self._spool_factory(directory)
         full = self._hello_for("")  # what decoding the frames depends on, nothing else
         identity = pb.Hello(node=full.node, devices=full.devices, metrics=full.metrics,
                             backend=full.backend).SerializeToString(deterministic=True)
@@ -176,7 +203,7 @@ class Agent:
                      len(frames))
         self.spool.start_instance(self.instance, identity, next_seq)
         self.outbox = Outbox(self.config.outbox_frames, self.config.window, self.spool,
-                             next_seq, frames)
+                             next_seq, frames, max_bytes=self.config.spool_max_bytes)
 
     def _make_attributor(self, devices: list[DeviceInfo]) -> Attributor | None:
         """Kubelet attribution, process attribution (proc_root), both, or None."""
@@ -193,12 +220,13 @@ class Agent:
         return Attributor(devices, poller=poller, resolver=resolver)
 
     def _on_tick(self, ts_ns: int, reading: Reading) -> None:
-        assert self._batcher is not None
+        """On the tick thread: nothing slow. Framing and the spool's disk are the writer's."""
+        assert self.handoff is not None
         if self.window is not None:  # per-scraper max/min between scrapes, ~5 us
             self.window.observe(ts_ns, reading.values, reading.buffered)
         if self.attributor is not None:  # cheap unless the processes or the kubelet changed
             self.attributor.observe(ts_ns, reading.processes)
-        self._batcher.add(ts_ns, reading)
+        self.handoff.put(ts_ns, reading)
 
     def _attribution_up(self) -> bool | None:
         """None without attribution, else whether it works (gputel_agent_attribution_up)."""
@@ -240,13 +268,38 @@ class Agent:
 
     def _ready(self) -> tuple[bool, dict[str, object]]:
         ticks = self.sampler.stats.ticks if self.sampler else 0
-        connected = bool(self.stream and self.stream.stats.connected)
+        stats = self.stream.stats if self.stream else None
+        connected = bool(stats and stats.connected)
         attribution = ("off" if self.attributor is None else
                        "up" if self.attributor.available else "unavailable")
+        detail: dict[str, object] = {
+            "ticks": ticks, "collectorConnected": connected, "outboxFrames": len(self.outbox),
+            "attribution": attribution,
+            "clockSkewSeconds": stats.clock_skew_seconds if stats else None}
         # Ready means sampling: a collector or kubelet outage is buffered or retried, not a
-        # reason to take the agent out of service.
-        return ticks > 0, {"ticks": ticks, "collectorConnected": connected,
-                           "outboxFrames": len(self.outbox), "attribution": attribution}
+        # reason to take the agent out of service. A collector that refuses this agent, or a
+        # clock it will refuse frames for, needs the operator: not ready, saying why.
+        problems = self._problems()
+        if problems:
+            detail["message"] = "; ".join(problems)
+        return ticks > 0 and not problems, detail
+
+    def _problems(self) -> list[str]:
+        """What keeps this agent's data from the collector until an operator acts."""
+        stats = self.stream.stats if self.stream else None
+        if stats is None:
+            return []
+        problems = []
+        refusal = stats.refusal
+        if refusal:
+            problems.append(f"the collector refused this agent ({refusal}); retrying every "
+                            f"{self.config.refused_retry_seconds:g} s or more, frames kept")
+        skew, limit = stats.clock_skew_seconds, self.config.max_clock_skew_seconds
+        if skew is not None and abs(skew) > limit:
+            problems.append(f"this node's clock is {abs(skew):.1f} s "
+                            f"{'ahead of' if skew > 0 else 'behind'} the collector's (more "
+                            f"than {limit:g} s): fix its time sync (NTP); frames are kept")
+        return problems
 
     def stop(self, drain_timeout: float = 5.0) -> bool:
         """Stop sampling, flush the last partial frame, wait for acks; True if all were acked."""
@@ -255,6 +308,8 @@ class Agent:
         self._stopped = True
         if self.sampler is not None:
             self.sampler.stop()
+        if self.handoff is not None and not self.handoff.stop():
+            log.warning("the frame writer did not finish; the ticks it held are lost")
         if self._batcher is not None:
             self._batcher.flush()
         drained = self.outbox.wait_drained(drain_timeout)

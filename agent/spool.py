@@ -27,15 +27,28 @@ class SpoolError(RuntimeError):
     """The spool directory cannot be used; the message says why."""
 
 
+class SpoolFullError(SpoolError):
+    """The spool's filesystem is full (SQLITE_FULL): room must be made by dropping frames."""
+
+
+def _translated(action: str, exc: sqlite3.Error) -> SpoolError:
+    """A sqlite3 error as gputel's own: SpoolFullError for a full disk, else SpoolError."""
+    full = (getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL"
+            or "disk is full" in str(exc))
+    return (SpoolFullError if full else SpoolError)(f"cannot {action} the spool: {exc}")
+
+
 @dataclass(frozen=True, slots=True)
 class SpooledFrame:
     """One frame as spooled: its seq, ticks and samples, and the AgentMessage bytes (empty
-    when listed by `resume`, which reads only the index; `payload` reads the bytes)."""
+    when listed by `resume`, which reads only the index and the size, `nbytes`; `payload`
+    reads the bytes)."""
 
     seq: int
     ticks: int
     samples: int
     payload: bytes
+    nbytes: int = 0
 
 
 class Spool:
@@ -63,8 +76,10 @@ class Spool:
                 log.warning("devices changed since the last run: %d spooled frame(s) of the "
                             "previous inventory dropped", dropped)
             return None, 1, []
-        rows = self._db.execute("SELECT seq, ticks, samples FROM frames ORDER BY seq")
-        frames = [SpooledFrame(seq, ticks, samples, b"") for seq, ticks, samples in rows]
+        rows = self._db.execute(
+            "SELECT seq, ticks, samples, length(payload) FROM frames ORDER BY seq")
+        frames = [SpooledFrame(seq, ticks, samples, b"", size)
+                  for seq, ticks, samples, size in rows]
         next_seq = max(int(meta.get("next_seq", b"1")), frames[-1].seq + 1 if frames else 1)
         return meta["instance"].decode(), next_seq, frames
 
@@ -75,7 +90,16 @@ class Spool:
                               ("next_seq", str(next_seq).encode())])
 
     def add(self, frame: SpooledFrame) -> None:
-        """Keep a frame until it is acknowledged."""
+        """Keep a frame until it is acknowledged.
+
+        Raises SpoolFullError when the disk is full, SpoolError on any other write failure.
+        """
+        try:
+            self._insert(frame)
+        except sqlite3.Error as exc:
+            raise _translated("write to", exc) from exc
+
+    def _insert(self, frame: SpooledFrame) -> None:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?)",
                              (frame.seq, frame.ticks, frame.samples, frame.payload))
@@ -83,16 +107,33 @@ class Spool:
                              (str(frame.seq + 1).encode(),))
 
     def payload(self, seq: int) -> bytes:
-        """The AgentMessage bytes of a spooled frame. Raises SpoolError if it is gone."""
-        row = self._db.execute("SELECT payload FROM frames WHERE seq = ?", (seq,)).fetchone()
+        """The AgentMessage bytes of a spooled frame. Raises SpoolError if gone or unreadable."""
+        try:
+            row = self._db.execute("SELECT payload FROM frames WHERE seq = ?",
+                                   (seq,)).fetchone()
+        except sqlite3.Error as exc:
+            raise _translated("read", exc) from exc
         if row is None:
             raise SpoolError(f"frame {seq} is not in the spool")
         return bytes(row[0])
 
     def remove(self, seqs: list[int]) -> None:
-        """Forget acknowledged, rejected or dropped frames."""
-        if seqs:
-            self._db.executemany("DELETE FROM frames WHERE seq = ?", [(s,) for s in seqs])
+        """Forget acknowledged, rejected or dropped frames. Raises SpoolError if it cannot."""
+        if not seqs:
+            return
+        try:
+            with self._db:
+                self._db.executemany("DELETE FROM frames WHERE seq = ?", [(s,) for s in seqs])
+        except sqlite3.Error as exc:
+            raise _translated("delete from", exc) from exc
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the file and restart it from its beginning, so the next
+        writes reuse its disk space instead of growing it (a full disk); failures ignored."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(RESTART)")
+        except sqlite3.Error as exc:
+            log.debug("spool checkpoint failed: %s", exc)
 
     def size_bytes(self) -> int:
         """Bytes on disk, WAL included."""

@@ -26,12 +26,15 @@ from gputel.collector.rollups import Tier
 from gputel.collector.security import SecurityConfigError
 from gputel.collector.server import Collector, CollectorConfig
 
+# `gputel up`'s default --spool-dir: its agent spools under the collector's data directory.
+UP_SPOOL_DIR = "<data-dir>/agent-spool"
+
 
 def run_agent(args: argparse.Namespace) -> int:
     """Sample this node's GPUs and stream them to the collector until a signal."""
     try:
         backend = create(args.backend, args.gpus, args.seed, args.node)
-        agent = Agent(_agent_config(args), backend)
+        agent = Agent(agent_config(args), backend)
         agent.start()
     except (BackendError, SpoolError, SecretError) as exc:
         die(str(exc))
@@ -51,11 +54,16 @@ def run_agent(args: argparse.Namespace) -> int:
     return 0
 
 
-def _agent_config(args: argparse.Namespace) -> AgentConfig:
+def agent_config(args: argparse.Namespace) -> AgentConfig:
+    """The AgentConfig the agent flags describe."""
     return AgentConfig(node=args.node, collector=args.collector, rate_hz=args.rate,
                        flush_seconds=args.flush_interval,
                        http_host=getattr(args, "http_host", "0.0.0.0"),
                        http_port=args.agent_port, outbox_frames=args.outbox_frames,
+                       spool_max_bytes=args.spool_max_bytes,
+                       reconnect_max_seconds=args.reconnect_max,
+                       refused_retry_seconds=args.refused_retry_interval,
+                       max_clock_skew_seconds=args.max_clock_skew,
                        spool_dir=Path(args.spool_dir) if args.spool_dir else None,
                        tls_ca=_path(args, "tls_ca"), tls_cert=_path(args, "tls_cert"),
                        tls_key=_path(args, "tls_key"), token_file=_path(args, "token_file"),
@@ -187,15 +195,24 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
 
 
 def _spawn_agent(args: argparse.Namespace, backend: str, grpc_port: int) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "gputel.cli", "agent", "--collector",
+    return subprocess.Popen(agent_argv(args, backend, grpc_port))
+
+
+def agent_argv(args: argparse.Namespace, backend: str, grpc_port: int) -> list[str]:
+    """The command line of the agent `gputel up` starts beside its collector."""
+    return [sys.executable, "-m", "gputel.cli", "agent", "--collector",
             f"localhost:{grpc_port}", "--backend", backend, "--rate", str(args.rate),
             "--gpus", str(args.gpus), "--seed", str(args.seed), "--node", args.node,
             "--agent-port", str(args.agent_port), "--flush-interval", str(args.flush_interval),
             "--outbox-frames", str(args.outbox_frames), "--log-level", args.log_level,
-            "--spool-dir", str(Path(args.data_dir) / "agent-spool") if args.spool_dir else "",
+            "--spool-dir", str(Path(args.data_dir) / "agent-spool")
+            if args.spool_dir == UP_SPOOL_DIR else args.spool_dir,
+            "--spool-max-bytes", str(args.spool_max_bytes),
+            "--reconnect-max", str(args.reconnect_max),
+            "--refused-retry-interval", str(args.refused_retry_interval),
+            "--max-clock-skew", str(args.max_clock_skew),
             "--attribution", args.attribution, "--kubelet-socket", args.kubelet_socket,
             "--proc-root", args.proc_root, "--metrics-compat", args.metrics_compat]
-    return subprocess.Popen(argv)
 
 
 async def _watch_child(child: subprocess.Popen[bytes], stop: asyncio.Event) -> None:

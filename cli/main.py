@@ -6,10 +6,12 @@ import argparse
 import logging
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from gputel.cli import options as o
-from gputel.cli.commands import run_agent, run_collector, run_up
+from gputel.cli.commands import UP_SPOOL_DIR, run_agent, run_collector, run_up
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         _ingest_limit_flags(p, env)
         _limit_flags(p, env)
     for p in (up, agent):
-        _agent_flags(p, env)
+        _agent_flags(p, env, up=p is up)
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
           o.host_port)
     _security_flags(collector, agent, env)
@@ -148,7 +150,16 @@ def _security_flags(collector: argparse.ArgumentParser, agent: argparse.Argument
     o.add(agent, env, "--token-file", "", "file whose first line is the ingest bearer token")
 
 
-def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+def default_spool_dir(env: Mapping[str, str]) -> str:
+    """The agent's spool outside the working directory: $XDG_STATE_HOME/gputel/agent-spool,
+    else ~/.local/state/gputel/agent-spool (the DaemonSet sets GPUTEL_SPOOL_DIR itself)."""
+    home = env.get("HOME")
+    base = env.get("XDG_STATE_HOME") or (str(Path(home) / ".local" / "state") if home
+                                         else tempfile.gettempdir())
+    return str(Path(base) / "gputel" / "agent-spool")
+
+
+def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str], up: bool) -> None:
     from gputel.agent.backends import CHOICES  # noqa: PLC0415 - keeps --help fast
 
     o.add(p, env, "--backend", "auto", "GPU library", choices=CHOICES)
@@ -162,8 +173,17 @@ def _agent_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           o.ranged(float, 0.01, 60))
     o.add(p, env, "--outbox-frames", 3600, "frames kept while the collector is away",
           o.ranged(int, 1, 10**6))
-    o.add(p, env, "--spool-dir", "./gputel-spool",
+    o.add(p, env, "--spool-max-bytes", 512 * 1024 * 1024, "bytes of frames kept while the "
+          "collector is away (spool or memory); beyond it the oldest are dropped, counted",
+          o.ranged(int, 1024 * 1024, 2**40))
+    o.add(p, env, "--spool-dir", UP_SPOOL_DIR if up else default_spool_dir(env),
           "directory of the agent's on-disk spool of unacknowledged frames ('' for memory)")
+    o.add(p, env, "--reconnect-max", 2.0, "longest reconnect backoff (s) once a collector "
+          "has answered (10 s before that)", o.ranged(float, 0.2, 600))
+    o.add(p, env, "--refused-retry-interval", 30.0, "seconds (to twice that) between "
+          "connects while the collector refuses this agent", o.ranged(float, 1, 86400))
+    o.add(p, env, "--max-clock-skew", 10.0, "not ready while this node's clock is further "
+          "than this (s) from the collector's", o.ranged(float, 0.001, 86400))
     o.add(p, env, "--attribution", "auto",
           "who holds each GPU: kubelet (PodResources socket), sim (simulated pods, for "
           "simulated GPUs), none, or auto (kubelet when its socket exists, else sim on "

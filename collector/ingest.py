@@ -479,14 +479,14 @@ class IngestCore:
         for block in blocks:
             if not block.ts_ns.size:
                 continue
-            if int(block.ts_ns[-1]) > now + ahead:
+            if int(block.ts_ns[-1]) > now + ahead:  # acceptable later: the agent keeps it
                 self.reject("future")
                 raise OutOfWindowError(f"frame {seq}: timestamps more than "
                                        f"{ahead // 10**9} s ahead of the collector's clock", seq)
-            if int(block.ts_ns[0]) < now - behind:
+            if int(block.ts_ns[0]) < now - behind:  # never acceptable: the agent drops it
                 self.reject("past")
-                raise OutOfWindowError(f"frame {seq}: timestamps more than "
-                                       f"{behind // 10**9} s behind the collector's clock", seq)
+                raise InvalidFrameError(f"frame {seq}: timestamps more than "
+                                        f"{behind // 10**9} s behind the collector's clock", seq)
 
     def _store_blocks(self, node: str, uuids: list[str], metric_ids: list[str],
                       blocks: list[frames.Block]) -> int:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT_SOCKET_PATH = "/var/lib/kubelet/pod-resources/kubelet.sock"
 DEFAULT_INTERVAL_NS = 2_000_000_000
 DEFAULT_MIN_GAP_NS = 200_000_000
-DEFAULT_BACKOFF_NS = (1_000_000_000, 30_000_000_000)
+DEFAULT_BACKOFF_NS = (1_000_000_000, 5_000_000_000)
 GPU_RESOURCE_NAMES = frozenset({"nvidia.com/gpu", "nvidia.com/gpu.shared", "amd.com/gpu"})
 GPU_RESOURCE_PREFIXES = ("nvidia.com/mig-", "amd.com/")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -150,7 +150,8 @@ class PodResourcesPoller:
 
     Never raises for an absent or failing kubelet: `available` turns False, `failures`
     counts failed calls, one warning is logged per outage, and calls are retried with
-    exponential backoff (1 s doubling to 30 s). The last good view is kept meanwhile:
+    exponential backoff (1 s doubling to 5 s: a List on a unix socket is cheap, and a
+    kubelet that is back is noticed within 5 s). The last good view is kept meanwhile:
     running pods keep their devices while the kubelet restarts.
     """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 
@@ -169,3 +170,17 @@ def test_recovers_when_the_kubelet_comes_back(kubelet: KubeletStandIn,
     assert poller.available
     assert list(poller.allocations()) == [1]
     assert any("reachable again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_kubelet_back_after_a_long_outage_is_noticed_within_five_seconds(
+        tmp_path: os.PathLike[str]) -> None:
+    poller = PodResourcesPoller(PodResourcesClient(os.path.join(tmp_path, "none.sock")),
+                                devices())  # the default backoff
+    calls = []
+    for now in range(0, 300 * S, 100 * MS):  # five minutes of kubelet outage
+        if poller.due(now, urgent=True):
+            calls.append(now)
+        poller.poll(now, urgent=True)
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert max(gaps) <= 5 * S  # a kubelet back at any moment is polled within 5 s
+    assert len(calls) <= 300 // 5 + 10  # ...and still backed off, never once per tick

@@ -3,6 +3,7 @@ with acknowledgements or a clear status, never crashes, and a good agent loses n
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 
@@ -16,6 +17,10 @@ from tests.harness.raw_stream import RawStream, hello
 from tests.harness.servers import CollectorThread, running_agent
 
 int64 = st.integers(-(2**63), 2**63 - 1)
+_NODES = itertools.count()
+# Malformed, timestamps ahead of the collector's clock, a second live stream for one node.
+REFUSALS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE,
+            grpc.StatusCode.ALREADY_EXISTS)
 floats32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
 
 
@@ -63,7 +68,7 @@ def test_hostile_messages_get_acks_or_invalid_argument(server: tuple[CollectorTh
     raw = RawStream(collector.grpc_target)
     try:
         if with_hello:
-            raw.send_hello(hello(node="hostile"))
+            raw.send_hello(hello(node=f"hostile-{next(_NODES)}"))
             assert raw.answer().WhichOneof("kind") == "welcome"
         for message in batch:
             raw.send(message)
@@ -80,7 +85,7 @@ def test_hostile_messages_get_acks_or_invalid_argument(server: tuple[CollectorTh
             return
     finally:
         raw.close()
-    assert failed.code() is grpc.StatusCode.INVALID_ARGUMENT, failed
+    assert failed.code() in REFUSALS, failed
     assert failed.details()
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from gputel.collector.http_guard import ConnectionGuard
 from gputel.collector.server import raise_fd_limit
-from tests.harness.servers import CollectorThread, running_agent, wait_until
+from tests.harness.servers import CollectorThread, running_agent, wait_sampled, wait_until
 
 SLOW = 300
 LIMIT = 40
@@ -67,7 +67,7 @@ def test_slow_sockets_are_bounded_and_closed_while_probes_and_agents_work(
         # ... and so does an agent over gRPC
         with running_agent(guarded.grpc_target, node="after-slowloris", gpus=2,
                            max_ticks=5) as agent:
-            assert agent.wait_sampled(timeout=30)
+            assert wait_sampled(agent, timeout=30)
             assert agent.stop(drain_timeout=10), "every frame should be acknowledged"
         assert guarded.collector.store.sample_count("after-slowloris") > 0
         # every slow socket is closed by the server: evicted, or after the header timeout

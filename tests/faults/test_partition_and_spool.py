@@ -18,6 +18,7 @@ from tests.harness.servers import (
     wait_sampled,
     wait_until,
 )
+from tests.harness.spools import FullDisk, SlowDisk
 
 GPUS, METRICS = 2, 8
 
@@ -109,3 +110,45 @@ def test_an_agent_restart_resends_its_spool_under_the_same_instance(
     ticks = first.backend.ticks + second.backend.ticks  # type: ignore[attr-defined]
     assert durable.collector.store.sample_count("node-a") == len(ticks) * GPUS * METRICS
     assert durable.collector.ingest.stats.duplicates == 0
+
+
+@pytest.mark.slow
+def test_a_full_spool_disk_drops_the_oldest_counted_keeps_sampling_and_drains_after(
+        durable: CollectorThread, proxy: TcpProxy, tmp_path: Path) -> None:
+    proxy.cut()
+    with running_agent(proxy.target, gpus=GPUS, rate_hz=20, flush_seconds=0.1, max_ticks=40,
+                       spool_dir=tmp_path / "spool",
+                       spool_factory=lambda d: FullDisk(d, capacity=5)) as agent:
+        assert agent.outbox.wait(lambda s: s.frames_queued == 20, timeout=30), \
+            "sampling or framing stopped when the spool's disk filled"
+        assert agent.sampler is not None
+        assert agent.sampler.stats.ticks == 40
+        assert _metric(agent, "gputel_agent_frames_dropped_total") == 15
+        assert _metric(agent, "gputel_agent_outbox_frames") == 5
+        assert _metric(agent, "gputel_agent_spool_write_errors_total") == 0  # room was made
+        proxy.restore()
+        assert agent.stop(drain_timeout=20), "frames stayed stuck after the collector returned"
+    newest = agent.backend.ticks[-10:]  # type: ignore[attr-defined]
+    assert durable.collector.store.sample_count("node-a") == len(newest) * GPUS * METRICS
+    _assert_every_tick_once(durable, "node-a", newest)
+
+
+@pytest.mark.slow
+def test_a_stalled_spool_disk_never_stalls_the_tick(durable: CollectorThread,
+                                                    tmp_path: Path) -> None:
+    with running_agent(durable.grpc_target, gpus=GPUS, rate_hz=50, flush_seconds=0.02,
+                       spool_dir=tmp_path / "spool", spool_factory=SlowDisk) as agent:
+        spool = agent.spool
+        assert isinstance(spool, SlowDisk)
+        assert agent.sampler is not None
+        assert spool.stalled.wait(10)  # the first frame's commit hangs from here on
+        stalled_at = agent.sampler.stats.ticks
+        sampler = agent.sampler
+        wait_until(lambda: sampler.stats.ticks >= stalled_at + 25, timeout=10,
+                   what="ticks while the spool's commit hangs")
+        spool.release.set()
+        assert agent.stop(drain_timeout=20)
+    assert agent.handoff is not None
+    assert agent.handoff.stats.ticks_dropped == 0
+    ticks = agent.backend.ticks  # type: ignore[attr-defined]
+    assert durable.collector.store.sample_count("node-a") == len(ticks) * GPUS * METRICS

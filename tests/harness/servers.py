@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -22,6 +23,7 @@ import numpy as np
 from gputel.agent.backends.base import DeviceInfo, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.runtime import Agent, AgentConfig
+from gputel.agent.spool import Spool
 from gputel.collector.server import Collector, CollectorConfig
 
 T = TypeVar("T")
@@ -156,14 +158,16 @@ class RecordingBackend:
 def running_agent(target: str, node: str = "node-a", gpus: int = 4, rate_hz: float = 10.0,
                   max_ticks: int | None = None, flush_seconds: float = 1.0,
                   seed: int = 7, wrap: Callable[[SimBackend], Any] | None = None,
+                  spool_factory: Callable[[Path], Spool] = Spool,
                   **config: object) -> Iterator[Agent]:
     """A started agent on recorded sim GPUs (optionally wrapped); stopped and drained on exit."""
     sim = SimBackend(gpus=gpus, seed=seed, salt=node)
     backend = RecordingBackend(wrap(sim) if wrap else sim)
+    settings: dict[str, Any] = {"backoff_max_seconds": 0.5, **config}
     agent = Agent(AgentConfig(node=node, collector=target, rate_hz=rate_hz, http_host="127.0.0.1",
                               http_port=0, max_ticks=max_ticks, flush_seconds=flush_seconds,
-                              backoff_max_seconds=0.5, **config),  # type: ignore[arg-type]
-                  backend)
+                              **settings),
+                  backend, spool_factory=spool_factory)
     agent.start()
     try:
         yield agent

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from gputel.cli.commands import agent_argv, agent_config
 from gputel.cli.main import build_parser
 
 
@@ -22,6 +23,10 @@ def _gputel(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     (["agent", "--collector", "nowhere"], "--collector"),
     (["collector", "--grpc-port", "70000"], "--grpc-port"),
     (["up", "--gpus", "0"], "--gpus"),
+    (["agent", "--max-clock-skew", "-1"], "--max-clock-skew"),
+    (["agent", "--refused-retry-interval", "0.1"], "--refused-retry-interval"),
+    (["agent", "--reconnect-max", "soon"], "--reconnect-max"),
+    (["agent", "--spool-max-bytes", "1000"], "--spool-max-bytes"),
     (["agent", "--no-such-flag"], "--no-such-flag"),
     (["launch"], "launch"),
 ])
@@ -67,3 +72,37 @@ def test_agent_without_gpu_library_says_so_in_one_line() -> None:
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("gputel: no GPU library found")
     assert "Traceback" not in done.stderr
+
+
+def _flag(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+@pytest.mark.parametrize(("given", "spool"), [
+    (["--spool-dir", "/srv/spool"], "/srv/spool"),
+    ([], "/data/agent-spool"),
+    (["--spool-dir", ""], ""),  # in memory
+])
+def test_up_gives_its_agent_the_spool_dir_it_was_given(given: list[str], spool: str) -> None:
+    args = build_parser({"HOME": "/home/u"}).parse_args(["up", "--data-dir", "/data", *given])
+    assert _flag(agent_argv(args, "sim", 50051), "--spool-dir") == spool
+
+
+@pytest.mark.parametrize(("env", "spool"), [
+    ({"HOME": "/home/u"}, "/home/u/.local/state/gputel/agent-spool"),
+    ({"HOME": "/home/u", "XDG_STATE_HOME": "/state"}, "/state/gputel/agent-spool"),
+    ({"HOME": "/home/u", "GPUTEL_SPOOL_DIR": "/var/lib/gputel-agent/spool"},
+     "/var/lib/gputel-agent/spool"),
+])
+def test_the_agents_default_spool_is_a_state_directory_not_the_working_directory(
+        env: dict[str, str], spool: str) -> None:
+    assert build_parser(env).parse_args(["agent"]).spool_dir == spool
+
+
+def test_the_agents_delivery_flags_reach_its_config() -> None:
+    args = build_parser({"GPUTEL_MAX_CLOCK_SKEW": "2.5"}).parse_args([
+        "agent", "--spool-max-bytes", "2097152", "--reconnect-max", "1",
+        "--refused-retry-interval", "45"])
+    config = agent_config(args)
+    assert (config.spool_max_bytes, config.reconnect_max_seconds, config.refused_retry_seconds,
+            config.max_clock_skew_seconds) == (2097152, 1.0, 45.0, 2.5)
