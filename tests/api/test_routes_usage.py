@@ -99,6 +99,16 @@ def test_utilization_history(fed: Fed) -> None:
     assert answer.total_gpus == data["totalGpus"] == 5
 
 
+def test_utilization_history_at_now_counts_the_gpus_held_now(fed: Fed) -> None:
+    overview, _ = fed.get("/overview")
+    data, _ = fed.get("/utilization/history")  # end defaults to now
+    last = data["points"][-1]
+    assert last["time"] == data["end"]
+    assert last["allocatedGpus"] == overview["allocatedGpus"] == 3
+    answer = fed.stub.UtilizationHistory(pb.UtilizationHistoryRequest())
+    assert answer.points[-1].allocated_gpus == 3
+
+
 def test_heatmap_picks_the_top_gpus(fed: Fed) -> None:
     start, end = fed.feed.tick(0), fed.feed.tick(49)
     data, meta = fed.get("/heatmap", metric="power", k=2, step="1s", start=format_time(start),
