@@ -110,11 +110,15 @@ class Journal(Protocol):
                payload: bytes) -> Future[bool]:
         """Write a frame; resolves True if new, False if already held."""
 
-    def remember_agent(self, node: str, instance: str, hello: pb.Hello) -> Future[bool]:
-        """Keep an agent's Hello."""
+    def remember_agent(self, node: str, instance: str, hello: pb.Hello,
+                       seen_ns: int | None = None) -> Future[bool]:
+        """Keep an agent's Hello, seen at seen_ns (Unix ns; default now)."""
 
     def agents(self) -> list[tuple[str, str, pb.Hello, int]]:
         """Every (node, instance, hello, seen ns) held."""
+
+    def first_seen(self) -> dict[str, int]:
+        """Each node's first hello ever (Unix ns)."""
 
     def seqs(self) -> dict[tuple[str, str], list[int]]:
         """Sequence numbers held per (node, instance), ascending."""
@@ -194,7 +198,7 @@ class IngestCore:
             acked = dedup.watermark
         session = _session(hello)
         if self._journal is not None:  # frames after it are committed after it
-            self._journal.remember_agent(hello.node, hello.agent_instance, hello)
+            self._journal.remember_agent(hello.node, hello.agent_instance, hello, now)
         self._notify()
         return session, acked
 
@@ -298,6 +302,9 @@ class IngestCore:
         for name, instance, hello, seen_ns in self._journal.agents():
             sessions[(name, instance)] = _session(hello)
             self._restore_node(hello, seen_ns)
+        for name, first_ns in self._journal.first_seen().items():
+            if name in self._nodes:  # not the latest restart's hello
+                self._nodes[name].first_seen_ns = first_ns
         for key, seqs in self._journal.seqs().items():
             dedup = self._dedup.setdefault(key, _Dedup(watermark=seqs[0] - 1))
             for seq in seqs:  # older frames were held, then aged out
@@ -321,6 +328,7 @@ class IngestCore:
     def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:
         old = self._nodes.get(hello.node)
         if old is not None and old.last_seen_ns > seen_ns:
+            old.first_seen_ns = min(old.first_seen_ns, seen_ns)
             return
         self._nodes[hello.node] = NodeState(
             name=hello.node, backend=hello.backend, agent_instance=hello.agent_instance,
@@ -328,7 +336,8 @@ class IngestCore:
             devices=[DeviceRecord(hello.node, d.index, d.uuid, d.vendor, d.model,
                                   d.memory_total_bytes, d.mig_parent_uuid, d.pci_bus_id)
                      for d in hello.devices],
-            first_seen_ns=seen_ns, last_seen_ns=seen_ns)
+            first_seen_ns=min(seen_ns, old.first_seen_ns) if old else seen_ns,
+            last_seen_ns=seen_ns)
 
     def _check_times(self, blocks: list[frames.Block], seq: int) -> None:
         now = self._time_ns()

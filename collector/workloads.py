@@ -146,13 +146,15 @@ class WorkloadIndex:
             self._state[node] = frame.attribution
             for w in frame.workloads:
                 self._remember(w)
+            newest = {b.device: int(b.ts_ns.max()) for b in blocks if b.ts_ns.size}
             for h in frame.holdings:
                 if h.device < len(uuids):
                     key = (node, uuids[h.device])
                     shares = tuple((s.workload, float(s.fraction)) for s in h.shares)
                     self._timelines.setdefault(key, Timeline()).set(h.since_ts_ns, shares)
+                    last = max(h.since_ts_ns, newest.get(h.device, h.since_ts_ns))
                     for uid, _ in shares:
-                        self._touch(uid, key, h.since_ts_ns)
+                        self._touch(uid, key, h.since_ts_ns, last)
             for block in blocks:
                 self._account(node, uuids[block.device], metric_ids, period_ns, block)
 
@@ -168,12 +170,14 @@ class WorkloadIndex:
             info.owners = [(o.kind, o.name) for o in w.owners] or info.owners
             info.pod_uid = w.pod_uid or info.pod_uid
 
-    def _touch(self, uid: str, key: DeviceKey, ts: int) -> None:
+    def _touch(self, uid: str, key: DeviceKey, since_ns: int, last_ns: int) -> None:
+        """The workload held `key` from since_ns through last_ns (the frame's newest tick of
+        that device), so its lastSeen is its last held sample, not the frame's first."""
         info = self._workloads.get(uid)
         if info is not None:
             info.devices.add(key)
-            info.first_ns = min(info.first_ns, ts)
-            info.last_ns = max(info.last_ns, ts)
+            info.first_ns = min(info.first_ns, since_ns)
+            info.last_ns = max(info.last_ns, last_ns)
 
     def _account(self, node: str, uuid: str, metric_ids: list[str], period_ns: int,
                  block: frames.Block) -> None:

@@ -50,6 +50,13 @@ def test_workload_detail_counts_what_it_used(fed: Fed, uid: str) -> None:
         [(h.node, h.gpu, h.fraction) for h in answer.held]
 
 
+@pytest.mark.parametrize("uid", sorted(USE))
+def test_workload_first_and_last_seen_span_its_held_samples(fed: Fed, uid: str) -> None:
+    data, _ = fed.get(f"/workloads/{uid}")
+    assert (data["firstSeen"], data["lastSeen"]) == \
+        (format_time(fed.feed.tick(0)), format_time(fed.feed.tick(49)))
+
+
 def test_workload_series_and_hierarchy(fed: Fed) -> None:
     start, end = fed.feed.tick(0), fed.feed.tick(49)
     data, _ = fed.get("/workloads/ml/infer-b/metrics", metric="power", step="1s",
