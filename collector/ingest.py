@@ -208,6 +208,9 @@ class IngestCore:
             node = self._nodes.get(session.node)
             if node is not None:
                 node.streams = max(0, node.streams - 1)
+            gone = node is not None and node.streams == 0
+        if gone:  # its holdings end with its data, not run on for ever
+            self.workloads.close_node(session.node)
         self._notify()
 
     def _check_hello(self, hello: pb.Hello) -> None:
@@ -323,6 +326,8 @@ class IngestCore:
             node.frames += 1
             node.samples += samples
             replayed += 1
+        for name in self._nodes:  # no stream is open yet: holdings wait for a new frame
+            self.workloads.close_node(name)
         return replayed
 
     def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:

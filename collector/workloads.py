@@ -75,15 +75,18 @@ class DeviceUsage:
 
 
 class Timeline:
-    """Holdings of one device in time order; each lasts until the next."""
+    """Holdings of one device in time order; each lasts until the next, the last until
+    `closed_ns` once its node's stream ended (None while it streams)."""
 
     def __init__(self) -> None:
         self.since: list[int] = []
         self.shares: list[Shares] = []
+        self.closed_ns: int | None = None
 
     def set(self, since_ns: int, shares: Shares) -> None:
-        """Record a holding; a restatement of the holding in force changes nothing, so the
-        timeline grows with real changes only, not with every frame."""
+        """Record a holding (and reopen a closed timeline); a restatement of the holding in
+        force changes nothing, so the timeline grows with real changes only."""
+        self.closed_ns = None
         i = bisect.bisect_left(self.since, since_ns)
         if i < len(self.since) and self.since[i] == since_ns:
             self.shares[i] = shares
@@ -104,18 +107,20 @@ class Timeline:
         return np.searchsorted(np.array(self.since, dtype=np.int64), ts_ns, side="right") - 1
 
     def segments(self, start: int, end: int) -> list[tuple[int, int, Shares]]:
-        """(from, to, shares) clipped to [start, end); the last holding runs to `end`."""
+        """(from, to, shares) clipped to [start, end); the last holding runs to `end`, or to
+        `closed_ns` when closed."""
         out = []
+        last = end if self.closed_ns is None else min(end, self.closed_ns)
         for i, since in enumerate(self.since):
-            until = self.since[i + 1] if i + 1 < len(self.since) else end
+            until = self.since[i + 1] if i + 1 < len(self.since) else last
             a, b = max(since, start), min(until, end)
             if a < b:
                 out.append((a, b, self.shares[i]))
         return out
 
     def current(self) -> Shares:
-        """The latest holding, () when none."""
-        return self.shares[-1] if self.shares else ()
+        """The latest holding, () when none or closed."""
+        return self.shares[-1] if self.shares and self.closed_ns is None else ()
 
 
 @dataclass(slots=True)
@@ -157,6 +162,16 @@ class WorkloadIndex:
                         self._touch(uid, key, h.since_ts_ns, last)
             for block in blocks:
                 self._account(node, uuids[block.device], metric_ids, period_ns, block)
+
+    def close_node(self, node: str) -> None:
+        """The node's stream ended: each of its holdings ends after the device's newest
+        accounted sample (or where it began), until a frame restates it."""
+        with self._lock:
+            for key, timeline in self._timelines.items():
+                if key[0] == node and timeline.since and timeline.closed_ns is None:
+                    edge = self._edges.get(key)
+                    newest = max(timeline.since[-1], edge.ts if edge is not None else 0)
+                    timeline.closed_ns = newest + 1
 
     def _remember(self, w: pb.Workload) -> None:
         info = self._workloads.get(w.uid)
