@@ -176,7 +176,7 @@ class IngestCore:
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         self.stats = IngestStats()
-        self.workloads = WorkloadIndex()
+        self.workloads = WorkloadIndex(on_refuse=self.reject)
 
     # ------------------------------------------------------------ streams
     def open(self, hello: pb.Hello) -> tuple[Session, int]:

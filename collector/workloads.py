@@ -14,13 +14,23 @@ accounted at ingest from the frame's own samples:
 
 Consecutive samples are paired within a frame and across two frames that follow
 each other without a gap (the next frame's first tick one period after the last).
+
+What one node may say is bounded to what it holds:
+- a pod (or process) lives on one node: once a node holds a workload, another node
+  naming it (metadata or a holding) is refused for that part, counted by reason
+  `workload_foreign`; the frame's device data is still stored. Slurm jobs may span
+  nodes. A workload whose node no longer holds it may be taken up by another.
+- an interval's joules never exceed what the device's own power plausibly drew
+  (PLAUSIBLE_POWER_FACTOR x its larger power sample + POWER_SLACK_W, at most
+  MAX_DEVICE_WATTS, times the interval); clipped intervals count `energy_implausible`.
+  Intervals longer than MAX_GAP_PERIODS sample periods are gaps, not accounted.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +41,11 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 Shares = tuple[tuple[str, float], ...]  # (workload uid, fraction)
 DeviceKey = tuple[str, str]  # node, gpu uuid
+MAX_DEVICE_WATTS = 5000.0  # above any one GPU package's draw (superchips included)
+PLAUSIBLE_POWER_FACTOR = 2.0  # energy counters and power samples disagree this much at most
+POWER_SLACK_W = 50.0
+MAX_GAP_PERIODS = 10
+MULTI_NODE_KINDS = frozenset({"slurm"})
 
 
 @dataclass(slots=True)
@@ -134,7 +149,11 @@ class _Edge:
 class WorkloadIndex:
     """Thread-safe; `apply` is called once per stored frame (live or replayed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_refuse: Callable[[str], None] | None = None) -> None:
+        """`on_refuse(reason)` counts what a frame said and the index refused."""
+        self._on_refuse = on_refuse
+        self._refused: list[str] = []
+        self._home: dict[str, str] = {}  # workload uid -> the node that holds it
         self._timelines: dict[DeviceKey, Timeline] = {}
         self._workloads: dict[str, WorkloadInfo] = {}
         self._usage: dict[str, Usage] = {}
@@ -146,22 +165,49 @@ class WorkloadIndex:
     # ---------------------------------------------------------------- ingest
     def apply(self, node: str, uuids: list[str], metric_ids: list[str], period_ns: int,
               blocks: list[frames.Block], frame: pb.Frame) -> None:
-        """Take a frame's holdings and workloads, and account its samples."""
+        """Take a frame's holdings and workloads, and account its samples; what the node
+        may not say (another node's pod, implausible energy) is refused and counted."""
         with self._lock:
             self._state[node] = frame.attribution
             for w in frame.workloads:
-                self._remember(w)
+                if self._foreign(node, w.uid, w.kind):
+                    self._refused.append("workload_foreign")
+                else:
+                    self._remember(w)
             newest = {b.device: int(b.ts_ns.max()) for b in blocks if b.ts_ns.size}
             for h in frame.holdings:
                 if h.device < len(uuids):
-                    key = (node, uuids[h.device])
-                    shares = tuple((s.workload, float(s.fraction)) for s in h.shares)
-                    self._timelines.setdefault(key, Timeline()).set(h.since_ts_ns, shares)
-                    last = max(h.since_ts_ns, newest.get(h.device, h.since_ts_ns))
-                    for uid, _ in shares:
-                        self._touch(uid, key, h.since_ts_ns, last)
+                    self._hold(node, uuids[h.device], h, newest.get(h.device, h.since_ts_ns))
             for block in blocks:
                 self._account(node, uuids[block.device], metric_ids, period_ns, block)
+            refused, self._refused = self._refused, []
+        for reason in refused:
+            if self._on_refuse is not None:
+                self._on_refuse(reason)
+
+    def _hold(self, node: str, uuid: str, h: pb.Holding, newest_ns: int) -> None:
+        """Record one holding, without shares of workloads another node holds."""
+        key = (node, uuid)
+        shares = tuple((s.workload, float(s.fraction)) for s in h.shares)
+        mine = tuple(s for s in shares if not self._foreign(node, s[0], None))
+        if len(mine) < len(shares):
+            self._refused.append("workload_foreign")
+        self._timelines.setdefault(key, Timeline()).set(h.since_ts_ns, mine)
+        last = max(h.since_ts_ns, newest_ns)
+        for uid, _ in mine:
+            self._home[uid] = node
+            self._touch(uid, key, h.since_ts_ns, last)
+
+    def _foreign(self, node: str, uid: str, kind: str | None) -> bool:
+        """True when another node holds the workload now (a pod lives on one node)."""
+        if kind is None:
+            info = self._workloads.get(uid)
+            kind = info.kind if info is not None else uid.split(":", 1)[0]
+        home = self._home.get(uid)
+        if kind in MULTI_NODE_KINDS or home is None or home == node:
+            return False
+        return any(k[0] == home and any(u == uid for u, _ in t.current())
+                   for k, t in self._timelines.items())
 
     def close_node(self, node: str) -> None:
         """The node's stream ended: each of its holdings ends after the device's newest
@@ -211,10 +257,24 @@ class WorkloadIndex:
         if ts.size < 2:
             return
         seconds = np.diff(ts) / 1e9
+        seconds = np.where(np.diff(ts) > MAX_GAP_PERIODS * period_ns, 0.0, seconds)  # gaps
         joules = np.diff(rows[0])
         by_power = rows[1, :-1] * seconds  # where the driver has no energy counter
         joules = np.where(np.isnan(joules), by_power, joules)
+        joules = self._plausible(joules, rows[1], seconds)
         self._account_intervals(key, ts, joules, seconds, rows[2, :-1])
+
+    def _plausible(self, joules: npt.NDArray[np.float64], power: npt.NDArray[np.float64],
+                   seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Joules per interval clipped to what the device's own power samples (W) at its
+        ends allow over `seconds`; MAX_DEVICE_WATTS where it reports no power."""
+        watts = np.fmax(power[:-1], power[1:])
+        ceiling = np.where(np.isnan(watts), MAX_DEVICE_WATTS, np.minimum(
+            MAX_DEVICE_WATTS, PLAUSIBLE_POWER_FACTOR * np.maximum(watts, 0.0) + POWER_SLACK_W))
+        limit = ceiling * seconds
+        if np.any(joules > limit):
+            self._refused.append("energy_implausible")
+        return np.where(joules > limit, limit, joules)
 
     def _account_intervals(self, key: DeviceKey, ts: npt.NDArray[np.int64],
                            joules: npt.NDArray[np.float64], seconds: npt.NDArray[np.float64],

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.harness.held_frames import PERIOD, held_frame, open_node, pod, send
@@ -54,3 +55,38 @@ def test_a_dead_nodes_workloads_end_with_its_stream(server: CollectorThread) -> 
                            [pod("ns/p")]))
     assert _get(server, "/workloads/ns/p")["status"] == "running"
     again.close()
+
+
+def test_a_node_cannot_claim_a_pod_another_node_holds(server: CollectorThread) -> None:
+    t0 = time.time_ns() - 2 * 10**9
+    home = open_node(server.grpc_target, "a")
+    send(home, held_frame(1, t0, range(10), {0: [("uid-p", 1.0)]},
+                          [pod("uid-p", team="a")]))  # 100 W: 10 J a tick, 9 intervals
+    intruder = open_node(server.grpc_target, "b")
+    forged = np.array([0.0, 9e9, *([9e9] * 8)])  # a 9e9 J counter jump
+    send(intruder, held_frame(1, t0, range(10), {0: [("uid-p", 1.0)]},
+                              [pod("uid-p", team="evil")], joules=forged))
+    p = _get(server, "/workloads/uid-p")
+    assert p["labels"] == {"team": "a"}
+    assert [(h["node"], h["gpu"]) for h in p["held"]] == [("a", "GPU-a-0")]
+    assert p["energyJoules"] == pytest.approx(90.0)
+    assert p["gpuSecondsAllocated"] == pytest.approx(0.9)
+    assert _metric(server, "gputel_collector_messages_rejected_total",
+                   reason="workload_foreign") >= 1
+    b = _get(server, "/gpus/GPU-b-0")  # the intruder's own device data is still stored
+    assert (b["latest"]["power"], b["heldBy"]) == (100.0, [])
+    assert [w["uid"] for w in _get(server, "/nodes/b/workloads")] == []
+
+
+def test_energy_is_bounded_by_the_devices_own_power(server: CollectorThread) -> None:
+    t0 = time.time_ns() - 2 * 10**9
+    stream = open_node(server.grpc_target, "c")
+    forged = np.array([0.0, 9e9, *([9e9] * 8)])
+    send(stream, held_frame(1, t0, range(10), {0: [("uid-q", 1.0)]}, [pod("uid-q")],
+                            joules=forged))
+    q = _get(server, "/workloads/uid-q")
+    # 100 W for 0.9 s is 90 J; nothing near 9e9 J is plausible for this GPU.
+    assert 0 < q["energyJoules"] <= 0.9 * (2 * 100 + 50)
+    assert _get(server, "/gpus/GPU-c-0")["energyJoules"] == pytest.approx(q["energyJoules"])
+    assert _metric(server, "gputel_collector_messages_rejected_total",
+                   reason="energy_implausible") >= 1
