@@ -365,6 +365,30 @@ class QueryCore:
         return (np.concatenate((ts, raw_ts)), np.concatenate((values, raw.astype(np.float64))),
                 width)
 
+    def window_sums(self, node: str, uuid: str, metric: str, start_ns: int,
+                    end_ns: int) -> tuple[float, int, float]:
+        """(sum, count, max) of one series over [start_ns, end_ns], max -inf when empty.
+
+        Seamless across storage: before the head, the buckets of the finest tier still
+        holding start_ns; from the first bucket boundary inside the head, raw samples; so
+        no sample counts twice and the newest (not yet rolled up) are included.
+        """
+        split, total, count, top = start_ns, 0.0, 0, -math.inf
+        head_start = self.time_ns() - self._head_ns
+        if self._rollups is not None and self._tiers and start_ns < head_start:
+            holding = [t for t in self._tiers if start_ns >= self.time_ns() - t.retention_ns]
+            width = (holding or [self._tiers[-1]])[0].step_ns
+            split = min(-(-head_start // width) * width, end_ns + 1)
+            b = self._rollups.read(width, node, uuid, metric, start_ns, split - 1)
+            if b.count.size:
+                total, count, top = float(b.sum.sum()), int(b.count.sum()), float(b.max.max())
+        _, raw = self._store.read((node, uuid, metric), split, end_ns)
+        if raw.size:
+            total += float(raw.astype(np.float64).sum())
+            count += int(raw.size)
+            top = max(top, float(raw.max()))
+        return total, count, top
+
     def _tier_for(self, start: int, step: int) -> Tier | None:
         """None when the head covers `start`; else the coarsest tier no coarser than `step`
         among those still holding `start` (or the coarsest tier at all)."""
