@@ -17,7 +17,7 @@ from typing import Protocol
 
 from gputel.collector.errors import InvalidFrameError
 from gputel.collector.store import SeriesStore
-from gputel.collector.workloads import WorkloadIndex
+from gputel.collector.workloads import WorkloadIndex, WorkloadLimits
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
@@ -164,7 +164,8 @@ class IngestCore:
 
     def __init__(self, store: SeriesStore, time_ns: Callable[[], int],
                  max_future_ns: int = 300 * 10**9, max_past_ns: int = 86_400 * 10**9,
-                 journal: Journal | None = None, on_commit: OnCommit | None = None) -> None:
+                 journal: Journal | None = None, on_commit: OnCommit | None = None,
+                 workload_limits: WorkloadLimits | None = None) -> None:
         self._store = store
         self._on_commit = on_commit
         self._journal = journal
@@ -176,7 +177,7 @@ class IngestCore:
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         self.stats = IngestStats()
-        self.workloads = WorkloadIndex(on_refuse=self.reject)
+        self.workloads = WorkloadIndex(on_refuse=self.reject, limits=workload_limits)
 
     # ------------------------------------------------------------ streams
     def open(self, hello: pb.Hello) -> tuple[Session, int]:

@@ -46,6 +46,7 @@ from gputel.collector.security import (
 from gputel.collector.services import HealthReport, StoreHealth, build_services
 from gputel.collector.store import SeriesStore
 from gputel.collector.webhooks import WebhookConfig, WebhookSender
+from gputel.collector.workloads import WorkloadLimits
 from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -97,6 +98,8 @@ class CollectorConfig:
     watch_interval_seconds: float = 1.0
     remote_write_url: str = ""  # a Prometheus remote-write 1.0 endpoint; "" = off
     remote_write_queue_samples: int = 500_000
+    workload_retention_seconds: float = 86_400.0  # an ended workload is kept this long
+    max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
 
 
 class _QuietServer(uvicorn.Server):
@@ -125,7 +128,10 @@ class Collector:
             if config.remote_write_url else None)
         self.ingest = IngestCore(self.store, time.time_ns, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
-                                 if self.remote_write else None)
+                                 if self.remote_write else None,
+                                 workload_limits=WorkloadLimits(
+                                     int(config.workload_retention_seconds * 1e9),
+                                     config.max_workloads))
         self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy)
@@ -267,6 +273,7 @@ class Collector:
         while True:
             await asyncio.sleep(self.config.maintenance_seconds)
             self.store.enforce_retention(time.time_ns())
+            self.ingest.workloads.enforce_retention(time.time_ns())
             if self.log is not None:
                 try:
                     await asyncio.wrap_future(self.log.maintain())
@@ -280,11 +287,12 @@ class Collector:
         return [WorkloadRollup(s.info.uid, s.info.namespace, s.info.pod, s.info.container,
                                s.utilization_percent, s.power_watts, s.usage.energy_joules,
                                s.usage.gpu_seconds_allocated, s.usage.gpu_seconds_busy, s.gpus)
-                for s in self.query.workloads.summaries()]
+                for s in self.query.workloads.summaries(running=True)]  # live ones only
 
     async def maintain_now(self) -> None:
         """One maintenance pass right away (tests, shutdown)."""
         self.store.enforce_retention(time.time_ns())
+        self.ingest.workloads.enforce_retention(time.time_ns())
         if self.log is not None:
             await asyncio.wrap_future(self.log.maintain())
 

@@ -48,6 +48,15 @@ MAX_GAP_PERIODS = 10
 MULTI_NODE_KINDS = frozenset({"slurm"})
 
 
+@dataclass(frozen=True, slots=True)
+class WorkloadLimits:
+    """How long an ended workload is kept (ns after its last held sample) and how many
+    workloads the index holds at most (the oldest ended go first when full)."""
+
+    retention_ns: int = 86_400 * 10**9
+    max_workloads: int = 10_000
+
+
 @dataclass(slots=True)
 class WorkloadInfo:
     """A workload's metadata and where it ran. Times in Unix ns."""
@@ -117,6 +126,13 @@ class Timeline:
             del self.since[i]
             del self.shares[i]
 
+    def forget_before(self, horizon_ns: int) -> None:
+        """Drop holdings that ended before horizon_ns (the one in force then stays)."""
+        cut = bisect.bisect_right(self.since, horizon_ns) - 1
+        if cut > 0:
+            del self.since[:cut]
+            del self.shares[:cut]
+
     def at(self, ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Index of the holding in force at each timestamp (-1 before the first)."""
         return np.searchsorted(np.array(self.since, dtype=np.int64), ts_ns, side="right") - 1
@@ -149,9 +165,12 @@ class _Edge:
 class WorkloadIndex:
     """Thread-safe; `apply` is called once per stored frame (live or replayed)."""
 
-    def __init__(self, on_refuse: Callable[[str], None] | None = None) -> None:
+    def __init__(self, on_refuse: Callable[[str], None] | None = None,
+                 limits: WorkloadLimits | None = None) -> None:
         """`on_refuse(reason)` counts what a frame said and the index refused."""
         self._on_refuse = on_refuse
+        self.limits = limits or WorkloadLimits()
+        self.dropped: dict[str, int] = {}  # workloads forgotten, by reason (retention, cap)
         self._refused: list[str] = []
         self._home: dict[str, str] = {}  # workload uid -> the node that holds it
         self._timelines: dict[DeviceKey, Timeline] = {}
@@ -221,6 +240,9 @@ class WorkloadIndex:
 
     def _remember(self, w: pb.Workload) -> None:
         info = self._workloads.get(w.uid)
+        if info is None and not self._make_room():
+            self._refused.append("workload_cap")
+            return
         if info is None:
             self._workloads[w.uid] = WorkloadInfo(
                 w.uid, w.kind, w.namespace, w.pod, w.container, dict(w.labels),
@@ -230,6 +252,48 @@ class WorkloadIndex:
             info.labels.update(w.labels)
             info.owners = [(o.kind, o.name) for o in w.owners] or info.owners
             info.pod_uid = w.pod_uid or info.pod_uid
+
+    def _make_room(self) -> bool:
+        """Below the cap, or made so by forgetting the oldest ended workload; False when
+        every workload held is running."""
+        if len(self._workloads) < self.limits.max_workloads:
+            return True
+        held = self._held_now()
+        ended = [w for uid, w in self._workloads.items() if uid not in held]
+        if not ended:
+            return False
+        self._forget(min(ended, key=lambda w: (w.last_ns, w.uid)).uid, "cap")
+        return True
+
+    def _held_now(self) -> set[str]:
+        return {uid for t in self._timelines.values() for uid, _ in t.current()}
+
+    def _forget(self, uid: str, reason: str) -> None:
+        self._workloads.pop(uid, None)
+        self._usage.pop(uid, None)
+        self._home.pop(uid, None)
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def enforce_retention(self, now_ns: int) -> int:
+        """Forget workloads ended longer than the retention ago, and holdings that ended
+        before then; return how many workloads went."""
+        horizon = now_ns - self.limits.retention_ns
+        with self._lock:
+            held = self._held_now()
+            old = [uid for uid, w in self._workloads.items()
+                   if uid not in held and w.last_ns < horizon]
+            for uid in old:
+                self._forget(uid, "retention")
+            for uid in [u for u in self._usage if u not in self._workloads and u not in held]:
+                del self._usage[uid]  # accounted for a uid never described
+            for timeline in self._timelines.values():
+                timeline.forget_before(horizon)
+            return len(old)
+
+    def held_workloads(self) -> int:
+        """Workloads in memory now."""
+        with self._lock:
+            return len(self._workloads)
 
     def _touch(self, uid: str, key: DeviceKey, since_ns: int, last_ns: int) -> None:
         """The workload held `key` from since_ns through last_ns (the frame's newest tick of

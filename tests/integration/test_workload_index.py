@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.harness.held_frames import PERIOD, held_frame, open_node, pod, send
+from tests.harness.raw_stream import RawStream
 from tests.harness.servers import CollectorThread, get_json, wait_until
 
 
@@ -90,3 +91,51 @@ def test_energy_is_bounded_by_the_devices_own_power(server: CollectorThread) -> 
     assert _get(server, "/gpus/GPU-c-0")["energyJoules"] == pytest.approx(q["energyJoules"])
     assert _metric(server, "gputel_collector_messages_rejected_total",
                    reason="energy_implausible") >= 1
+
+
+def _short_lived(stream: RawStream, seq: int, t0: int, uid: str) -> int:
+    """One pod held for a frame, released the next; returns the next seq."""
+    send(stream, held_frame(seq, t0, range(5), {0: [(uid, 1.0)]}, [pod(uid)]))
+    send(stream, held_frame(seq + 1, t0, range(5, 10), {}, []))
+    return seq + 2
+
+
+def test_ended_workloads_are_forgotten_after_their_retention() -> None:
+    server = CollectorThread(workload_retention_seconds=60.0, rate_limit_per_second=0.0).start()
+    try:
+        now = time.time_ns()
+        stream = open_node(server.grpc_target, "n1", devices=2)
+        seq = 1
+        for i in range(3):  # ended two minutes ago
+            seq = _short_lived(stream, seq, now - 120 * 10**9 + i * 10**9, f"old-{i}")
+        seq = _short_lived(stream, seq, now - 5 * 10**9, "recent")
+        send(stream, held_frame(seq, now - 2 * 10**9, range(10), {1: [("live", 1.0)]},
+                                [pod("live")], devices=2))
+        assert len(_get(server, "/workloads")) == 5
+        server.run(server.collector.maintain_now())
+        assert [w["uid"] for w in _get(server, "/workloads")] == ["live", "recent"]
+        assert _metric(server, "gputel_collector_workloads_dropped_total",
+                       reason="retention") == 3
+        assert _metric(server, "gputel_collector_workloads") == 2
+        text = httpx.get(f"{server.http_base}/metrics", timeout=10).text
+        gpus = [line for line in text.splitlines() if line.startswith("gputel_workload_gpus{")]
+        (only,) = gpus  # only live workloads are exported
+        assert 'uid="live"' in only
+        stream.close()
+    finally:
+        server.stop()
+
+
+def test_the_index_holds_at_most_max_workloads_oldest_ended_first() -> None:
+    server = CollectorThread(max_workloads=3, rate_limit_per_second=0.0).start()
+    try:
+        now = time.time_ns() - 60 * 10**9
+        stream = open_node(server.grpc_target, "n1")
+        seq = 1
+        for i in range(5):
+            seq = _short_lived(stream, seq, now + i * 10**9, f"pod-{i}")
+        assert [w["uid"] for w in _get(server, "/workloads")] == ["pod-2", "pod-3", "pod-4"]
+        assert _metric(server, "gputel_collector_workloads_dropped_total", reason="cap") == 2
+        stream.close()
+    finally:
+        server.stop()
