@@ -76,9 +76,12 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
     async def ListDevices(self, request: pb.ListDevicesRequest,
                           context: Context) -> pb.ListDevicesResponse:
         """The GPUs of a node, or NOT_FOUND."""
-        return await _answer(context, lambda: pb.ListDevicesResponse(
-            devices=[enc.device_pb(v) for v in self._core.list_devices(
-                _required("node", request.node))]))
+        def run() -> pb.ListDevicesResponse:
+            cut = paginate(self._core.list_devices(_required("node", request.node)),
+                           *_page(request.page))
+            return pb.ListDevicesResponse(devices=[enc.device_pb(v) for v in cut.items],
+                                          page=enc.page_pb(cut))
+        return await _answer(context, run)
 
     async def ListNodeWorkloads(self, request: pb.ListNodeWorkloadsRequest,
                                 context: Context) -> pb.ListWorkloadsResponse:
@@ -92,8 +95,10 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
             if start is not None and end is not None and end < start:
                 raise InvalidParameterError("end_ns", "end is before start")
             found = self._core.workloads.on_node(request.node, uuids, start, end)
+            cut = paginate(found, *_page(request.page))
             return pb.ListWorkloadsResponse(
-                workloads=[enc.workload_pb(w.workload, w.gpus) for w in found])
+                workloads=[enc.workload_pb(w.workload, w.gpus) for w in cut.items],
+                page=enc.page_pb(cut))
         return await _answer(context, run)
 
     async def ListGpus(self, request: pb.ListGpusRequest,
@@ -162,8 +167,11 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
     async def ListNamespaces(self, request: pb.ListNamespacesRequest,
                              context: Context) -> pb.ListNamespacesResponse:
         """Use per namespace."""
-        return await _answer(context, lambda: pb.ListNamespacesResponse(
-            namespaces=[enc.namespace_pb(n) for n in self._core.workloads.namespaces()]))
+        def run() -> pb.ListNamespacesResponse:
+            cut = paginate(self._core.workloads.namespaces(), *_page(request.page))
+            return pb.ListNamespacesResponse(
+                namespaces=[enc.namespace_pb(n) for n in cut.items], page=enc.page_pb(cut))
+        return await _answer(context, run)
 
     async def UtilizationHistory(self, request: pb.UtilizationHistoryRequest,
                                  context: Context) -> pb.UtilizationHistoryResponse:
@@ -188,10 +196,14 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
     async def ListAlerts(self, request: pb.ListAlertsRequest,
                          context: Context) -> pb.ListAlertsResponse:
         """Alerts by state, optionally filtered."""
-        return await _answer(context, lambda: pb.ListAlertsResponse(alerts=[
-            enc.alert_pb(a) for a in self._s.alerts.alerts(
-                request.state or "firing", _opt(request.rule), _opt(request.node),
-                _opt(request.severity))]))
+        def run() -> pb.ListAlertsResponse:
+            found = self._s.alerts.alerts(request.state or "firing", _opt(request.rule),
+                                          _opt(request.node), _opt(request.severity),
+                                          _opt(request.gpu))
+            cut = paginate(found, *_page(request.page))
+            return pb.ListAlertsResponse(alerts=[enc.alert_pb(a) for a in cut.items],
+                                         page=enc.page_pb(cut))
+        return await _answer(context, run)
 
     async def AcknowledgeAlert(self, request: pb.AcknowledgeAlertRequest,
                                context: Context) -> pb.AlertInfo:

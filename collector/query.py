@@ -172,7 +172,8 @@ class QueryCore:
             raise InvalidParameterError("status", f"{status!r} is not one of "
                                         f"{', '.join(NODE_STATUSES)}")
         out = [self._summary(n) for n in self._ingest.nodes()]
-        return [n for n in out if (model is None or model in n.gpu_models)
+        return [n for n in out if (model is None or any(_model_matches(model, m)
+                                                        for m in n.gpu_models))
                 and status in (None, n.status, "faulty" if n.status != "healthy" else None)]
 
     def list_gpus(self, node: str | None = None, model: str | None = None,
@@ -183,7 +184,8 @@ class QueryCore:
             raise InvalidParameterError("status", f"{status!r} is not one of "
                                         f"{', '.join(GPU_STATUSES)}")
         return [v for v in self.all_devices()
-                if node in (None, v.device.node) and model in (None, v.device.model)
+                if node in (None, v.device.node)
+                and (model is None or _model_matches(model, v.device.model))
                 and status in (None, v.status)
                 and allocated in (None, any(f > 0 for _, f in v.holders))]
 
@@ -418,6 +420,12 @@ class QueryCore:
                 "step", f"the query would return {points} points per series; the limit is "
                 f"{self.max_points}: raise step or shorten the range")
         return step
+
+
+def _model_matches(wanted: str, model: str) -> bool:
+    """A model filter matches any part of the model name, case-insensitively ("A100"
+    finds "NVIDIA A100-SXM4-80GB")."""
+    return wanted.casefold() in model.casefold()
 
 
 def _series(gpu: str, index: int, grid: IntArray, row: FloatArray) -> Series:

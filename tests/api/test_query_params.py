@@ -52,7 +52,7 @@ def test_grpc_lists_page_like_rest(fed: Fed) -> None:
     assert [w.uid for w in held.workloads] == ["ml/train-a"]
     assert held.page.total == 3
     gpus = fed.stub.ListDevices(pb.ListDevicesRequest(node="n1", page=one))
-    assert [d.uuid for d in gpus.devices] == ["GPU-n1-1"]
+    assert [d.device.uuid for d in gpus.devices] == ["GPU-n1-1"]
     assert gpus.page.total == 2
 
 
