@@ -202,7 +202,7 @@ class AlertEngine:
 
     # --------------------------------------------------------------- reads
     def alerts(self, state: str = "firing", rule: str | None = None, node: str | None = None,
-               severity: str | None = None) -> list[Alert]:
+               severity: str | None = None, gpu: str | None = None) -> list[Alert]:
         """Alerts by state (firing, resolved, all), optionally filtered, oldest first.
 
         Raises InvalidParameterError (state, rule, severity).
@@ -217,7 +217,7 @@ class AlertEngine:
             if state != "firing":
                 pool += list(self._resolved)
         return sorted((a for a in pool if rule in (None, a.rule) and node in (None, a.node)
-                       and severity in (None, a.severity)),
+                       and severity in (None, a.severity) and gpu in (None, a.gpu)),
                       key=lambda a: (a.since_ns, a.id, a.resolved_ns or 0))
 
     def active_count(self) -> int:

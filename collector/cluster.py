@@ -5,7 +5,8 @@ Definitions (the same for HTTP and gRPC):
 - a GPU is busy when its latest utilization is at least HealthPolicy.busy_util_percent;
   a connected node is fully idle (no GPU busy), busy (every live GPU busy) or partially
   idle (the rest);
-- allocation rate = GPUs held by a workload now / all GPUs known;
+- allocation rate = GPUs held by a workload now / all GPUs known; in the history, a GPU
+  counts as held at a point while it is live there (not lost, as in the overview);
 - utilization and power "now" are over live (not lost) GPUs only.
 """
 
@@ -158,11 +159,16 @@ class ClusterQueries:
         for state in states:
             uuids = [d.uuid for d in state.devices]
             rows.extend(self._core.device_rows(state.name, uuids, "gpu_util", grid, "avg"))
-            for uuid in uuids:  # a holding counts while the GPU still sends data
+            # A holding counts while the GPU is live: up to its newest sample plus the
+            # time after which it counts as lost (as in the overview), so the point at
+            # `now` agrees with allocatedGpus there; a disconnected node's, to its data.
+            grace = self._core.policy.lost_after_ns(state.sample_rate_hz) \
+                if state.streams > 0 else 0
+            for uuid in uuids:
                 latest = self._core.store.latest((state.name, uuid, "gpu_util"))
                 if latest is not None:
                     allocated += self._core.workloads.held_mask(state.name, uuid, times,
-                                                                latest[0])
+                                                                latest[0] + grace)
         matrix = np.vstack(rows) if rows else np.full((1, grid.n_points), np.nan)
         reporting = (~np.isnan(matrix)).sum(axis=0).astype(np.int64)
         sums = np.nansum(matrix, axis=0)

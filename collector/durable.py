@@ -35,6 +35,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
     node TEXT NOT NULL, instance TEXT NOT NULL, hello BLOB NOT NULL, seen_ns INTEGER NOT NULL,
     PRIMARY KEY (node, instance)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nodes (
+    node TEXT NOT NULL PRIMARY KEY, first_ns INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS frames (
     node TEXT NOT NULL, instance TEXT NOT NULL, seq INTEGER NOT NULL,
     received_ns INTEGER NOT NULL, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL,
@@ -120,6 +122,10 @@ class FrameLog:
         rows = self._db.execute("SELECT node, instance, hello, seen_ns FROM agents").fetchall()
         return [(n, i, pb.Hello.FromString(h), s) for n, i, h, s in rows]
 
+    def first_seen(self) -> dict[str, int]:
+        """Each node's first hello ever (Unix ns), whatever agent instance said it."""
+        return dict(self._db.execute("SELECT node, first_ns FROM nodes").fetchall())
+
     def seqs(self) -> dict[tuple[str, str], list[int]]:
         """Sequence numbers held per (node, instance), ascending."""
         out: dict[tuple[str, str], list[int]] = {}
@@ -154,10 +160,12 @@ class FrameLog:
         self._thread = threading.Thread(target=self._run, name="gputel-frame-log", daemon=True)
         self._thread.start()
 
-    def remember_agent(self, node: str, instance: str, hello: pb.Hello) -> Future[bool]:
-        """Keep an agent's Hello (needed to decode its frames after a restart)."""
-        return self._submit(_Item("agent", (node, instance, hello.SerializeToString(),
-                                            self._time_ns())))
+    def remember_agent(self, node: str, instance: str, hello: pb.Hello,
+                       seen_ns: int | None = None) -> Future[bool]:
+        """Keep an agent's Hello (needed to decode its frames after a restart), seen at
+        `seen_ns` (default now); the node's first hello is kept apart, for good."""
+        seen = self._time_ns() if seen_ns is None else seen_ns
+        return self._submit(_Item("agent", (node, instance, hello.SerializeToString(), seen)))
 
     def append(self, node: str, instance: str, seq: int, min_ts: int, max_ts: int,
                payload: bytes) -> Future[bool]:
@@ -247,6 +255,8 @@ class FrameLog:
         if item.kind == "agent":
             self._db.execute("INSERT OR REPLACE INTO agents (node, instance, hello, seen_ns) "
                              "VALUES (?, ?, ?, ?)", item.args)
+            self._db.execute("INSERT OR IGNORE INTO nodes (node, first_ns) VALUES (?, ?)",
+                             (item.args[0], item.args[3]))
             return True
         self._roll_up()
         self._retain()

@@ -3,7 +3,8 @@
 Read-only over state other parts keep current: the ingest and frame-log counters, the
 query core's node summaries, store sizes refreshed by the maintenance loop (never
 counted on the scrape path), the remote writer's queue, and a `workloads()` callable
-over the workload index. Series of workloads that are gone disappear by themselves;
+over the workload index (running workloads only). Series of workloads that end
+disappear by themselves;
 namespace counters stay monotonic across that (see NamespaceTotals).
 """
 
@@ -165,6 +166,17 @@ class CollectorCollector(Collector):
         for reason, count in sorted(s.rejected.items()):
             rejected.add_metric([reason], count)
         yield rejected
+        index = self._ingest.workloads
+        yield GaugeMetricFamily("gputel_collector_workloads",
+                                "Workloads held in the index (running and recently ended).",
+                                value=index.held_workloads())
+        dropped = CounterMetricFamily("gputel_collector_workloads_dropped",
+                                      "Workloads forgotten, by reason (retention: ended longer "
+                                      "ago than the retention; cap: the index was full).",
+                                      labels=("reason",))
+        for reason, count in sorted(dict(index.dropped).items()):
+            dropped.add_metric([reason], count)
+        yield dropped
         yield GaugeMetricFamily("gputel_collector_store_samples",
                                 "Samples held in memory.", value=self._store.sample_count())
         yield from self._bounds()

@@ -15,7 +15,7 @@ from typing import TypeAlias, TypeVar
 import grpc
 
 from gputel.collector import grpc_encode as enc
-from gputel.collector.errors import GputelError, InvalidParameterError, NotFoundError
+from gputel.collector.errors import GputelError, InvalidParameterError
 from gputel.collector.grpc_api import status_of
 from gputel.collector.labels import parse_selector
 from gputel.collector.paging import DEFAULT_PAGE_SIZE, paginate
@@ -30,6 +30,13 @@ MIN_WATCH_MS = 10
 
 def _opt(value: str) -> str | None:
     return value or None
+
+
+def _required(name: str, value: str) -> str:
+    """A required id field. Raises InvalidParameterError naming it when empty."""
+    if not value:
+        raise InvalidParameterError(name, "is required and was empty")
+    return value
 
 
 def _page(request_page: pb.PageRequest) -> tuple[int, int]:
@@ -63,27 +70,35 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
 
     async def GetNode(self, request: pb.GetNodeRequest, context: Context) -> pb.NodeInfo:
         """One node, or NOT_FOUND."""
-        return await _answer(context, lambda: enc.node_pb(self._core.get_node(request.node)))
+        return await _answer(context, lambda: enc.node_pb(
+            self._core.get_node(_required("node", request.node))))
 
     async def ListDevices(self, request: pb.ListDevicesRequest,
                           context: Context) -> pb.ListDevicesResponse:
         """The GPUs of a node, or NOT_FOUND."""
-        return await _answer(context, lambda: pb.ListDevicesResponse(
-            devices=[enc.device_pb(v) for v in self._core.list_devices(request.node)]))
+        def run() -> pb.ListDevicesResponse:
+            cut = paginate(self._core.list_devices(_required("node", request.node)),
+                           *_page(request.page))
+            return pb.ListDevicesResponse(devices=[enc.device_pb(v) for v in cut.items],
+                                          page=enc.page_pb(cut))
+        return await _answer(context, run)
 
     async def ListNodeWorkloads(self, request: pb.ListNodeWorkloadsRequest,
                                 context: Context) -> pb.ListWorkloadsResponse:
         """Workloads on a node now, or over [start_ns, end_ns] when both are set."""
         def run() -> pb.ListWorkloadsResponse:
-            uuids = [v.device.uuid for v in self._core.list_devices(request.node)]
+            uuids = [v.device.uuid for v in self._core.list_devices(
+                _required("node", request.node))]
             start, end = request.start_ns or None, request.end_ns or None
             if (start is None) != (end is None):
                 raise InvalidParameterError("start_ns", "give start_ns and end_ns, or neither")
             if start is not None and end is not None and end < start:
                 raise InvalidParameterError("end_ns", "end is before start")
             found = self._core.workloads.on_node(request.node, uuids, start, end)
+            cut = paginate(found, *_page(request.page))
             return pb.ListWorkloadsResponse(
-                workloads=[enc.workload_pb(w.workload, w.gpus) for w in found])
+                workloads=[enc.workload_pb(w.workload, w.gpus) for w in cut.items],
+                page=enc.page_pb(cut))
         return await _answer(context, run)
 
     async def ListGpus(self, request: pb.ListGpusRequest,
@@ -101,14 +116,14 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
     async def GetGpu(self, request: pb.GetGpuRequest, context: Context) -> pb.DeviceInfo:
         """One GPU, or NOT_FOUND."""
         return await _answer(context, lambda: enc.device_pb(
-            self._core.find_device(request.uuid, _opt(request.node))))
+            self._core.find_device(_required("uuid", request.uuid), _opt(request.node))))
 
     async def QueryRange(self, request: pb.QueryRangeRequest,
                          context: Context) -> pb.QueryRangeResponse:
         """Range series; NOT_FOUND or INVALID_ARGUMENT on bad input."""
         def run() -> pb.QueryRangeResponse:
-            if not request.node and not request.gpu:
-                raise NotFoundError("node", "")
+            if not request.gpu:
+                _required("node", request.node)
             return enc.range_pb(self._core.query_range(
                 request.node, request.metric, request.start_ns or None, request.end_ns or None,
                 request.step_ns or None, request.agg or "avg", request.gpu or None))
@@ -134,26 +149,29 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
                           context: Context) -> pb.WorkloadInfo:
         """One workload, or NOT_FOUND."""
         return await _answer(context, lambda: enc.workload_pb(
-            self._core.workloads.summary(request.uid)))
+            self._core.workloads.summary(_required("uid", request.uid))))
 
     async def QueryWorkloadRange(self, request: pb.QueryWorkloadRangeRequest,
                                  context: Context) -> pb.QueryRangeResponse:
         """A workload's range series."""
         return await _answer(context, lambda: enc.range_pb(self._core.workload_range(
-            request.uid, request.metric, request.start_ns or None, request.end_ns or None,
-            request.step_ns or None, request.agg or "avg")))
+            _required("uid", request.uid), request.metric, request.start_ns or None,
+            request.end_ns or None, request.step_ns or None, request.agg or "avg")))
 
     async def GetWorkloadHierarchy(self, request: pb.GetWorkloadRequest,
                                    context: Context) -> pb.WorkloadHierarchy:
         """A workload's owners and children."""
         return await _answer(context, lambda: enc.hierarchy_pb(
-            self._core.workloads.hierarchy(request.uid)))
+            self._core.workloads.hierarchy(_required("uid", request.uid))))
 
     async def ListNamespaces(self, request: pb.ListNamespacesRequest,
                              context: Context) -> pb.ListNamespacesResponse:
         """Use per namespace."""
-        return await _answer(context, lambda: pb.ListNamespacesResponse(
-            namespaces=[enc.namespace_pb(n) for n in self._core.workloads.namespaces()]))
+        def run() -> pb.ListNamespacesResponse:
+            cut = paginate(self._core.workloads.namespaces(), *_page(request.page))
+            return pb.ListNamespacesResponse(
+                namespaces=[enc.namespace_pb(n) for n in cut.items], page=enc.page_pb(cut))
+        return await _answer(context, run)
 
     async def UtilizationHistory(self, request: pb.UtilizationHistoryRequest,
                                  context: Context) -> pb.UtilizationHistoryResponse:
@@ -178,16 +196,20 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
     async def ListAlerts(self, request: pb.ListAlertsRequest,
                          context: Context) -> pb.ListAlertsResponse:
         """Alerts by state, optionally filtered."""
-        return await _answer(context, lambda: pb.ListAlertsResponse(alerts=[
-            enc.alert_pb(a) for a in self._s.alerts.alerts(
-                request.state or "firing", _opt(request.rule), _opt(request.node),
-                _opt(request.severity))]))
+        def run() -> pb.ListAlertsResponse:
+            found = self._s.alerts.alerts(request.state or "firing", _opt(request.rule),
+                                          _opt(request.node), _opt(request.severity),
+                                          _opt(request.gpu))
+            cut = paginate(found, *_page(request.page))
+            return pb.ListAlertsResponse(alerts=[enc.alert_pb(a) for a in cut.items],
+                                         page=enc.page_pb(cut))
+        return await _answer(context, run)
 
     async def AcknowledgeAlert(self, request: pb.AcknowledgeAlertRequest,
                                context: Context) -> pb.AlertInfo:
         """Acknowledge a firing alert (admin)."""
         return await _answer(context, lambda: enc.alert_pb(
-            self._s.alerts.acknowledge(request.id, "grpc")))
+            self._s.alerts.acknowledge(_required("id", request.id), "grpc")))
 
     async def UsageStatistics(self, request: pb.UsageStatisticsRequest,
                               context: Context) -> pb.UsageStatisticsResponse:

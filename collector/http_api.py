@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -22,7 +22,7 @@ from gputel.collector.access import AccessPolicy
 from gputel.collector.errors import GputelError
 from gputel.collector.http_access import AccessMiddleware
 from gputel.collector.http_cluster import alerts_router, cluster_router
-from gputel.collector.http_common import HTTP_STATUS, error_response
+from gputel.collector.http_common import HTTP_STATUS, error_response, strict_query
 from gputel.collector.http_nodes import nodes_router
 from gputel.collector.http_workloads import workloads_router
 from gputel.collector.services import QueryServices
@@ -36,9 +36,11 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
                ready: Callable[[], bool], access: AccessPolicy | None = None) -> FastAPI:
     """The collector's HTTP app; `ready` reports whether the collector serves yet."""
     app = FastAPI(title="gputel collector", version="0.1.0",
+                  dependencies=[Depends(strict_query)],
                   description="GPU telemetry at high frequency, per GPU, node and workload. "
                               "Every answer is {data, meta}; every error {error: {code, "
-                              "message, details}}.")
+                              "message, details}}. An undeclared or repeated query "
+                              "parameter is 400 INVALID_PARAMETER naming it.")
     _install_error_handlers(app)
     for router in (cluster_router(services), nodes_router(services),
                    workloads_router(services), alerts_router(services)):

@@ -8,15 +8,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from gputel.collector.http_common import (
+    DEFAULT_SIZE,
     ERRORS,
     AggParam,
     End,
     Envelope,
     ErrorEnvelope,
+    PageNumber,
+    PageSize,
     Start,
     Step,
     duration_ns,
     ok,
+    paged,
     time_ns,
 )
 from gputel.collector.http_json import (
@@ -38,6 +42,7 @@ from gputel.collector.http_models import (
     UsageStatisticsOut,
     UtilizationOut,
 )
+from gputel.collector.paging import paginate
 from gputel.collector.services import QueryServices
 from gputel.collector.webhooks import alert_json
 
@@ -111,9 +116,12 @@ def alerts_router(services: QueryServices) -> APIRouter:
                      rule: Annotated[AlertRule | None, Query()] = None,
                      node: str | None = None,
                      severity: Annotated[Literal["warning", "critical"] | None, Query()] = None,
+                     gpu: Annotated[str | None, Query(description="a GPU UUID")] = None,
+                     page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE,
                      ) -> dict[str, Any]:
-        items = [alert_json(a) for a in engine.alerts(state, rule, node or None, severity)]
-        return ok(items, total=len(items))
+        cut = paginate(engine.alerts(state, rule, node or None, severity, gpu or None), page,
+                       page_size)
+        return paged(cut, [alert_json(a) for a in cut.items])
 
     @router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge a firing alert (admin)",
                  response_model=Envelope[AlertOut],

@@ -53,7 +53,8 @@ def nodes_router(services: QueryServices) -> APIRouter:
 
     @router.get("/nodes", summary="Every node that has reported",
                 response_model=Envelope[list[NodeOut]])
-    def nodes(model: Annotated[str | None, Query(description="a GPU model it has")] = None,
+    def nodes(model: Annotated[str | None, Query(
+            description="part of a GPU model it has (case-insensitive)")] = None,
                     status: Annotated[NodeStatus | None, Query()] = None,
                     page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
         cut = paginate(core.list_nodes(model or None, status), page, page_size)
@@ -68,18 +69,19 @@ def nodes_router(services: QueryServices) -> APIRouter:
 
     @router.get("/nodes/{node}/gpus", summary="The GPUs of a node with latest values",
                 response_model=Envelope[list[DeviceOut]])
-    def node_gpus(node: str) -> dict[str, Any]:
-        items = [device_json(v) for v in core.list_devices(node)]
-        return ok(items, total=len(items))
+    def node_gpus(node: str, page: PageNumber = 1,
+                  page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+        cut = paginate(core.list_devices(node), page, page_size)
+        return paged(cut, [device_json(v) for v in cut.items])
 
     @router.get("/nodes/{node}/workloads", summary="Workloads on a node, now or over a range",
                 response_model=Envelope[list[NodeWorkloadOut]])
-    def node_workloads(node: str, start: Start = None, end: End = None) -> dict[str, Any]:
+    def node_workloads(node: str, start: Start = None, end: End = None, page: PageNumber = 1,
+                       page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
         uuids = [v.device.uuid for v in core.list_devices(node)]
         start_ns, end_ns = _window(start, end, core.time_ns())
-        items = [node_workload_json(w)
-                 for w in core.workloads.on_node(node, uuids, start_ns, end_ns)]
-        return ok(items, total=len(items))
+        cut = paginate(core.workloads.on_node(node, uuids, start_ns, end_ns), page, page_size)
+        return paged(cut, [node_workload_json(w) for w in cut.items])
 
     @router.get("/nodes/{node}/metrics", summary="Range series per GPU of a node",
                 response_model=Envelope[NodeRangeOut])
@@ -95,7 +97,8 @@ def nodes_router(services: QueryServices) -> APIRouter:
 
     @router.get("/gpus", summary="Every GPU with its latest values",
                 response_model=Envelope[list[DeviceOut]])
-    def gpus(node: str | None = None, model: str | None = None,
+    def gpus(node: str | None = None, model: Annotated[str | None, Query(
+            description="part of its model name (case-insensitive)")] = None,
                    status: Annotated[GpuStatus | None, Query()] = None,
                    allocated: Annotated[bool | None, Query(description="held now")] = None,
                    page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:

@@ -85,8 +85,8 @@ def workloads_router(services: QueryServices) -> APIRouter:
 
     @router.get("/namespaces", summary="GPU usage per namespace",
                 response_model=Envelope[list[NamespaceOut]])
-    def namespaces() -> dict[str, Any]:
-        items = [namespace_json(n) for n in core.workloads.namespaces()]
-        return ok(items, total=len(items))
+    def namespaces(page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+        cut = paginate(core.workloads.namespaces(), page, page_size)
+        return paged(cut, [namespace_json(n) for n in cut.items])
 
     return router

@@ -31,7 +31,7 @@ from gputel.collector.errors import (
     OutOfWindowError,
 )
 from gputel.collector.store import SeriesStore
-from gputel.collector.workloads import WorkloadIndex
+from gputel.collector.workloads import WorkloadIndex, WorkloadLimits
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
@@ -148,11 +148,15 @@ class Journal(Protocol):
                payload: bytes) -> Future[bool]:
         """Write a frame; resolves True if new, False if already held."""
 
-    def remember_agent(self, node: str, instance: str, hello: pb.Hello) -> Future[bool]:
-        """Keep an agent's Hello."""
+    def remember_agent(self, node: str, instance: str, hello: pb.Hello,
+                       seen_ns: int | None = None) -> Future[bool]:
+        """Keep an agent's Hello, seen at seen_ns (Unix ns; default now)."""
 
     def agents(self) -> list[tuple[str, str, pb.Hello, int]]:
         """Every (node, instance, hello, seen ns) held."""
+
+    def first_seen(self) -> dict[str, int]:
+        """Each node's first hello ever (Unix ns)."""
 
     def seqs(self) -> dict[tuple[str, str], list[int]]:
         """Sequence numbers held per (node, instance), ascending."""
@@ -204,7 +208,8 @@ class IngestCore:
 
     def __init__(self, store: SeriesStore, time_ns: Callable[[], int],
                  limits: IngestLimits | None = None, journal: Journal | None = None,
-                 on_commit: OnCommit | None = None) -> None:
+                 on_commit: OnCommit | None = None,
+                 workload_limits: WorkloadLimits | None = None) -> None:
         self._store = store
         self._on_commit = on_commit
         self._journal = journal
@@ -217,7 +222,7 @@ class IngestCore:
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         self.stats = IngestStats()
-        self.workloads = WorkloadIndex()
+        self.workloads = WorkloadIndex(on_refuse=self.reject, limits=workload_limits)
 
     # ------------------------------------------------------------ streams
     def open(self, hello: pb.Hello) -> tuple[Session, int]:
@@ -252,7 +257,7 @@ class IngestCore:
             self._live[hello.node] = session
             acked = state.dedup.watermark
         if self._journal is not None:  # frames after it are committed after it
-            self._journal.remember_agent(hello.node, hello.agent_instance, hello)
+            self._journal.remember_agent(hello.node, hello.agent_instance, hello, now)
         self._notify()
         return session, acked
 
@@ -279,11 +284,14 @@ class IngestCore:
     def close(self, session: Session) -> None:
         """The session's stream ended; idempotent."""
         with self._lock:
-            if self._live.get(session.node) is session:
+            gone = self._live.get(session.node) is session
+            if gone:
                 del self._live[session.node]
                 node = self._nodes.get(session.node)
                 if node is not None:
                     node.streams = 0
+        if gone:  # its holdings end with its data, not run on for ever
+            self.workloads.close_node(session.node)
         self._notify()
 
     def _check_hello(self, hello: pb.Hello) -> None:
@@ -430,6 +438,9 @@ class IngestCore:
             sessions[(name, instance)] = _session(hello, state)
             if seen_ns >= horizon:
                 self._restore_node(hello, seen_ns)
+        for name, first_ns in self._journal.first_seen().items():
+            if name in self._nodes:  # not the latest restart's hello
+                self._nodes[name].first_seen_ns = first_ns
         for (node, instance), seqs in self._journal.seqs().items():
             state = self._instances.setdefault(node, OrderedDict()).setdefault(
                 instance, _Instance(b""))
@@ -442,6 +453,8 @@ class IngestCore:
             session = sessions.get((stored.node, stored.instance))
             if session is not None and self._replay_one(session, stored):
                 replayed += 1
+        for name in self._nodes:  # no stream is open yet: holdings wait for a new frame
+            self.workloads.close_node(name)
         return replayed
 
     def _replay_one(self, session: Session, stored: StoredFrameLike) -> bool:
@@ -470,8 +483,9 @@ class IngestCore:
     def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:
         old = self._nodes.get(hello.node)
         if old is not None and old.last_seen_ns > seen_ns:
+            old.first_seen_ns = min(old.first_seen_ns, seen_ns)
             return
-        self._nodes[hello.node] = _node_state(hello, None, seen_ns, streams=0)
+        self._nodes[hello.node] = _node_state(hello, old, seen_ns, streams=0)
 
     def _check_times(self, blocks: list[frames.Block], seq: int) -> None:
         now = self._time_ns()

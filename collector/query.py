@@ -175,7 +175,8 @@ class QueryCore:
             raise InvalidParameterError("status", f"{status!r} is not one of "
                                         f"{', '.join(NODE_STATUSES)}")
         out = [self._summary(n) for n in self._ingest.nodes()]
-        return [n for n in out if (model is None or model in n.gpu_models)
+        return [n for n in out if (model is None or any(_model_matches(model, m)
+                                                        for m in n.gpu_models))
                 and status in (None, n.status, "faulty" if n.status != "healthy" else None)]
 
     def list_gpus(self, node: str | None = None, model: str | None = None,
@@ -186,7 +187,8 @@ class QueryCore:
             raise InvalidParameterError("status", f"{status!r} is not one of "
                                         f"{', '.join(GPU_STATUSES)}")
         return [v for v in self.all_devices()
-                if node in (None, v.device.node) and model in (None, v.device.model)
+                if node in (None, v.device.node)
+                and (model is None or _model_matches(model, v.device.model))
                 and status in (None, v.status)
                 and allocated in (None, any(f > 0 for _, f in v.holders))]
 
@@ -379,6 +381,30 @@ class QueryCore:
         return (np.concatenate((ts, raw_ts)), np.concatenate((values, raw.astype(np.float64))),
                 width)
 
+    def window_sums(self, node: str, uuid: str, metric: str, start_ns: int,
+                    end_ns: int) -> tuple[float, int, float]:
+        """(sum, count, max) of one series over [start_ns, end_ns], max -inf when empty.
+
+        Seamless across storage: before the head, the buckets of the finest tier still
+        holding start_ns; from the first bucket boundary inside the head, raw samples; so
+        no sample counts twice and the newest (not yet rolled up) are included.
+        """
+        split, total, count, top = start_ns, 0.0, 0, -math.inf
+        head_start = self.time_ns() - self._head_ns
+        if self._rollups is not None and self._tiers and start_ns < head_start:
+            holding = [t for t in self._tiers if start_ns >= self.time_ns() - t.retention_ns]
+            width = (holding or [self._tiers[-1]])[0].step_ns
+            split = min(-(-head_start // width) * width, end_ns + 1)
+            b = self._rollups.read(width, node, uuid, metric, start_ns, split - 1)
+            if b.count.size:
+                total, count, top = float(b.sum.sum()), int(b.count.sum()), float(b.max.max())
+        _, raw = self._store.read((node, uuid, metric), split, end_ns)
+        if raw.size:
+            total += float(raw.astype(np.float64).sum())
+            count += int(raw.size)
+            top = max(top, float(raw.max()))
+        return total, count, top
+
     def _tier_for(self, start: int, step: int) -> Tier | None:
         """None when the head covers `start`; else the coarsest tier no coarser than `step`
         among those still holding `start` (or the coarsest tier at all)."""
@@ -414,6 +440,12 @@ def _charged(read: tuple[IntArray, Float32Array]) -> tuple[IntArray, Float32Arra
     """A store read, counted against the running query's sample budget."""
     charge(int(read[0].size))
     return read
+
+
+def _model_matches(wanted: str, model: str) -> bool:
+    """A model filter matches any part of the model name, case-insensitively ("A100"
+    finds "NVIDIA A100-SXM4-80GB")."""
+    return wanted.casefold() in model.casefold()
 
 
 def _series(gpu: str, index: int, grid: IntArray, row: FloatArray) -> Series:

@@ -58,6 +58,7 @@ from gputel.collector.security import (
 from gputel.collector.services import HealthReport, StoreHealth, build_services
 from gputel.collector.store import SeriesStore
 from gputel.collector.webhooks import WebhookConfig, WebhookSender
+from gputel.collector.workloads import WorkloadLimits
 from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -120,6 +121,8 @@ class CollectorConfig:
     http_header_timeout_seconds: float = 10.0
     query_limits: QueryLimits = field(default_factory=QueryLimits)
     log_repeat_limit: int = 10
+    workload_retention_seconds: float = 86_400.0  # an ended workload is kept this long
+    max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
 
 
 class _QuietServer(uvicorn.Server):
@@ -150,7 +153,10 @@ class Collector:
             holders=self._largest_holders) if config.remote_write_url else None)
         self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
-                                 if self.remote_write else None)
+                                 if self.remote_write else None,
+                                 workload_limits=WorkloadLimits(
+                                     int(config.workload_retention_seconds * 1e9),
+                                     config.max_workloads))
         self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits)
@@ -330,6 +336,7 @@ class Collector:
             await asyncio.sleep(self.config.maintenance_seconds)
             self.store.enforce_retention(time.time_ns())
             self.ingest.forget_idle()
+            self.ingest.workloads.enforce_retention(time.time_ns())
             if self.log is not None:
                 self.log.supervise()
                 try:
@@ -344,11 +351,12 @@ class Collector:
         return [WorkloadRollup(s.info.uid, s.info.namespace, s.info.pod, s.info.container,
                                s.utilization_percent, s.power_watts, s.usage.energy_joules,
                                s.usage.gpu_seconds_allocated, s.usage.gpu_seconds_busy, s.gpus)
-                for s in self.query.workloads.summaries()]
+                for s in self.query.workloads.summaries(running=True)]  # live ones only
 
     async def maintain_now(self) -> None:
         """One maintenance pass right away (tests, shutdown)."""
         self.store.enforce_retention(time.time_ns())
+        self.ingest.workloads.enforce_retention(time.time_ns())
         if self.log is not None:
             await asyncio.wrap_future(self.log.maintain())
 

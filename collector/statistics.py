@@ -2,8 +2,9 @@
 
 Each GPU's figures are its samples' mean over the window (utilization and memory
 utilization in percent, memory used in bytes, temperature in degrees C, plus the
-hottest sample); a model's figures weigh each GPU by its sample count. Older than the
-full-rate head, the rollup tiers answer (same sums and counts, coarser buckets).
+hottest sample); a model's figures weigh each GPU by its sample count. The window is
+read seamlessly: rollup buckets before the full-rate head, raw samples inside it
+(QueryCore.window_sums), so the newest minutes count as soon as they are stored.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from gputel.collector.errors import InvalidParameterError
 from gputel.collector.ingest import NodeState
-from gputel.collector.query import Grid, QueryCore
+from gputel.collector.query import QueryCore
 
 MAX_HOURS = 24 * 366
-SEGMENTS = 24  # the window is read as this many grid steps (one extra point is ignored)
 _AVERAGED = ("gpu_util", "mem_util", "mem_used", "temperature")
 
 
@@ -103,36 +101,33 @@ class StatisticsQueries:
         if not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
             raise InvalidParameterError("hours", f"{hours!r} is outside (0, {MAX_HOURS}]")
         end = self._core.time_ns()
-        step = math.ceil(hours * 3600e9 / SEGMENTS)
-        grid = Grid(end - SEGMENTS * step, end, step)
+        start = end - math.ceil(hours * 3600e9)
         states = self._core.node_states()
         gpus = sum(len(s.devices) for s in states)
-        with self._core.gate.heavy(gpus, grid.n_points, bound_samples=False):
-            return self._usage(hours, states, grid)
+        with self._core.gate.heavy(gpus, 1, bound_samples=False):
+            return self._usage(hours, states, start, end)
 
-    def _usage(self, hours: float, states: list[NodeState], grid: Grid) -> UsageStatistics:
+    def _usage(self, hours: float, states: list[NodeState], start: int,
+               end: int) -> UsageStatistics:
         devices: list[DeviceUsageStats] = []
         per_model: dict[str, tuple[int, _Sums]] = {}
         for state in states:
             for device in state.devices:
-                sums = self._device(state.name, device.uuid, grid)
+                sums = self._device(state.name, device.uuid, start, end)
                 devices.append(DeviceUsageStats(state.name, device.uuid, device.index,
                                                 device.model, sums.stats()))
                 gpus, total = per_model.get(device.model, (0, _empty()))
                 total.add(sums)
                 per_model[device.model] = (gpus + 1, total)
         models = [ModelUsageStats(m, g, s.stats()) for m, (g, s) in sorted(per_model.items())]
-        return UsageStatistics(hours, grid.start, grid.end, devices, models)
+        return UsageStatistics(hours, start, end, devices, models)
 
-    def _device(self, node: str, uuid: str, grid: Grid) -> _Sums:
-        """One GPU's sums and counts over the grid's points after the first."""
+    def _device(self, node: str, uuid: str, start_ns: int, end_ns: int) -> _Sums:
+        """One GPU's sums and counts over [start_ns, end_ns], and its hottest sample."""
         out = _empty()
         for metric in _AVERAGED:
-            (sums,) = self._core.device_rows(node, [uuid], metric, grid, "sum")
-            (counts,) = self._core.device_rows(node, [uuid], metric, grid, "count")
-            out.sums[metric] = float(np.nansum(sums[1:]))
-            out.counts[metric] = int(np.nansum(counts[1:]))
-        (hottest,) = self._core.device_rows(node, [uuid], "temperature", grid, "max")
-        if not np.isnan(hottest[1:]).all():
-            out.hottest = float(np.nanmax(hottest[1:]))
+            total, count, top = self._core.window_sums(node, uuid, metric, start_ns, end_ns)
+            out.sums[metric], out.counts[metric] = total, count
+            if metric == "temperature":
+                out.hottest = top
         return out

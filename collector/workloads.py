@@ -14,13 +14,23 @@ accounted at ingest from the frame's own samples:
 
 Consecutive samples are paired within a frame and across two frames that follow
 each other without a gap (the next frame's first tick one period after the last).
+
+What one node may say is bounded to what it holds:
+- a pod (or process) lives on one node: once a node holds a workload, another node
+  naming it (metadata or a holding) is refused for that part, counted by reason
+  `workload_foreign`; the frame's device data is still stored. Slurm jobs may span
+  nodes. A workload whose node no longer holds it may be taken up by another.
+- an interval's joules never exceed what the device's own power plausibly drew
+  (PLAUSIBLE_POWER_FACTOR x its larger power sample + POWER_SLACK_W, at most
+  MAX_DEVICE_WATTS, times the interval); clipped intervals count `energy_implausible`.
+  Intervals longer than MAX_GAP_PERIODS sample periods are gaps, not accounted.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +42,20 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 Shares = tuple[tuple[str, float], ...]  # (workload uid, fraction)
 DeviceKey = tuple[str, str]  # node, gpu uuid
 Holder = tuple[str, str, str]  # pod, namespace, container; all "" for nobody
+MAX_DEVICE_WATTS = 5000.0  # above any one GPU package's draw (superchips included)
+PLAUSIBLE_POWER_FACTOR = 2.0  # energy counters and power samples disagree this much at most
+POWER_SLACK_W = 50.0
+MAX_GAP_PERIODS = 10
+MULTI_NODE_KINDS = frozenset({"slurm"})
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadLimits:
+    """How long an ended workload is kept (ns after its last held sample) and how many
+    workloads the index holds at most (the oldest ended go first when full)."""
+
+    retention_ns: int = 86_400 * 10**9
+    max_workloads: int = 10_000
 
 
 @dataclass(slots=True)
@@ -76,15 +100,18 @@ class DeviceUsage:
 
 
 class Timeline:
-    """Holdings of one device in time order; each lasts until the next."""
+    """Holdings of one device in time order; each lasts until the next, the last until
+    `closed_ns` once its node's stream ended (None while it streams)."""
 
     def __init__(self) -> None:
         self.since: list[int] = []
         self.shares: list[Shares] = []
+        self.closed_ns: int | None = None
 
     def set(self, since_ns: int, shares: Shares) -> None:
-        """Record a holding; a restatement of the holding in force changes nothing, so the
-        timeline grows with real changes only, not with every frame."""
+        """Record a holding (and reopen a closed timeline); a restatement of the holding in
+        force changes nothing, so the timeline grows with real changes only."""
+        self.closed_ns = None
         i = bisect.bisect_left(self.since, since_ns)
         if i < len(self.since) and self.since[i] == since_ns:
             self.shares[i] = shares
@@ -100,23 +127,32 @@ class Timeline:
             del self.since[i]
             del self.shares[i]
 
+    def forget_before(self, horizon_ns: int) -> None:
+        """Drop holdings that ended before horizon_ns (the one in force then stays)."""
+        cut = bisect.bisect_right(self.since, horizon_ns) - 1
+        if cut > 0:
+            del self.since[:cut]
+            del self.shares[:cut]
+
     def at(self, ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Index of the holding in force at each timestamp (-1 before the first)."""
         return np.searchsorted(np.array(self.since, dtype=np.int64), ts_ns, side="right") - 1
 
     def segments(self, start: int, end: int) -> list[tuple[int, int, Shares]]:
-        """(from, to, shares) clipped to [start, end); the last holding runs to `end`."""
+        """(from, to, shares) clipped to [start, end); the last holding runs to `end`, or to
+        `closed_ns` when closed."""
         out = []
+        last = end if self.closed_ns is None else min(end, self.closed_ns)
         for i, since in enumerate(self.since):
-            until = self.since[i + 1] if i + 1 < len(self.since) else end
+            until = self.since[i + 1] if i + 1 < len(self.since) else last
             a, b = max(since, start), min(until, end)
             if a < b:
                 out.append((a, b, self.shares[i]))
         return out
 
     def current(self) -> Shares:
-        """The latest holding, () when none."""
-        return self.shares[-1] if self.shares else ()
+        """The latest holding, () when none or closed."""
+        return self.shares[-1] if self.shares and self.closed_ns is None else ()
 
 
 @dataclass(slots=True)
@@ -130,7 +166,14 @@ class _Edge:
 class WorkloadIndex:
     """Thread-safe; `apply` is called once per stored frame (live or replayed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_refuse: Callable[[str], None] | None = None,
+                 limits: WorkloadLimits | None = None) -> None:
+        """`on_refuse(reason)` counts what a frame said and the index refused."""
+        self._on_refuse = on_refuse
+        self.limits = limits or WorkloadLimits()
+        self.dropped: dict[str, int] = {}  # workloads forgotten, by reason (retention, cap)
+        self._refused: list[str] = []
+        self._home: dict[str, str] = {}  # workload uid -> the node that holds it
         self._timelines: dict[DeviceKey, Timeline] = {}
         self._workloads: dict[str, WorkloadInfo] = {}
         self._usage: dict[str, Usage] = {}
@@ -142,23 +185,65 @@ class WorkloadIndex:
     # ---------------------------------------------------------------- ingest
     def apply(self, node: str, uuids: list[str], metric_ids: list[str], period_ns: int,
               blocks: list[frames.Block], frame: pb.Frame) -> None:
-        """Take a frame's holdings and workloads, and account its samples."""
+        """Take a frame's holdings and workloads, and account its samples; what the node
+        may not say (another node's pod, implausible energy) is refused and counted."""
         with self._lock:
             self._state[node] = frame.attribution
             for w in frame.workloads:
-                self._remember(w)
+                if self._foreign(node, w.uid, w.kind):
+                    self._refused.append("workload_foreign")
+                else:
+                    self._remember(w)
+            newest = {b.device: int(b.ts_ns.max()) for b in blocks if b.ts_ns.size}
             for h in frame.holdings:
                 if h.device < len(uuids):
-                    key = (node, uuids[h.device])
-                    shares = tuple((s.workload, float(s.fraction)) for s in h.shares)
-                    self._timelines.setdefault(key, Timeline()).set(h.since_ts_ns, shares)
-                    for uid, _ in shares:
-                        self._touch(uid, key, h.since_ts_ns)
+                    self._hold(node, uuids[h.device], h, newest.get(h.device, h.since_ts_ns))
             for block in blocks:
                 self._account(node, uuids[block.device], metric_ids, period_ns, block)
+            refused, self._refused = self._refused, []
+        for reason in refused:
+            if self._on_refuse is not None:
+                self._on_refuse(reason)
+
+    def _hold(self, node: str, uuid: str, h: pb.Holding, newest_ns: int) -> None:
+        """Record one holding, without shares of workloads another node holds."""
+        key = (node, uuid)
+        shares = tuple((s.workload, float(s.fraction)) for s in h.shares)
+        mine = tuple(s for s in shares if not self._foreign(node, s[0], None))
+        if len(mine) < len(shares):
+            self._refused.append("workload_foreign")
+        self._timelines.setdefault(key, Timeline()).set(h.since_ts_ns, mine)
+        last = max(h.since_ts_ns, newest_ns)
+        for uid, _ in mine:
+            self._home[uid] = node
+            self._touch(uid, key, h.since_ts_ns, last)
+
+    def _foreign(self, node: str, uid: str, kind: str | None) -> bool:
+        """True when another node holds the workload now (a pod lives on one node)."""
+        if kind is None:
+            info = self._workloads.get(uid)
+            kind = info.kind if info is not None else uid.split(":", 1)[0]
+        home = self._home.get(uid)
+        if kind in MULTI_NODE_KINDS or home is None or home == node:
+            return False
+        return any(k[0] == home and any(u == uid for u, _ in t.current())
+                   for k, t in self._timelines.items())
+
+    def close_node(self, node: str) -> None:
+        """The node's stream ended: each of its holdings ends after the device's newest
+        accounted sample (or where it began), until a frame restates it."""
+        with self._lock:
+            for key, timeline in self._timelines.items():
+                if key[0] == node and timeline.since and timeline.closed_ns is None:
+                    edge = self._edges.get(key)
+                    newest = max(timeline.since[-1], edge.ts if edge is not None else 0)
+                    timeline.closed_ns = newest + 1
 
     def _remember(self, w: pb.Workload) -> None:
         info = self._workloads.get(w.uid)
+        if info is None and not self._make_room():
+            self._refused.append("workload_cap")
+            return
         if info is None:
             self._workloads[w.uid] = WorkloadInfo(
                 w.uid, w.kind, w.namespace, w.pod, w.container, dict(w.labels),
@@ -169,12 +254,56 @@ class WorkloadIndex:
             info.owners = [(o.kind, o.name) for o in w.owners] or info.owners
             info.pod_uid = w.pod_uid or info.pod_uid
 
-    def _touch(self, uid: str, key: DeviceKey, ts: int) -> None:
+    def _make_room(self) -> bool:
+        """Below the cap, or made so by forgetting the oldest ended workload; False when
+        every workload held is running."""
+        if len(self._workloads) < self.limits.max_workloads:
+            return True
+        held = self._held_now()
+        ended = [w for uid, w in self._workloads.items() if uid not in held]
+        if not ended:
+            return False
+        self._forget(min(ended, key=lambda w: (w.last_ns, w.uid)).uid, "cap")
+        return True
+
+    def _held_now(self) -> set[str]:
+        return {uid for t in self._timelines.values() for uid, _ in t.current()}
+
+    def _forget(self, uid: str, reason: str) -> None:
+        self._workloads.pop(uid, None)
+        self._usage.pop(uid, None)
+        self._home.pop(uid, None)
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+    def enforce_retention(self, now_ns: int) -> int:
+        """Forget workloads ended longer than the retention ago, and holdings that ended
+        before then; return how many workloads went."""
+        horizon = now_ns - self.limits.retention_ns
+        with self._lock:
+            held = self._held_now()
+            old = [uid for uid, w in self._workloads.items()
+                   if uid not in held and w.last_ns < horizon]
+            for uid in old:
+                self._forget(uid, "retention")
+            for uid in [u for u in self._usage if u not in self._workloads and u not in held]:
+                del self._usage[uid]  # accounted for a uid never described
+            for timeline in self._timelines.values():
+                timeline.forget_before(horizon)
+            return len(old)
+
+    def held_workloads(self) -> int:
+        """Workloads in memory now."""
+        with self._lock:
+            return len(self._workloads)
+
+    def _touch(self, uid: str, key: DeviceKey, since_ns: int, last_ns: int) -> None:
+        """The workload held `key` from since_ns through last_ns (the frame's newest tick of
+        that device), so its lastSeen is its last held sample, not the frame's first."""
         info = self._workloads.get(uid)
         if info is not None:
             info.devices.add(key)
-            info.first_ns = min(info.first_ns, ts)
-            info.last_ns = max(info.last_ns, ts)
+            info.first_ns = min(info.first_ns, since_ns)
+            info.last_ns = max(info.last_ns, last_ns)
 
     def _account(self, node: str, uuid: str, metric_ids: list[str], period_ns: int,
                  block: frames.Block) -> None:
@@ -193,10 +322,24 @@ class WorkloadIndex:
         if ts.size < 2:
             return
         seconds = np.diff(ts) / 1e9
+        seconds = np.where(np.diff(ts) > MAX_GAP_PERIODS * period_ns, 0.0, seconds)  # gaps
         joules = np.diff(rows[0])
         by_power = rows[1, :-1] * seconds  # where the driver has no energy counter
         joules = np.where(np.isnan(joules), by_power, joules)
+        joules = self._plausible(joules, rows[1], seconds)
         self._account_intervals(key, ts, joules, seconds, rows[2, :-1])
+
+    def _plausible(self, joules: npt.NDArray[np.float64], power: npt.NDArray[np.float64],
+                   seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Joules per interval clipped to what the device's own power samples (W) at its
+        ends allow over `seconds`; MAX_DEVICE_WATTS where it reports no power."""
+        watts = np.fmax(power[:-1], power[1:])
+        ceiling = np.where(np.isnan(watts), MAX_DEVICE_WATTS, np.minimum(
+            MAX_DEVICE_WATTS, PLAUSIBLE_POWER_FACTOR * np.maximum(watts, 0.0) + POWER_SLACK_W))
+        limit = ceiling * seconds
+        if np.any(joules > limit):
+            self._refused.append("energy_implausible")
+        return np.where(joules > limit, limit, joules)
 
     def _account_intervals(self, key: DeviceKey, ts: npt.NDArray[np.int64],
                            joules: npt.NDArray[np.float64], seconds: npt.NDArray[np.float64],

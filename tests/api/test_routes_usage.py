@@ -50,6 +50,13 @@ def test_workload_detail_counts_what_it_used(fed: Fed, uid: str) -> None:
         [(h.node, h.gpu, h.fraction) for h in answer.held]
 
 
+@pytest.mark.parametrize("uid", sorted(USE))
+def test_workload_first_and_last_seen_span_its_held_samples(fed: Fed, uid: str) -> None:
+    data, _ = fed.get(f"/workloads/{uid}")
+    assert (data["firstSeen"], data["lastSeen"]) == \
+        (format_time(fed.feed.tick(0)), format_time(fed.feed.tick(49)))
+
+
 def test_workload_series_and_hierarchy(fed: Fed) -> None:
     start, end = fed.feed.tick(0), fed.feed.tick(49)
     data, _ = fed.get("/workloads/ml/infer-b/metrics", metric="power", step="1s",
@@ -97,6 +104,16 @@ def test_utilization_history(fed: Fed) -> None:
     assert [(p.gpus_reporting, p.gpu_utilization, p.allocated_gpus) for p in answer.points] == \
         [(p["gpusReporting"], p["gpuUtilization"], p["allocatedGpus"]) for p in data["points"]]
     assert answer.total_gpus == data["totalGpus"] == 5
+
+
+def test_utilization_history_at_now_counts_the_gpus_held_now(fed: Fed) -> None:
+    overview, _ = fed.get("/overview")
+    data, _ = fed.get("/utilization/history")  # end defaults to now
+    last = data["points"][-1]
+    assert last["time"] == data["end"]
+    assert last["allocatedGpus"] == overview["allocatedGpus"] == 3
+    answer = fed.stub.UtilizationHistory(pb.UtilizationHistoryRequest())
+    assert answer.points[-1].allocated_gpus == 3
 
 
 def test_heatmap_picks_the_top_gpus(fed: Fed) -> None:

@@ -146,3 +146,26 @@ def test_grpc_unknown_ids_are_not_found(fed: Fed, call: Call) -> None:
         call(fed.stub)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert "nope" in caught.value.details()
+
+
+GRPC_MISSING: list[tuple[Call, str]] = [
+    (lambda s: s.GetNode(pb.GetNodeRequest()), "node"),
+    (lambda s: s.ListDevices(pb.ListDevicesRequest()), "node"),
+    (lambda s: s.ListNodeWorkloads(pb.ListNodeWorkloadsRequest()), "node"),
+    (lambda s: s.GetGpu(pb.GetGpuRequest()), "uuid"),
+    (lambda s: s.QueryRange(pb.QueryRangeRequest(metric="power")), "node"),
+    (lambda s: s.GetWorkload(pb.GetWorkloadRequest()), "uid"),
+    (lambda s: s.GetWorkloadHierarchy(pb.GetWorkloadRequest()), "uid"),
+    (lambda s: s.QueryWorkloadRange(pb.QueryWorkloadRangeRequest(metric="power")), "uid"),
+    (lambda s: s.AcknowledgeAlert(pb.AcknowledgeAlertRequest()), "id"),
+]
+
+
+@pytest.mark.parametrize(("call", "field"), GRPC_MISSING)
+def test_grpc_a_missing_id_is_invalid_argument_naming_the_field(fed: Fed, call: Call,
+                                                                field: str) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(fed.stub)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details().startswith(f"{field}:")
+    assert "required" in caught.value.details()

@@ -349,10 +349,12 @@ class NodeInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., connected: bool = ..., backend: _Optional[str] = ..., agent_instance: _Optional[str] = ..., agent_version: _Optional[str] = ..., sample_rate_hz: _Optional[float] = ..., gpu_count: _Optional[int] = ..., gpu_models: _Optional[_Iterable[str]] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., frames_ingested: _Optional[int] = ..., samples_ingested: _Optional[int] = ..., gpu_utilization: _Optional[float] = ..., power_watts: _Optional[float] = ..., attribution: _Optional[str] = ..., status: _Optional[str] = ..., gpus_allocated: _Optional[int] = ..., gpus_lost: _Optional[int] = ..., gpus_busy: _Optional[int] = ..., idle_class: _Optional[str] = ...) -> None: ...
 
 class ListDevicesRequest(_message.Message):
-    __slots__ = ("node",)
+    __slots__ = ("node", "page")
     NODE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     node: str
-    def __init__(self, node: _Optional[str] = ...) -> None: ...
+    page: PageRequest
+    def __init__(self, node: _Optional[str] = ..., page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
 
 class ListDevicesResponse(_message.Message):
     __slots__ = ("devices", "page")
@@ -420,14 +422,16 @@ class GetGpuRequest(_message.Message):
     def __init__(self, uuid: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
 
 class ListNodeWorkloadsRequest(_message.Message):
-    __slots__ = ("node", "start_ns", "end_ns")
+    __slots__ = ("node", "start_ns", "end_ns", "page")
     NODE_FIELD_NUMBER: _ClassVar[int]
     START_NS_FIELD_NUMBER: _ClassVar[int]
     END_NS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     node: str
     start_ns: int
     end_ns: int
-    def __init__(self, node: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ...) -> None: ...
+    page: PageRequest
+    def __init__(self, node: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
 
 class QueryRangeRequest(_message.Message):
     __slots__ = ("node", "metric", "start_ns", "end_ns", "step_ns", "agg", "gpu")
@@ -611,8 +615,10 @@ class WorkloadHierarchy(_message.Message):
     def __init__(self, workload: _Optional[_Union[WorkloadInfo, _Mapping]] = ..., owners: _Optional[_Iterable[_Union[OwnerGroup, _Mapping]]] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListNamespacesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page",)
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    page: PageRequest
+    def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
 
 class NamespaceInfo(_message.Message):
     __slots__ = ("namespace", "workloads", "running", "gpus", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours")
@@ -641,10 +647,12 @@ class NamespaceInfo(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., workloads: _Optional[int] = ..., running: _Optional[int] = ..., gpus: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ...) -> None: ...
 
 class ListNamespacesResponse(_message.Message):
-    __slots__ = ("namespaces",)
+    __slots__ = ("namespaces", "page")
     NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     namespaces: _containers.RepeatedCompositeFieldContainer[NamespaceInfo]
-    def __init__(self, namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ...) -> None: ...
+    page: PageInfo
+    def __init__(self, namespaces: _Optional[_Iterable[_Union[NamespaceInfo, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
 
 class UtilizationHistoryRequest(_message.Message):
     __slots__ = ("start_ns", "end_ns", "step_ns")
@@ -777,16 +785,20 @@ class TopResponse(_message.Message):
     def __init__(self, by: _Optional[str] = ..., metric: _Optional[str] = ..., unit: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[TopEntry, _Mapping]]] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
-    __slots__ = ("state", "rule", "node", "severity")
+    __slots__ = ("state", "rule", "node", "severity", "gpu", "page")
     STATE_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    GPU_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     state: str
     rule: str
     node: str
     severity: str
-    def __init__(self, state: _Optional[str] = ..., rule: _Optional[str] = ..., node: _Optional[str] = ..., severity: _Optional[str] = ...) -> None: ...
+    gpu: str
+    page: PageRequest
+    def __init__(self, state: _Optional[str] = ..., rule: _Optional[str] = ..., node: _Optional[str] = ..., severity: _Optional[str] = ..., gpu: _Optional[str] = ..., page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
 
 class AlertInfo(_message.Message):
     __slots__ = ("id", "rule", "severity", "state", "node", "gpu", "gpu_index", "workloads", "message", "value", "threshold", "since_ns", "updated_ns", "resolved_ns", "acknowledged_by", "acknowledged_ns")
@@ -825,10 +837,12 @@ class AlertInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., rule: _Optional[str] = ..., severity: _Optional[str] = ..., state: _Optional[str] = ..., node: _Optional[str] = ..., gpu: _Optional[str] = ..., gpu_index: _Optional[int] = ..., workloads: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., value: _Optional[float] = ..., threshold: _Optional[float] = ..., since_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., resolved_ns: _Optional[int] = ..., acknowledged_by: _Optional[str] = ..., acknowledged_ns: _Optional[int] = ...) -> None: ...
 
 class ListAlertsResponse(_message.Message):
-    __slots__ = ("alerts",)
+    __slots__ = ("alerts", "page")
     ALERTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     alerts: _containers.RepeatedCompositeFieldContainer[AlertInfo]
-    def __init__(self, alerts: _Optional[_Iterable[_Union[AlertInfo, _Mapping]]] = ...) -> None: ...
+    page: PageInfo
+    def __init__(self, alerts: _Optional[_Iterable[_Union[AlertInfo, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
 
 class AcknowledgeAlertRequest(_message.Message):
     __slots__ = ("id",)
