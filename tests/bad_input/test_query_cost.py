@@ -25,7 +25,8 @@ LIMITS = QueryLimits(max_series_points=1000, max_samples=1000, max_concurrent=1,
 def fed() -> Iterator[tuple[CollectorThread, int]]:
     server = CollectorThread(query_limits=LIMITS, rate_limit_per_second=0).start()
     raw = RawStream(server.grpc_target)
-    t0 = time.time_ns() - FRAMES * TICKS * 100_000_000
+    # Whole seconds, so start=t0/1e9 names t0 exactly: the point at t0 holds its sample.
+    t0 = (time.time_ns() // 10**9 - 1) * 10**9 - FRAMES * TICKS * 100_000_000
     raw.send_hello(hello(node="big", n_devices=GPUS))
     assert raw.answer().WhichOneof("kind") == "welcome"
     for seq in range(1, FRAMES + 1):
@@ -90,7 +91,7 @@ def test_a_range_that_reads_too_many_samples_is_refused(
     assert server.collector.query.gate.refused["too_large"] == before + 1
     one_gpu = _range(server, start=t0 / 1e9, end=(t0 + 30 * 10**9) / 1e9, step="3s", gpu="3")
     assert one_gpu.status_code == 200
-    assert one_gpu.json()["meta"]["points"] == 10
+    assert one_gpu.json()["meta"]["points"] == 11  # t0, t0 + 3 s, ..., t0 + 30 s
 
 
 def test_beyond_the_concurrent_slots_a_costly_query_waits_then_is_refused(

@@ -30,11 +30,13 @@ def test_the_window_joins_rollups_and_raw_samples(tmp_path: Path) -> None:
                              maintenance_seconds=3600.0, rate_limit_per_second=0.0).start()
     try:
         now = time.time_ns() - 3 * 10**9
-        stream = open_node(server.grpc_target, "n1")
-        send(stream, held_frame(1, now, range(10), {}, []))
-        assert _samples(server) == 10  # the 24 h default, on a fresh collector
-        send(stream, held_frame(2, now - 300 * 10**9, range(10), {}, []))  # before the head
-        server.run(server.collector.maintain_now())  # rolled up: both frames
+        stream = open_node(server.grpc_target, "n1")  # frames in time order, as agents send
+        send(stream, held_frame(1, now - 300 * 10**9, range(10), {}, []))  # before the head
+        server.run(server.collector.maintain_now())  # rolled up
+        assert _samples(server) == 10  # the 24 h default, from the rollups
+        send(stream, held_frame(2, now, range(10), {}, []))  # in the head, not rolled yet
+        assert _samples(server) == 20  # a fresh head counts too
+        server.run(server.collector.maintain_now())  # rolled up as well: counted once
         send(stream, held_frame(3, now + 10 * PERIOD, range(10), {}, []))  # not rolled yet
         assert _samples(server, hours=1) == 30
         assert _samples(server, hours=24) == 30
