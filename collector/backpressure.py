@@ -8,6 +8,7 @@ over its memory budget refuses new frames with a retry delay until it is under a
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import threading
 import time
 from collections.abc import Callable
@@ -49,18 +50,23 @@ class ByteBudget:
 class MemoryGuard:
     """True while the process's resident memory is above `limit_bytes` (0: no limit).
 
-    Reads RSS at most every `interval` seconds, so it costs nothing per frame.
+    Reads RSS at most every `interval` seconds, so it costs nothing per frame. Each time
+    it finds the process over, it calls `relieve` (the collector shrinks what it holds),
+    so a refusal is never permanent while memory can be given back.
     """
 
     def __init__(self, limit_bytes: int, interval: float = 0.2,
-                 rss: Callable[[], int] | None = None) -> None:
+                 rss: Callable[[], int] | None = None,
+                 relieve: Callable[[], object] | None = None) -> None:
         self.limit_bytes = limit_bytes
         self._interval = interval
         self._rss = rss or (lambda: int(psutil.Process().memory_info().rss))
+        self._relieve = relieve
         self._checked = 0.0
         self._over = False
         self._lock = threading.Lock()
         self.refusals = 0
+        self.reliefs = 0
 
     def over(self) -> bool:
         """Whether the process is over its budget now (counted as a refusal when it is)."""
@@ -71,5 +77,25 @@ class MemoryGuard:
             if now - self._checked >= self._interval:
                 self._checked = now
                 self._over = self._rss() > self.limit_bytes
+                if self._over and self._relieve is not None:
+                    self.reliefs += 1
+                    self._relieve()
             self.refusals += self._over
             return self._over
+
+
+def return_freed_memory() -> None:
+    """Ask the C allocator to give freed pages back to the system (glibc's malloc_trim),
+    so what was evicted shows in RSS; a no-op where the call does not exist."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()

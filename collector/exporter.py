@@ -212,6 +212,10 @@ class CollectorCollector(Collector):
             yield CounterMetricFamily(f"{prefix}_memory_refusals",
                                       "Frames refused while over --max-memory.",
                                       value=flow.memory.refusals)
+            yield CounterMetricFamily(f"{prefix}_memory_reliefs",
+                                      "Times the collector found itself over --max-memory and "
+                                      "evicted half of its in-memory head.",
+                                      value=flow.memory.reliefs)
 
     def _durability(self) -> Iterator[Metric]:
         if self._ack_latency is not None:

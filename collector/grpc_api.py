@@ -86,6 +86,7 @@ class IngestPolicy:
     retry_after_ms: int = 5000
     window: int = 64
     store_failing: Callable[[], str] = lambda: ""  # why writes fail now, "" while they work
+    relieve: Callable[[], object] = lambda: None  # over the memory budget: give some back
 
 
 @dataclass(slots=True)
@@ -129,7 +130,8 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         self._time_ns = time_ns
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="gputel-ingest-decode")
         self.budget = ByteBudget(self._policy.inflight_bytes)
-        self.memory = MemoryGuard(self._policy.memory_limit_bytes)
+        self.memory = MemoryGuard(self._policy.memory_limit_bytes,
+                                  relieve=self._policy.relieve)
 
     async def Stream(self, request_iterator: AsyncIterator[bytes],
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CollectorMessage]:

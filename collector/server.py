@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from gputel.collector.access import AccessPolicy, RateLimiter, load_tokens
 from gputel.collector.admission import IngestLimits
 from gputel.collector.alerts import AlertEvent, AlertRules
+from gputel.collector.backpressure import return_freed_memory
 from gputel.collector.costs import Pricing
 from gputel.collector.durable import FrameLog, StorageError
 from gputel.collector.exporter import (
@@ -139,8 +140,9 @@ class Collector:
     def __init__(self, config: CollectorConfig) -> None:
         self.config = config
         retention_ns = int(config.retention_seconds * 1e9)
-        # Half the memory budget for the head, at ~12 B per held sample.
-        self.store = SeriesStore(retention_ns, max(10**6, config.max_memory_bytes // 24)
+        # A quarter of the memory budget for the head, at ~12 B per held sample; it shrinks
+        # further if the process still goes over (_relieve_memory).
+        self.store = SeriesStore(retention_ns, max(10**6, config.max_memory_bytes // 48)
                                  if config.max_memory_bytes else 0)
         self.log: FrameLog | None = None
         rollups = None
@@ -275,7 +277,14 @@ class Collector:
             inflight = min(inflight, cfg.max_memory_bytes // 8)
         return IngestPolicy(binding, cfg.max_memory_bytes, inflight,
                             int(cfg.retry_after_seconds * 1000),
-                            store_failing=lambda: self.log.failing if self.log else "")
+                            store_failing=lambda: self.log.failing if self.log else "",
+                            relieve=self._relieve_memory)
+
+    def _relieve_memory(self) -> None:
+        """Over --max-memory: the head gives back half of what it holds (still on disk)."""
+        evicted = self.store.shrink(0.5)
+        return_freed_memory()
+        log.warning("over the memory budget: %d sample(s) evicted from memory", evicted)
 
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""

@@ -127,6 +127,15 @@ class SeriesStore:
                 return self._held
             return sum(s.held for k, s in self._series.items() if k[0] == node)
 
+    def shrink(self, fraction: float = 0.5, floor: int = 100_000) -> int:
+        """Memory pressure: lower the bound to `fraction` of what is held (not below
+        `floor`) and evict the oldest down to it; return how many samples went."""
+        with self._lock:
+            before = self._held
+            self._max_samples = max(floor, int(self._held * fraction))
+            self._evict()
+            return before - self._held
+
     def _evict(self) -> None:
         """Drop the oldest chunks while over max_samples (under the lock)."""
         while self._max_samples and self._held > self._max_samples and self._order:
