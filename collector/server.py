@@ -19,35 +19,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from gputel.collector.access import AccessPolicy, RateLimiter, load_tokens
-from gputel.collector.admission import IngestLimits
-from gputel.collector.alerts import AlertEvent, AlertRules
-from gputel.collector.costs import Pricing
-from gputel.collector.durable import FrameLog, StorageError
-from gputel.collector.exporter import (
-    CollectorCollector,
-    StoreGauges,
-    WorkloadRollup,
-    ack_latency_histogram,
-)
-from gputel.collector.grpc_access import QueryAccessInterceptor
-from gputel.collector.grpc_api import (
+from gputel.collector.api.access import AccessPolicy, RateLimiter, load_tokens
+from gputel.collector.api.grpc.access import QueryAccessInterceptor
+from gputel.collector.api.grpc.ingest import (
     VERSION,
     IngestPolicy,
     IngestServicer,
     add_ingest_servicer,
 )
-from gputel.collector.grpc_query import QueryServicer
-from gputel.collector.http_api import create_app
-from gputel.collector.http_guard import ConnectionGuard
-from gputel.collector.ingest import IngestCore
-from gputel.collector.limit_metrics import LimitsCollector
-from gputel.collector.lograte import RepeatLimiter
-from gputel.collector.query import HealthPolicy, QueryCore
-from gputel.collector.query_limits import QueryLimits
-from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
-from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
-from gputel.collector.security import (
+from gputel.collector.api.grpc.query import QueryServicer
+from gputel.collector.api.grpc.security import (
     IngestTokenInterceptor,
     NodeBinding,
     SecurityConfigError,
@@ -55,10 +36,29 @@ from gputel.collector.security import (
     read_tokens,
     server_credentials,
 )
-from gputel.collector.services import HealthReport, StoreHealth, build_services
-from gputel.collector.store import SeriesStore
-from gputel.collector.webhooks import WebhookConfig, WebhookSender
-from gputel.collector.workloads import WorkloadLimits
+from gputel.collector.api.http.app import create_app
+from gputel.collector.api.http.guard import ConnectionGuard
+from gputel.collector.api.metrics.exporter import (
+    CollectorCollector,
+    StoreGauges,
+    WorkloadRollup,
+    ack_latency_histogram,
+)
+from gputel.collector.api.metrics.limits import LimitsCollector
+from gputel.collector.ingest.admission import IngestLimits
+from gputel.collector.ingest.core import IngestCore
+from gputel.collector.lograte import RepeatLimiter
+from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender
+from gputel.collector.query.alerts import AlertEvent, AlertRules
+from gputel.collector.query.core import HealthPolicy, QueryCore
+from gputel.collector.query.costs import Pricing
+from gputel.collector.query.limits import QueryLimits
+from gputel.collector.query.services import HealthReport, StoreHealth, build_services
+from gputel.collector.registry.workloads import WorkloadLimits
+from gputel.collector.storage.durable import FrameLog, StorageError
+from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
+from gputel.collector.storage.store import SeriesStore
 from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -115,8 +115,8 @@ class CollectorConfig:
     retry_after_seconds: float = 5.0
     mtls_any_node: bool = False  # True: a client certificate may stream as any node
     # Self-protection (issue 11): HTTP connections and header time, costly queries, and
-    # repeated log lines (per minute per message template; 0 = off). See http_guard,
-    # query_limits, lograte.
+    # repeated log lines (per minute per message template; 0 = off). See api.http.guard,
+    # query.limits, lograte.
     http_max_connections: int = 1000
     http_header_timeout_seconds: float = 10.0
     query_limits: QueryLimits = field(default_factory=QueryLimits)

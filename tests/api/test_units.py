@@ -12,19 +12,19 @@ import httpx
 import numpy as np
 import pytest
 
-from gputel.collector.access import AccessPolicy, RateLimiter, Role, TokenBook, parse_tokens
-from gputel.collector.aggregate import PERCENTILES, aggregate
-from gputel.collector.alerts import Alert, AlertEvent
+from gputel.collector.api.access import AccessPolicy, RateLimiter, Role, TokenBook, parse_tokens
+from gputel.collector.api.grpc.security import SecurityConfigError
 from gputel.collector.errors import InvalidParameterError
-from gputel.collector.ingest import IngestCore
-from gputel.collector.labels import parse_selector
-from gputel.collector.modeltable import for_model, parse_model_table
-from gputel.collector.paging import paginate
-from gputel.collector.query import QueryCore
-from gputel.collector.rollups import Buckets, Tier
-from gputel.collector.security import SecurityConfigError
-from gputel.collector.store import SeriesStore
-from gputel.collector.webhooks import WebhookConfig, WebhookSender, sign
+from gputel.collector.ingest.core import IngestCore
+from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender, sign
+from gputel.collector.query.aggregate import PERCENTILES, aggregate
+from gputel.collector.query.alerts import Alert, AlertEvent
+from gputel.collector.query.core import QueryCore
+from gputel.collector.query.labels import parse_selector
+from gputel.collector.query.modeltable import for_model, parse_model_table
+from gputel.collector.query.paging import paginate
+from gputel.collector.storage.rollups import Buckets, Tier
+from gputel.collector.storage.store import SeriesStore
 from tests.harness.raw_stream import hello
 
 LABELS = {"app": "train", "team": "vision", "example.com/tier": "gold"}

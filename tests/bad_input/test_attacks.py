@@ -261,7 +261,7 @@ def test_6_timestamps_that_overlap_an_earlier_frame_are_refused(server: _Server)
 # ------------------------------------------------------------- 8: bounded by configuration
 def test_8_nodes_streams_and_series_past_their_limits_are_refused_naming_them(
         tmp_path: Path) -> None:
-    from gputel.collector.admission import IngestLimits  # noqa: PLC0415
+    from gputel.collector.ingest.admission import IngestLimits  # noqa: PLC0415
 
     limits = IngestLimits(max_nodes=3, max_streams=2, max_series=4 * 2 * 40)
     collector = CollectorThread(limits=limits).start()
@@ -298,7 +298,7 @@ def test_8_nodes_streams_and_series_past_their_limits_are_refused_naming_them(
 
 
 def test_8_nodes_unseen_past_their_ttl_are_forgotten(tmp_path: Path) -> None:
-    from gputel.collector.admission import IngestLimits  # noqa: PLC0415
+    from gputel.collector.ingest.admission import IngestLimits  # noqa: PLC0415
 
     collector = CollectorThread(limits=IngestLimits(node_ttl_ns=1)).start()
     try:
@@ -317,7 +317,7 @@ def test_8_nodes_unseen_past_their_ttl_are_forgotten(tmp_path: Path) -> None:
 
 
 def test_8_series_under_a_chunk_age_out_and_memory_holds_at_most_max_samples() -> None:
-    from gputel.collector.store import SeriesStore  # noqa: PLC0415
+    from gputel.collector.storage.store import SeriesStore  # noqa: PLC0415
 
     store = SeriesStore(retention_ns=10**9, max_samples=10_000)
     for i in range(40):  # 40 series of 2,000 samples: 80,000 offered
