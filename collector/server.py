@@ -55,6 +55,7 @@ from gputel.collector.query.core import HealthPolicy, QueryCore
 from gputel.collector.query.costs import Pricing
 from gputel.collector.query.limits import QueryLimits
 from gputel.collector.query.services import HealthReport, StoreHealth, build_services
+from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
 from gputel.collector.storage.durable import FrameLog, StorageError
 from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
@@ -151,13 +152,15 @@ class Collector:
         self.remote_write = (RemoteWriter(RemoteWriteConfig(
             config.remote_write_url, max_queue_samples=config.remote_write_queue_samples),
             holders=self._largest_holders) if config.remote_write_url else None)
+        self.nodes = NodeRegistry()
         self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
                                  if self.remote_write else None,
                                  workload_limits=WorkloadLimits(
                                      int(config.workload_retention_seconds * 1e9),
-                                     config.max_workloads))
-        self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
+                                     config.max_workloads), registry=self.nodes)
+        self.query = QueryCore(self.nodes, self.ingest.workloads, self.store, time.time_ns,
+                               config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits)
         self.webhooks: WebhookSender | None = None
@@ -279,7 +282,7 @@ class Collector:
 
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""
-        nodes = self.ingest.nodes()
+        nodes = self.nodes.nodes()
         samples, keep = self.store.sample_count(), self.config.retention_seconds
         if self.log is None:
             store = StoreHealth("memory", "ok", samples, keep)

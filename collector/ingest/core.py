@@ -1,4 +1,4 @@
-"""Ingest core: validates hellos and frames, drops duplicates, writes the store, tracks nodes.
+"""Ingest core: validates hellos and frames, drops duplicates, writes the store and nodes.
 
 Transport-free: the gRPC servicer calls `open`, `prepare`, `persist`, `commit` and
 `close`, and maps the error tree to a gRPC status. Duplicates are recognised by
@@ -30,6 +30,7 @@ from gputel.collector.errors import (
     OutOfWindowError,
 )
 from gputel.collector.ingest.admission import IngestLimits, check_frame, hello_problem
+from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex, WorkloadLimits
 from gputel.collector.storage.store import SeriesStore
 from gputel.proto import frames
@@ -42,37 +43,6 @@ log = logging.getLogger(__name__)
 DEDUP_HORIZON = 100_000
 DIGESTS_KEPT = 4096  # per agent instance: resends come from the newest unacknowledged frames
 INSTANCES_KEPT = 8  # per node: an agent restarted more often than this resumes nothing
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """A GPU as its agent declared it. Memory in bytes."""
-
-    node: str
-    index: int
-    uuid: str
-    vendor: str
-    model: str
-    memory_total_bytes: int
-    mig_parent_uuid: str
-    pci_bus_id: str
-
-
-@dataclass(slots=True)
-class NodeState:
-    """What the collector knows of one node. Times in Unix ns."""
-
-    name: str
-    backend: str
-    agent_instance: str
-    agent_version: str
-    sample_rate_hz: float
-    devices: list[DeviceRecord]
-    first_seen_ns: int
-    last_seen_ns: int
-    streams: int = 0
-    frames: int = 0
-    samples: int = 0
 
 
 @dataclass(slots=True)
@@ -209,13 +179,14 @@ class IngestCore:
     def __init__(self, store: SeriesStore, time_ns: Callable[[], int],
                  limits: IngestLimits | None = None, journal: Journal | None = None,
                  on_commit: OnCommit | None = None,
-                 workload_limits: WorkloadLimits | None = None) -> None:
+                 workload_limits: WorkloadLimits | None = None,
+                 registry: NodeRegistry | None = None) -> None:
         self._store = store
         self._on_commit = on_commit
         self._journal = journal
         self._time_ns = time_ns
         self.limits = limits or IngestLimits()
-        self._nodes: dict[str, NodeState] = {}
+        self.registry = registry if registry is not None else NodeRegistry()
         self._instances: dict[str, OrderedDict[str, _Instance]] = {}
         self._live: dict[str, Session] = {}
         self._last_ts: dict[tuple[str, str], int] = {}
@@ -250,8 +221,8 @@ class IngestCore:
                     instances.popitem(last=False)
             state.identity = identity
             instances.move_to_end(hello.agent_instance)
-            old = self._nodes.get(hello.node)
-            self._nodes[hello.node] = _node_state(hello, old, now, streams=1)
+            old = self.registry.node(hello.node)
+            self.registry.put(_node_state(hello, old, now, streams=1))
             session = _session(hello, state)
             session.last_ts = [self._last_ts.get((hello.node, u), 0) for u in session.uuids]
             self._live[hello.node] = session
@@ -272,10 +243,11 @@ class IngestCore:
         if len(self._live) >= limits.max_streams:
             self._reject_locked("limit_streams")
             raise LimitError("max-streams", f"{len(self._live)} streams are open")
-        if hello.node not in self._nodes and len(self._nodes) >= limits.max_nodes:
+        known = len(self.registry)
+        if hello.node not in self.registry and known >= limits.max_nodes:
             self._reject_locked("limit_nodes")
-            raise LimitError("max-nodes", f"{len(self._nodes)} nodes are known")
-        declared = sum(len(n.devices) for name, n in self._nodes.items() if name != hello.node)
+            raise LimitError("max-nodes", f"{known} nodes are known")
+        declared = self.registry.devices_declared(other_than=hello.node)
         series = (declared + len(hello.devices)) * len(METRICS)
         if series > limits.max_series:
             self._reject_locked("limit_series")
@@ -287,9 +259,7 @@ class IngestCore:
             gone = self._live.get(session.node) is session
             if gone:
                 del self._live[session.node]
-                node = self._nodes.get(session.node)
-                if node is not None:
-                    node.streams = 0
+                self.registry.set_streams(session.node, 0)
         if gone:  # its holdings end with its data, not run on for ever
             self.workloads.close_node(session.node)
         self._notify()
@@ -399,13 +369,9 @@ class IngestCore:
         with self._lock:
             self.stats.frames += 1
             self.stats.samples += stored
-            node = self._nodes.get(session.node)
-            if node is not None:
-                node.frames += 1
-                node.samples += stored
-                node.last_seen_ns = self._time_ns()
-        if self._on_commit is not None and node is not None:  # remote write: queues only
-            self._on_commit(session.node, node.devices, session.metric_ids, prepared.blocks)
+            devices = self.registry.count(session.node, stored, seen_ns=self._time_ns())
+        if self._on_commit is not None and devices is not None:  # remote write: queues only
+            self._on_commit(session.node, devices, session.metric_ids, prepared.blocks)
         self._notify()
         return False
 
@@ -439,8 +405,7 @@ class IngestCore:
             if seen_ns >= horizon:
                 self._restore_node(hello, seen_ns)
         for name, first_ns in self._journal.first_seen().items():
-            if name in self._nodes:  # not the latest restart's hello
-                self._nodes[name].first_seen_ns = first_ns
+            self.registry.set_first_seen(name, first_ns)  # not the latest restart's hello
         for (node, instance), seqs in self._journal.seqs().items():
             state = self._instances.setdefault(node, OrderedDict()).setdefault(
                 instance, _Instance(b""))
@@ -453,7 +418,7 @@ class IngestCore:
             session = sessions.get((stored.node, stored.instance))
             if session is not None and self._replay_one(session, stored):
                 replayed += 1
-        for name in self._nodes:  # no stream is open yet: holdings wait for a new frame
+        for name in self.registry.names():  # no stream is open yet: holdings wait for a new frame
             self.workloads.close_node(name)
         return replayed
 
@@ -474,18 +439,15 @@ class IngestCore:
         samples = self._store_blocks(session.node, session.uuids, session.metric_ids, blocks)
         self.workloads.apply(session.node, session.uuids, session.metric_ids,
                              session.period_ns, blocks, frame)
-        node = self._nodes.get(session.node)
-        if node is not None:
-            node.frames += 1
-            node.samples += samples
+        self.registry.count(session.node, samples)
         return True
 
     def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:
-        old = self._nodes.get(hello.node)
+        old = self.registry.node(hello.node)
         if old is not None and old.last_seen_ns > seen_ns:
-            old.first_seen_ns = min(old.first_seen_ns, seen_ns)
+            self.registry.set_first_seen(hello.node, min(old.first_seen_ns, seen_ns))
             return
-        self._nodes[hello.node] = _node_state(hello, old, seen_ns, streams=0)
+        self.registry.put(_node_state(hello, old, seen_ns, streams=0))
 
     def _check_times(self, blocks: list[frames.Block], seq: int) -> None:
         now = self._time_ns()
@@ -534,12 +496,12 @@ class IngestCore:
         many went (their series age out of the store by retention)."""
         horizon = self._time_ns() - self.limits.node_ttl_ns
         with self._lock:
-            gone = [n for n, s in self._nodes.items()
-                    if n not in self._live and s.last_seen_ns < horizon]
+            gone = [s.name for s in self.registry.nodes()
+                    if s.name not in self._live and s.last_seen_ns < horizon]
             for name in gone:
-                node = self._nodes.pop(name)
+                node = self.registry.pop(name)
                 self._instances.pop(name, None)
-                for device in node.devices:
+                for device in node.devices if node is not None else ():
                     self._last_ts.pop((name, device.uuid), None)
             self.stats.nodes_forgotten += len(gone)
         if gone:
@@ -548,16 +510,6 @@ class IngestCore:
         return len(gone)
 
     # -------------------------------------------------------------- reads
-    def nodes(self) -> list[NodeState]:
-        """A copy of every node's state, sorted by name."""
-        with self._lock:
-            return [NodeState(**{f: getattr(n, f) for f in NodeState.__slots__})
-                    for _, n in sorted(self._nodes.items())]
-
-    def node(self, name: str) -> NodeState | None:
-        """A copy of one node's state."""
-        return next((n for n in self.nodes() if n.name == name), None)
-
     def live_streams(self) -> int:
         """Streams open now (one per node at most)."""
         with self._lock:

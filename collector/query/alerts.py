@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gputel.collector.errors import InvalidParameterError, NotFoundError
-from gputel.collector.ingest.core import NodeState
 from gputel.collector.query.core import DeviceView, QueryCore
 from gputel.collector.query.modeltable import ModelTable, for_model
+from gputel.collector.registry.nodes import NodeState
 
 SEVERITY = {"node_unreachable": "critical", "gpu_lost": "critical", "xid": "critical",
             "over_temperature": "warning", "allocated_idle": "warning"}

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gputel.collector.errors import InvalidParameterError, unknown_metric
-from gputel.collector.ingest.core import NodeState
 from gputel.collector.query.aggregate import FloatArray, IntArray, check_agg
 from gputel.collector.query.core import DEFAULT_POINTS, Grid, QueryCore
+from gputel.collector.registry.nodes import NodeState
 from gputel.proto.metrics import METRICS
 
 HEATMAP_POINTS = 60

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from gputel.collector.errors import InvalidParameterError, NotFoundError, unknown_metric
-from gputel.collector.ingest.core import DeviceRecord, IngestCore, NodeState
 from gputel.collector.query.aggregate import (
     AGGREGATIONS,
     PERCENTILES,
@@ -33,6 +32,8 @@ from gputel.collector.query.aggregate import (
 )
 from gputel.collector.query.limits import QueryGate, QueryLimits, charge
 from gputel.collector.query.workloads import WorkloadQueries
+from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
+from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.collector.storage.rollups import RollupReader, Tier
 from gputel.collector.storage.store import Float32Array, SeriesStore
 from gputel.proto.metrics import METRICS
@@ -142,14 +143,16 @@ class Grid:
 
 
 class QueryCore:
-    """Answers questions over the ingest state and the store."""
+    """Answers questions over the node registry, the workload index and the store."""
 
-    def __init__(self, ingest: IngestCore, store: SeriesStore, time_ns: Callable[[], int],
+    def __init__(self, nodes: NodeRegistry, workloads: WorkloadIndex, store: SeriesStore,
+                 time_ns: Callable[[], int],
                  max_points: int = 11_000, rollups: RollupReader | None = None,
                  tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS,
                  policy: HealthPolicy | None = None, limits: QueryLimits | None = None,
                  ) -> None:
-        self._ingest = ingest
+        self._nodes = nodes
+        self._index = workloads
         self._store = store
         self.time_ns = time_ns
         self.max_points = max_points
@@ -157,7 +160,7 @@ class QueryCore:
         self._tiers = tuple(sorted(tiers, key=lambda t: t.step_ns))
         self._head_ns = head_ns
         self.policy = policy or HealthPolicy()
-        self.workloads = WorkloadQueries(ingest.workloads, store)
+        self.workloads = WorkloadQueries(workloads, store)
         self.gate = QueryGate(limits)
 
     @property
@@ -174,7 +177,7 @@ class QueryCore:
         if status is not None and status not in NODE_STATUSES:
             raise InvalidParameterError("status", f"{status!r} is not one of "
                                         f"{', '.join(NODE_STATUSES)}")
-        out = [self._summary(n) for n in self._ingest.nodes()]
+        out = [self._summary(n) for n in self._nodes.nodes()]
         return [n for n in out if (model is None or any(_model_matches(model, m)
                                                         for m in n.gpu_models))
                 and status in (None, n.status, "faulty" if n.status != "healthy" else None)]
@@ -203,11 +206,11 @@ class QueryCore:
 
     def all_devices(self) -> list[DeviceView]:
         """Every GPU of every node, by node then index."""
-        return [self._device_view(n, d) for n in self._ingest.nodes() for d in n.devices]
+        return [self._device_view(n, d) for n in self._nodes.nodes() for d in n.devices]
 
     def find_device(self, uuid: str, node: str | None = None) -> DeviceView:
         """One GPU by UUID (on `node` when given). Raises NotFoundError."""
-        for state in self._ingest.nodes():
+        for state in self._nodes.nodes():
             if node in (None, state.name):
                 for d in state.devices:
                     if d.uuid == uuid:
@@ -216,11 +219,11 @@ class QueryCore:
 
     def node_states(self) -> list[NodeState]:
         """A copy of every node's state, by name."""
-        return self._ingest.nodes()
+        return self._nodes.nodes()
 
     def node_state(self, name: str) -> NodeState:
         """A copy of one node's state. Raises NotFoundError."""
-        state = self._ingest.node(name)
+        state = self._nodes.node(name)
         if state is None:
             raise NotFoundError("node", name)
         return state
@@ -242,7 +245,7 @@ class QueryCore:
             gpu_models=sorted({d.model for d in state.devices}),
             gpu_utilization=sum(utils) / len(utils) if utils else None,
             power_watts=sum(powers) if powers else None,
-            attribution=_ATTRIBUTION.get(self._ingest.workloads.attribution_state(state.name),
+            attribution=_ATTRIBUTION.get(self._index.attribution_state(state.name),
                                          "off"),
             status=status, gpus_allocated=sum(v.status == "allocated" for v in views),
             gpus_lost=lost, gpus_busy=busy, idle_class=idle_class)
@@ -255,7 +258,7 @@ class QueryCore:
             if got is not None:
                 latest[metric_id] = got[1]
                 newest = max(newest, got[0])
-        index = self._ingest.workloads
+        index = self._index
         holders = index.holders(device.node, device.uuid)
         usage = index.device_usage(device.node, device.uuid)
         return DeviceView(device, latest, newest, holders, usage.energy_joules,
@@ -308,7 +311,7 @@ class QueryCore:
         """
         check_agg(agg)
         info = self.workloads.summary(uid).info
-        states = [self._ingest.node(n) for n in {n for n, _ in info.devices}]
+        states = [self._nodes.node(n) for n in {n for n, _ in info.devices}]
         rate = max((s.sample_rate_hz for s in states if s is not None), default=1.0)
         series = len(info.devices) + 1
         grid = self.resolve_range(start_ns, end_ns, step_ns, rate,

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 
 from gputel.collector.errors import InvalidParameterError
-from gputel.collector.ingest.core import NodeState
 from gputel.collector.query.core import QueryCore
+from gputel.collector.registry.nodes import NodeState
 
 MAX_HOURS = 24 * 366
 _AVERAGED = ("gpu_util", "mem_util", "mem_used", "temperature")

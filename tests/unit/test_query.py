@@ -29,7 +29,7 @@ def _core(samples: dict[str, list[tuple[int, float]]]) -> QueryCore:
         ts = np.array([t for t, _ in points], dtype=np.int64)
         vals = np.array([v for _, v in points], dtype=np.float32)
         store.append(("n", uuid, "power"), ts, vals)
-    return QueryCore(ingest, store, lambda: T0)
+    return QueryCore(ingest.registry, ingest.workloads, store, lambda: T0)
 
 
 def _reference(points: list[tuple[int, float]], start: int, end: int, step: int,
