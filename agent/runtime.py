@@ -33,9 +33,9 @@ from gputel.agent.sampler import Sampler
 from gputel.agent.spool import Spool
 from gputel.agent.stream import StreamClient
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 # Seconds of ticks the hand-off to the frame writer holds before it drops ticks, counted.
 HANDOFF_SECONDS = 10.0
 

@@ -21,12 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from gputel.collector.api.access import AccessPolicy, RateLimiter, load_tokens
 from gputel.collector.api.grpc.access import QueryAccessInterceptor
-from gputel.collector.api.grpc.ingest import (
-    VERSION,
-    IngestPolicy,
-    IngestServicer,
-    add_ingest_servicer,
-)
+from gputel.collector.api.grpc.ingest import IngestPolicy, IngestServicer, add_ingest_servicer
 from gputel.collector.api.grpc.query import QueryServicer
 from gputel.collector.api.grpc.security import (
     IngestTokenInterceptor,
@@ -62,6 +57,7 @@ from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.storage.store import SeriesStore
 from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = ("gputel.v1.IngestService", "gputel.v1.QueryService",

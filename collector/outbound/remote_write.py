@@ -43,6 +43,7 @@ from gputel.collector.outbound.delivery import DeliveryError
 from gputel.proto.frames import Block
 from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import write_request
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ HEADERS = {
     "Content-Encoding": "snappy",
     "Content-Type": "application/x-protobuf",
     "X-Prometheus-Remote-Write-Version": "0.1.0",
-    "User-Agent": "gputel-collector/0.1.0",
+    "User-Agent": f"gputel-collector/{VERSION}",
 }
 SeriesLabels = tuple[tuple[str, str], ...]
 REMOTE_PREFIX = "gputel_collector_"

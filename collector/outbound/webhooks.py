@@ -32,6 +32,7 @@ from gputel.collector.outbound import delivery as push
 from gputel.collector.outbound.delivery import DeliveryError
 from gputel.collector.query.alerts import Alert, AlertEvent
 from gputel.collector.timefmt import format_time
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -142,7 +143,7 @@ class WebhookSender:
 
     def _deliver(self, url: str, body: bytes, kind: str, delivery: str) -> None:
         headers = {"Content-Type": "application/json", "X-Gputel-Event": kind,
-                   "X-Gputel-Delivery": delivery, "User-Agent": "gputel-collector/0.1.0"}
+                   "X-Gputel-Delivery": delivery, "User-Agent": f"gputel-collector/{VERSION}"}
         if self.config.secret:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
         retry = push.retrying(self.config.backoff_initial_seconds,

@@ -35,9 +35,9 @@ from gputel.collector.storage.durable import StorageError
 from gputel.proto.contract import BAD_SEQ_KEY, RETRY_AFTER_KEY
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 _Answer = asyncio.Future[pb.CollectorMessage] | GputelError | None
 _STATUS = {
     "INVALID_PARAMETER": grpc.StatusCode.INVALID_ARGUMENT,

@@ -26,6 +26,7 @@ from gputel.collector.api.http.nodes import nodes_router
 from gputel.collector.api.http.workloads import workloads_router
 from gputel.collector.errors import GputelError
 from gputel.collector.query.services import QueryServices
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
 _RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
@@ -35,7 +36,7 @@ _RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 def create_app(services: QueryServices, registry: CollectorRegistry,
                ready: Callable[[], bool], access: AccessPolicy | None = None) -> FastAPI:
     """The collector's HTTP app; `ready` reports whether the collector serves yet."""
-    app = FastAPI(title="gputel collector", version="0.1.0",
+    app = FastAPI(title="gputel collector", version=VERSION,
                   dependencies=[Depends(strict_query)],
                   description="GPU telemetry at high frequency, per GPU, node and workload. "
                               "Every answer is {data, meta}; every error {error: {code, "
