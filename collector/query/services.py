@@ -1,4 +1,4 @@
-"""Everything the query transports answer from, in one bundle, plus the collector's health.
+"""Everything the query transports answer from, in one bundle.
 
 HTTP and gRPC are given the same QueryServices, so both answer every question from the
 same objects (and the same numbers).
@@ -13,37 +13,9 @@ from gputel.collector.query.alerts import AlertEngine, AlertEvent, AlertRules
 from gputel.collector.query.cluster import ClusterQueries
 from gputel.collector.query.core import QueryCore
 from gputel.collector.query.costs import CostQueries, Pricing
+from gputel.collector.query.health import HealthReport
 from gputel.collector.query.live import LiveQueries
 from gputel.collector.query.statistics import StatisticsQueries
-
-
-@dataclass(frozen=True, slots=True)
-class StoreHealth:
-    """The store: kind (memory, sqlite), status (ok, or degraded after a failed write),
-    samples in the head, head retention in seconds, and for sqlite its file, size in bytes,
-    failed writes and tiers as (step, retention) seconds."""
-
-    kind: str
-    status: str
-    samples: int
-    retention_seconds: float
-    path: str | None = None
-    size_bytes: int | None = None
-    write_failures: int | None = None
-    tiers: tuple[tuple[float, float], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HealthReport:
-    """The collector: status (ok, starting), version, store, agents, alerts, uptime (s)."""
-
-    status: str
-    version: str
-    store: StoreHealth
-    connected_agents: int
-    nodes: int
-    active_alerts: int
-    uptime_seconds: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from gputel.collector.query.alerts import Alert
 from gputel.collector.query.cluster import Heatmap, Overview, Top, UtilizationHistory
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
 from gputel.collector.query.costs import CostLine, CostReport
+from gputel.collector.query.health import HealthReport
 from gputel.collector.query.live import LiveSnapshot
 from gputel.collector.query.paging import Page
-from gputel.collector.query.services import HealthReport
 from gputel.collector.query.statistics import UsageStatistics, UsageStats
 from gputel.collector.query.workloads import Hierarchy, NamespaceSummary, WorkloadSummary
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb

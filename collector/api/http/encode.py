@@ -8,7 +8,7 @@ from typing import Any
 from gputel.collector.query.cluster import Heatmap, Overview, Top, UtilizationHistory
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
 from gputel.collector.query.costs import CostLine, CostReport
-from gputel.collector.query.services import HealthReport
+from gputel.collector.query.health import HealthReport
 from gputel.collector.query.statistics import UsageStatistics, UsageStats
 from gputel.collector.query.workloads import (
     Hierarchy,
