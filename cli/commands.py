@@ -13,7 +13,9 @@ from typing import Any
 
 from gputel.agent.backends import create, probe
 from gputel.agent.backends.base import BackendError
-from gputel.agent.runtime import Agent, AgentConfig, SecretError
+from gputel.agent.config import AgentConfig
+from gputel.agent.credentials import SecretError
+from gputel.agent.runtime import Agent
 from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
 from gputel.collector.api.grpc.security import SecurityConfigError
