@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -16,7 +15,6 @@ from gputel.agent.attribution.cgroups import CgroupResolver
 from gputel.agent.attribution.framing import HoldingsTracker
 from gputel.agent.attribution.model import AllocationSource
 from gputel.agent.attribution.podresources import (
-    DEFAULT_SOCKET_PATH,
     PodResourcesClient,
     PodResourcesPoller,
 )
@@ -24,98 +22,22 @@ from gputel.agent.attribution.simulated import SimulatedCluster
 from gputel.agent.backends.base import Backend, DeviceInfo, Reading
 from gputel.agent.batcher import Batcher
 from gputel.agent.clock import Clock, SystemClock
+from gputel.agent.config import AgentConfig
+from gputel.agent.credentials import channel_credentials, ingest_token
 from gputel.agent.exporter import AgentCollector, GpuExporter, TickWindow
 from gputel.agent.handoff import TickHandoff
 from gputel.agent.http import AgentHTTPServer
-from gputel.agent.outbox import DEFAULT_MAX_BYTES, Outbox
+from gputel.agent.outbox import Outbox
 from gputel.agent.reconnect import Backoff
 from gputel.agent.sampler import Sampler
 from gputel.agent.spool import Spool
 from gputel.agent.stream import StreamClient
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.version import VERSION
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
 # Seconds of ticks the hand-off to the frame writer holds before it drops ticks, counted.
 HANDOFF_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class AgentConfig:
-    """What an agent needs besides its backend. Rates in Hz, durations in seconds."""
-
-    node: str
-    collector: str
-    rate_hz: float = 10.0
-    flush_seconds: float = 1.0
-    http_host: str = "0.0.0.0"
-    http_port: int = 9401
-    outbox_frames: int = 3600
-    # Bytes of encoded frames held (spool or memory); beyond it the oldest are dropped.
-    spool_max_bytes: int = DEFAULT_MAX_BYTES
-    window: int = 32
-    max_ticks: int | None = None
-    # Reconnect backoff cap before any collector welcomed this agent, and once one has.
-    backoff_max_seconds: float = 10.0
-    reconnect_max_seconds: float = 2.0
-    # The wait (to twice that) after the collector refused the Hello (not ready meanwhile).
-    refused_retry_seconds: float = 30.0
-    # Not ready while the clock is further than this off the collector's (its Welcome).
-    max_clock_skew_seconds: float = 10.0
-    spool_dir: Path | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    token_file: Path | None = None
-    # "kubelet": attribute GPUs to pods through the kubelet's PodResources socket (and
-    # processes through proc_root when the backend lists them); "sim": simulated pods on
-    # the sim backend's GPUs (demos); "none": attribute nothing.
-    attribution: str = "none"
-    kubelet_socket: str = DEFAULT_SOCKET_PATH
-    kubelet_poll_seconds: float = 2.0
-    proc_root: Path | None = None
-    # "dcgm": /metrics also carries dcgm-exporter's names, units and labels (DCGM_FI_DEV_*).
-    metrics_compat: str = ""
-
-
-def channel_credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
-    """TLS to the collector when a CA or client certificate is configured, else None (plaintext).
-
-    Raises SecretError naming an unreadable file (never its content).
-    """
-    if not (config.tls_ca or config.tls_cert):
-        return None
-    if bool(config.tls_cert) != bool(config.tls_key):
-        raise SecretError("a client certificate needs its key, and a key its certificate")
-    return grpc.ssl_channel_credentials(
-        root_certificates=_secret(config.tls_ca, "CA") if config.tls_ca else None,
-        private_key=_secret(config.tls_key, "TLS key") if config.tls_key else None,
-        certificate_chain=_secret(config.tls_cert, "TLS certificate") if config.tls_cert
-        else None)
-
-
-def ingest_token(config: AgentConfig) -> str | None:
-    """The bearer token from the token file's first line, or None."""
-    if config.token_file is None:
-        return None
-    token = _secret(config.token_file, "token").decode().strip().splitlines()[0].strip()
-    if not (config.tls_ca or config.tls_cert):
-        log.warning("sending the ingest token without TLS: anyone on the path can read it")
-    return token
-
-
-class SecretError(ValueError):
-    """A certificate, key or token file cannot be used; the message names the file."""
-
-
-def _secret(path: Path, what: str) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SecretError(f"cannot read the {what} file {path}: {exc.strerror}") from None
-    if not data.strip():
-        raise SecretError(f"the {what} file {path} is empty")
-    return data
 
 
 class Agent:

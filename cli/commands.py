@@ -13,18 +13,20 @@ from typing import Any
 
 from gputel.agent.backends import create, probe
 from gputel.agent.backends.base import BackendError
-from gputel.agent.runtime import Agent, AgentConfig, SecretError
+from gputel.agent.config import AgentConfig
+from gputel.agent.credentials import SecretError
+from gputel.agent.runtime import Agent
 from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
-from gputel.collector.admission import IngestLimits
-from gputel.collector.alerts import AlertRules
-from gputel.collector.costs import Pricing
-from gputel.collector.durable import StorageError
-from gputel.collector.query import HealthPolicy
-from gputel.collector.query_limits import QueryLimits
-from gputel.collector.rollups import Tier
-from gputel.collector.security import SecurityConfigError
+from gputel.collector.api.grpc.security import SecurityConfigError
+from gputel.collector.ingest.admission import IngestLimits
+from gputel.collector.query.alerts import AlertRules
+from gputel.collector.query.core import HealthPolicy
+from gputel.collector.query.costs import Pricing
+from gputel.collector.query.limits import QueryLimits
 from gputel.collector.server import Collector, CollectorConfig
+from gputel.collector.storage.durable import StorageError
+from gputel.collector.storage.rollups import Tier
 
 # `gputel up`'s default --spool-dir: its agent spools under the collector's data directory.
 UP_SPOOL_DIR = "<data-dir>/agent-spool"

@@ -135,7 +135,7 @@ def tiers(text: str) -> tuple[tuple[float, float], ...]:
 def model_table(flag: str) -> Callable[[str], tuple[tuple[str, float], ...]]:
     """'H100=83,MI300X=90' -> ((H100, 83.0), (MI300X, 90.0)); a bad one names `flag`."""
     def convert(text: str) -> tuple[tuple[str, float], ...]:
-        from gputel.collector.modeltable import parse_model_table  # noqa: PLC0415
+        from gputel.collector.query.modeltable import parse_model_table  # noqa: PLC0415
 
         try:
             return parse_model_table(text, flag)

@@ -19,36 +19,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from gputel.collector.access import AccessPolicy, RateLimiter, load_tokens
-from gputel.collector.admission import IngestLimits
-from gputel.collector.alerts import AlertEvent, AlertRules
-from gputel.collector.backpressure import return_freed_memory
-from gputel.collector.costs import Pricing
-from gputel.collector.durable import FrameLog, StorageError
-from gputel.collector.exporter import (
-    CollectorCollector,
-    StoreGauges,
-    WorkloadRollup,
-    ack_latency_histogram,
-)
-from gputel.collector.grpc_access import QueryAccessInterceptor
-from gputel.collector.grpc_api import (
-    VERSION,
-    IngestPolicy,
-    IngestServicer,
-    add_ingest_servicer,
-)
-from gputel.collector.grpc_query import QueryServicer
-from gputel.collector.http_api import create_app
-from gputel.collector.http_guard import ConnectionGuard
-from gputel.collector.ingest import IngestCore
-from gputel.collector.limit_metrics import LimitsCollector
-from gputel.collector.lograte import RepeatLimiter
-from gputel.collector.query import HealthPolicy, QueryCore
-from gputel.collector.query_limits import QueryLimits
-from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
-from gputel.collector.rollups import DEFAULT_TIERS, RollupReader, Tier
-from gputel.collector.security import (
+from gputel.collector.api.access import AccessPolicy, RateLimiter, load_tokens
+from gputel.collector.api.grpc.access import QueryAccessInterceptor
+from gputel.collector.api.grpc.ingest import IngestPolicy, IngestServicer, add_ingest_servicer
+from gputel.collector.api.grpc.query import QueryServicer
+from gputel.collector.api.grpc.security import (
     IngestTokenInterceptor,
     NodeBinding,
     SecurityConfigError,
@@ -56,10 +31,33 @@ from gputel.collector.security import (
     read_tokens,
     server_credentials,
 )
-from gputel.collector.services import HealthReport, StoreHealth, build_services
-from gputel.collector.store import SeriesStore
-from gputel.collector.webhooks import WebhookConfig, WebhookSender
-from gputel.collector.workloads import WorkloadLimits
+from gputel.collector.api.http.app import create_app
+from gputel.collector.api.http.guard import ConnectionGuard
+from gputel.collector.api.metrics.exporter import (
+    CollectorCollector,
+    StoreGauges,
+    WorkloadRollup,
+    ack_latency_histogram,
+)
+from gputel.collector.api.metrics.limits import LimitsCollector
+from gputel.collector.ingest.admission import IngestLimits
+from gputel.collector.ingest.backpressure import return_freed_memory
+from gputel.collector.ingest.core import IngestCore
+from gputel.collector.lograte import RepeatLimiter
+from gputel.collector.maintenance import Maintenance
+from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender
+from gputel.collector.query.alerts import AlertEvent, AlertRules
+from gputel.collector.query.core import HealthPolicy, QueryCore
+from gputel.collector.query.costs import Pricing
+from gputel.collector.query.health import HealthReport, health_report, store_health
+from gputel.collector.query.limits import QueryLimits
+from gputel.collector.query.services import build_services
+from gputel.collector.registry.nodes import NodeRegistry
+from gputel.collector.registry.workloads import WorkloadLimits
+from gputel.collector.storage.durable import FrameLog
+from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
+from gputel.collector.storage.store import SeriesStore
 from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
@@ -116,8 +114,8 @@ class CollectorConfig:
     retry_after_seconds: float = 5.0
     mtls_any_node: bool = False  # True: a client certificate may stream as any node
     # Self-protection (issue 11): HTTP connections and header time, costly queries, and
-    # repeated log lines (per minute per message template; 0 = off). See http_guard,
-    # query_limits, lograte.
+    # repeated log lines (per minute per message template; 0 = off). See api.http.guard,
+    # query.limits, lograte.
     http_max_connections: int = 1000
     http_header_timeout_seconds: float = 10.0
     query_limits: QueryLimits = field(default_factory=QueryLimits)
@@ -153,13 +151,15 @@ class Collector:
         self.remote_write = (RemoteWriter(RemoteWriteConfig(
             config.remote_write_url, max_queue_samples=config.remote_write_queue_samples),
             holders=self._largest_holders) if config.remote_write_url else None)
+        self.nodes = NodeRegistry()
         self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
                                  if self.remote_write else None,
                                  workload_limits=WorkloadLimits(
                                      int(config.workload_retention_seconds * 1e9),
-                                     config.max_workloads))
-        self.query = QueryCore(self.ingest, self.store, time.time_ns, config.max_points,
+                                     config.max_workloads), registry=self.nodes)
+        self.query = QueryCore(self.nodes, self.ingest.workloads, self.store, time.time_ns,
+                               config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits)
         self.webhooks: WebhookSender | None = None
@@ -181,6 +181,9 @@ class Collector:
                                           config.http_header_timeout_seconds)
         self.log_filter = (RepeatLimiter(config.log_repeat_limit)
                            if config.log_repeat_limit > 0 else None)
+        self.maintenance = Maintenance(
+            self.store, self.ingest, self.log, config.maintenance_seconds,
+            self.store_sizes.refresh if self.store_sizes is not None else None)
         self.registry.register(LimitsCollector(self.http_guard, self.query.gate,
                                                self.log_filter))
         self.grpc_port = 0
@@ -254,7 +257,7 @@ class Collector:
             self.remote_write.start()
         await self._grpc.start()
         self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
-                       asyncio.create_task(self._maintenance_loop()),
+                       asyncio.create_task(self.maintenance.run()),
                        asyncio.create_task(self._alert_loop())]
         while not self._http.started:
             if self._tasks[0].done():
@@ -288,20 +291,11 @@ class Collector:
 
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""
-        nodes = self.ingest.nodes()
-        samples, keep = self.store.sample_count(), self.config.retention_seconds
-        if self.log is None:
-            store = StoreHealth("memory", "ok", samples, keep)
-        else:
-            failures = self.log.stats.failures
-            store = StoreHealth("sqlite", "failing" if self.log.failing else "ok", samples, keep,
-                                str(self.log.path), self.log.size_bytes(), failures,
-                                tuple((t.step_ns / 1e9, t.retention_ns / 1e9)
-                                      for t in self.config.tiers))
-        return HealthReport("ok" if self._ready else "starting", VERSION, store,
-                            sum(1 for n in nodes if n.streams > 0), len(nodes),
-                            self.services.alerts.active_count(),
-                            time.monotonic() - self._started)
+        nodes = self.nodes.nodes()
+        store = store_health(self.store, self.log, self.config.retention_seconds,
+                             self.config.tiers)
+        return health_report(self._ready, nodes, store, self.services.alerts.active_count(),
+                             time.monotonic() - self._started)
 
     def _protect_process(self) -> None:
         """Rate-limit repeated log lines (every root handler); raise the open-file limit."""
@@ -339,22 +333,6 @@ class Collector:
             except Exception:
                 log.exception("alert evaluation failed; trying again next interval")
 
-    async def _maintenance_loop(self) -> None:
-        """Head retention, and rollups plus disk retention in the frame log's writer."""
-        while True:
-            await asyncio.sleep(self.config.maintenance_seconds)
-            self.store.enforce_retention(time.time_ns())
-            self.ingest.forget_idle()
-            self.ingest.workloads.enforce_retention(time.time_ns())
-            if self.log is not None:
-                self.log.supervise()
-                try:
-                    await asyncio.wrap_future(self.log.maintain())
-                except StorageError as exc:
-                    log.debug("store maintenance failed: %s", exc)  # logged once by the writer
-            if self.store_sizes is not None:  # counted here, never on the scrape path
-                await asyncio.to_thread(self.store_sizes.refresh)
-
     def _workload_rollups(self) -> list[WorkloadRollup]:
         """Per-workload gauges and counters for /metrics, from the workload index."""
         return [WorkloadRollup(s.info.uid, s.info.namespace, s.info.pod, s.info.container,
@@ -364,10 +342,7 @@ class Collector:
 
     async def maintain_now(self) -> None:
         """One maintenance pass right away (tests, shutdown)."""
-        self.store.enforce_retention(time.time_ns())
-        self.ingest.workloads.enforce_retention(time.time_ns())
-        if self.log is not None:
-            await asyncio.wrap_future(self.log.maintain())
+        await self.maintenance.now()
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop accepting, end open streams after `grace` seconds, stop HTTP; idempotent."""

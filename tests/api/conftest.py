@@ -10,9 +10,9 @@ import grpc
 import httpx
 import pytest
 
-from gputel.collector.alerts import AlertRules
-from gputel.collector.costs import Pricing
-from gputel.collector.query import HealthPolicy
+from gputel.collector.query.alerts import AlertRules
+from gputel.collector.query.core import HealthPolicy
+from gputel.collector.query.costs import Pricing
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 from tests.api.feed import Feed, feed
 from tests.harness.servers import CollectorThread, get_json, wait_until

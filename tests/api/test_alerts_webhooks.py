@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gputel.collector.alerts import AlertRules
+from gputel.collector.query.alerts import AlertRules
 from tests.harness.kubelet import KubeletStandIn, gpu_pod
 from tests.harness.servers import CollectorThread, get_json, running_agent
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from gputel.collector.http_cluster import alerts_router, cluster_router
-from gputel.collector.http_nodes import nodes_router
-from gputel.collector.http_workloads import workloads_router
+from gputel.collector.api.http.cluster import alerts_router, cluster_router
+from gputel.collector.api.http.nodes import nodes_router
+from gputel.collector.api.http.workloads import workloads_router
 from tests.api.conftest import Fed
 
 ROUTES = {

@@ -12,19 +12,19 @@ import httpx
 import numpy as np
 import pytest
 
-from gputel.collector.access import AccessPolicy, RateLimiter, Role, TokenBook, parse_tokens
-from gputel.collector.aggregate import PERCENTILES, aggregate
-from gputel.collector.alerts import Alert, AlertEvent
+from gputel.collector.api.access import AccessPolicy, RateLimiter, Role, TokenBook, parse_tokens
+from gputel.collector.api.grpc.security import SecurityConfigError
 from gputel.collector.errors import InvalidParameterError
-from gputel.collector.ingest import IngestCore
-from gputel.collector.labels import parse_selector
-from gputel.collector.modeltable import for_model, parse_model_table
-from gputel.collector.paging import paginate
-from gputel.collector.query import QueryCore
-from gputel.collector.rollups import Buckets, Tier
-from gputel.collector.security import SecurityConfigError
-from gputel.collector.store import SeriesStore
-from gputel.collector.webhooks import WebhookConfig, WebhookSender, sign
+from gputel.collector.ingest.core import IngestCore
+from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender, sign
+from gputel.collector.query.aggregate import PERCENTILES, aggregate
+from gputel.collector.query.alerts import Alert, AlertEvent
+from gputel.collector.query.core import QueryCore
+from gputel.collector.query.labels import parse_selector
+from gputel.collector.query.modeltable import for_model, parse_model_table
+from gputel.collector.query.paging import paginate
+from gputel.collector.storage.rollups import Buckets, Tier
+from gputel.collector.storage.store import SeriesStore
 from tests.harness.raw_stream import hello
 
 LABELS = {"app": "train", "team": "vision", "example.com/tier": "gold"}
@@ -89,7 +89,8 @@ def test_percentiles_over_rollup_tiers_are_refused_naming_agg() -> None:
     store = SeriesStore(10**18)
     ingest = IngestCore(store, lambda: now)
     ingest.open(hello(node="n"))
-    core = QueryCore(ingest, store, lambda: now, rollups=_Rollups(),  # type: ignore[arg-type]
+    core = QueryCore(ingest.registry, ingest.workloads, store, lambda: now,
+                     rollups=_Rollups(),  # type: ignore[arg-type]
                      tiers=(Tier(10 * 10**9, 86400 * 10**9),), head_ns=60 * 10**9)
     old = now - 3600 * 10**9
     assert core.query_range("n", "power", old, now, 60 * 10**9, "max").gpus  # from the tier
@@ -167,7 +168,8 @@ def test_samples_before_the_head_come_from_rollup_buckets() -> None:
     store.append(("n", "GPU-raw-0", "energy"), np.array([now - 10**9], dtype=np.int64),
                  np.array([5.0], dtype=np.float32))
     width = 10 * 10**9
-    core = QueryCore(ingest, store, lambda: now, rollups=_Rollups(),  # type: ignore[arg-type]
+    core = QueryCore(ingest.registry, ingest.workloads, store, lambda: now,
+                     rollups=_Rollups(),  # type: ignore[arg-type]
                      tiers=(Tier(width, 86400 * 10**9),), head_ns=60 * 10**9)
     ts, values, used = core.samples("n", "GPU-raw-0", "energy", now - 3600 * 10**9, now, "last")
     assert used == width

@@ -201,13 +201,13 @@ def test_4_a_frame_of_a_million_empty_parts_is_refused_cheaply(
 # -------------------------------------------- 5-6: one client rewrites another's data
 def test_5_a_second_stream_for_a_live_node_is_refused(server: _Server) -> None:
     collector, _agent = server
-    live = collector.collector.ingest.node(GOOD)
+    live = collector.collector.nodes.node(GOOD)
     assert live is not None
     err = _refused(collector.grpc_target, hello_msg=hello(
         node=GOOD, agent_instance=live.agent_instance, n_devices=1))
     assert err.code() is grpc.StatusCode.ALREADY_EXISTS
     assert "already has a live stream" in err.details()
-    node = collector.collector.ingest.node(GOOD)
+    node = collector.collector.nodes.node(GOOD)
     assert node is not None
     assert len(node.devices) == GOOD_GPUS  # its GPU list untouched
 
@@ -223,8 +223,8 @@ def test_5_a_resend_that_differs_from_the_held_frame_is_refused_not_acked(
         assert raw.answer().ack == pb.Ack(seq=1, duplicate=False)
     finally:
         raw.close()
-    wait_until(lambda: collector.collector.ingest.node("victim") is not None
-               and collector.collector.ingest.node("victim").streams == 0,  # type: ignore[union-attr]
+    wait_until(lambda: collector.collector.nodes.node("victim") is not None
+               and collector.collector.nodes.node("victim").streams == 0,  # type: ignore[union-attr]
                what="the stream to end")
     forged = good_frame(1, ticks=2)
     err = _refused(collector.grpc_target, pb.AgentMessage(frame=forged),
@@ -261,7 +261,7 @@ def test_6_timestamps_that_overlap_an_earlier_frame_are_refused(server: _Server)
 # ------------------------------------------------------------- 8: bounded by configuration
 def test_8_nodes_streams_and_series_past_their_limits_are_refused_naming_them(
         tmp_path: Path) -> None:
-    from gputel.collector.admission import IngestLimits  # noqa: PLC0415
+    from gputel.collector.ingest.admission import IngestLimits  # noqa: PLC0415
 
     limits = IngestLimits(max_nodes=3, max_streams=2, max_series=4 * 2 * 40)
     collector = CollectorThread(limits=limits).start()
@@ -298,7 +298,7 @@ def test_8_nodes_streams_and_series_past_their_limits_are_refused_naming_them(
 
 
 def test_8_nodes_unseen_past_their_ttl_are_forgotten(tmp_path: Path) -> None:
-    from gputel.collector.admission import IngestLimits  # noqa: PLC0415
+    from gputel.collector.ingest.admission import IngestLimits  # noqa: PLC0415
 
     collector = CollectorThread(limits=IngestLimits(node_ttl_ns=1)).start()
     try:
@@ -309,7 +309,7 @@ def test_8_nodes_unseen_past_their_ttl_are_forgotten(tmp_path: Path) -> None:
             raw.close()
         wait_until(lambda: collector.collector.ingest.live_streams() == 0, what="no stream")
         assert collector.collector.ingest.forget_idle() == 5
-        assert collector.collector.ingest.nodes() == []
+        assert collector.collector.nodes.nodes() == []
         assert "gputel_collector_nodes_forgotten_total 5.0" in httpx.get(
             f"{collector.http_base}/metrics").text
     finally:
@@ -317,7 +317,7 @@ def test_8_nodes_unseen_past_their_ttl_are_forgotten(tmp_path: Path) -> None:
 
 
 def test_8_series_under_a_chunk_age_out_and_memory_holds_at_most_max_samples() -> None:
-    from gputel.collector.store import SeriesStore  # noqa: PLC0415
+    from gputel.collector.storage.store import SeriesStore  # noqa: PLC0415
 
     store = SeriesStore(retention_ns=10**9, max_samples=10_000)
     for i in range(40):  # 40 series of 2,000 samples: 80,000 offered
@@ -340,6 +340,6 @@ def test_cancelled_streams_never_leave_a_node_connected(server: _Server) -> None
         if i % 2:
             assert raw.answer().WhichOneof("kind") == "welcome"
         raw.close()
-    ingest = collector.collector.ingest
+    ingest, nodes = collector.collector.ingest, collector.collector.nodes
     wait_until(lambda: ingest.live_streams() == 1, what="only the good agent's stream")
-    assert all(n.streams == 0 for n in ingest.nodes() if n.name.startswith("flicker"))
+    assert all(n.streams == 0 for n in nodes.nodes() if n.name.startswith("flicker"))

@@ -10,7 +10,7 @@ import grpc
 import httpx
 import pytest
 
-from gputel.collector.query_limits import QueryLimits
+from gputel.collector.query.limits import QueryLimits
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 from tests.harness.raw_stream import RawStream, good_frame, hello

@@ -86,6 +86,6 @@ def test_a_full_disk_holds_agents_back_and_recovers_by_itself(
         finally:
             collector.stop()
     errors = [r for r in caplog.records
-              if r.name == "gputel.collector.durable" and r.levelno >= logging.ERROR]
+              if r.name == "gputel.collector.storage.durable" and r.levelno >= logging.ERROR]
     assert len(errors) == 1, [r.getMessage() for r in errors]  # one line, not one per batch
     assert any("store writes work again" in r.getMessage() for r in caplog.records)

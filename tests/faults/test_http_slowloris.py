@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gputel.collector.http_guard import ConnectionGuard
+from gputel.collector.api.http.guard import ConnectionGuard
 from gputel.collector.server import raise_fd_limit
 from tests.harness.servers import CollectorThread, running_agent, wait_sampled, wait_until
 

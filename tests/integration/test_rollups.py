@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gputel.collector.rollups import DEFAULT_TIERS
+from gputel.collector.storage.rollups import DEFAULT_TIERS
 from tests.harness.raw_stream import RawStream, good_frame, hello
 from tests.harness.servers import CollectorThread
 

@@ -73,7 +73,7 @@ def test_an_agent_without_a_valid_client_certificate_is_refused(
     assert acked == 0
     assert error.startswith("UNAVAILABLE")
     assert mtls.collector.store.sample_count() == 0
-    assert mtls.collector.ingest.nodes() == []
+    assert mtls.collector.nodes.nodes() == []
 
 
 def test_a_client_certificate_streams_only_as_the_node_it_names(
@@ -92,7 +92,7 @@ def test_a_client_certificate_streams_only_as_the_node_it_names(
         raw.close()
     assert err.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "does not name node 'node-b'" in err.details()
-    assert mtls.collector.ingest.nodes() == []
+    assert mtls.collector.nodes.nodes() == []
 
 
 def test_the_http_api_is_served_over_tls(mtls: CollectorThread, pki: dict[str, object]) -> None:

@@ -13,7 +13,7 @@ from gputel.agent.backends.base import DeviceInfo, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.exporter import GpuExporter, TickWindow
 from gputel.agent.runtime import Agent, AgentConfig
-from gputel.collector.exporter import WorkloadRollup
+from gputel.collector.api.metrics.exporter import WorkloadRollup
 from gputel.proto import frames
 from tests.harness.servers import RecordingBackend
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gputel.collector.exporter import CollectorCollector, ack_latency_histogram
-from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.api.metrics.exporter import CollectorCollector, ack_latency_histogram
+from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
 from tests.harness.servers import CollectorThread, running_agent
 from tests.prometheus.helpers import WORKLOADS, agent_metrics, gpu_exporter
 from tests.prometheus.promserver import PrometheusServer

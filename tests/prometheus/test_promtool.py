@@ -7,9 +7,13 @@ from pathlib import Path
 import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gputel.collector.exporter import CollectorCollector, StoreGauges, ack_latency_histogram
-from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
-from gputel.collector.rollups import RollupReader
+from gputel.collector.api.metrics.exporter import (
+    CollectorCollector,
+    StoreGauges,
+    ack_latency_histogram,
+)
+from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.storage.rollups import RollupReader
 from tests.harness.servers import CollectorThread, running_agent
 from tests.prometheus.helpers import WORKLOADS, agent_metrics
 from tests.prometheus.promserver import promtool_check

@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
-from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
-from gputel.collector.workloads import WorkloadIndex
+from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.prometheus import remote_pb2 as prompb
 from gputel.proto.prometheus import write_request

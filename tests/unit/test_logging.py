@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gputel.cli.main import configure_logging
-from gputel.collector.remote_write import RemoteWriteConfig, RemoteWriter
+from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
 
 CLIENT_LOGGERS = ("httpx", "httpcore")
 REQUESTS = 5

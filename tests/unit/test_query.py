@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from gputel.collector.errors import InvalidParameterError, NotFoundError
-from gputel.collector.ingest import IngestCore
-from gputel.collector.query import AGGREGATIONS, QueryCore
-from gputel.collector.store import SeriesStore
+from gputel.collector.ingest.core import IngestCore
+from gputel.collector.query.core import AGGREGATIONS, QueryCore
+from gputel.collector.storage.store import SeriesStore
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from tests.harness.raw_stream import hello
 
@@ -29,7 +29,7 @@ def _core(samples: dict[str, list[tuple[int, float]]]) -> QueryCore:
         ts = np.array([t for t, _ in points], dtype=np.int64)
         vals = np.array([v for _, v in points], dtype=np.float32)
         store.append(("n", uuid, "power"), ts, vals)
-    return QueryCore(ingest, store, lambda: T0)
+    return QueryCore(ingest.registry, ingest.workloads, store, lambda: T0)
 
 
 def _reference(points: list[tuple[int, float]], start: int, end: int, step: int,
@@ -128,7 +128,7 @@ def test_unknown_node_in_core_answers() -> None:
 
 
 def test_a_timeline_grows_with_changes_not_with_restatements() -> None:
-    from gputel.collector.workloads import Timeline  # noqa: PLC0415
+    from gputel.collector.registry.workloads import Timeline  # noqa: PLC0415
 
     timeline = Timeline()
     held, free = (("ml/a", 1.0),), ()

@@ -1,0 +1,1 @@
+"""Transports over the query core: HTTP/JSON, gRPC, Prometheus /metrics, and access control."""

@@ -1,0 +1,1 @@
+"""The gRPC services: ingest (IngestService) and queries (QueryService)."""

@@ -1,0 +1,1 @@
+"""The HTTP/JSON API (FastAPI) under /api/v1."""

@@ -1,0 +1,141 @@
+"""HTTP routes for nodes and GPUs: lists with filters and pages, details, range series."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from gputel.collector.api.http.common import (
+    DEFAULT_SIZE,
+    ERRORS,
+    AggParam,
+    End,
+    Envelope,
+    Metric,
+    PageNumber,
+    PageSize,
+    Start,
+    Step,
+    duration_ns,
+    ok,
+    paged,
+    time_ns,
+)
+from gputel.collector.api.http.encode import (
+    device_json,
+    node_json,
+    node_workload_json,
+    points_json,
+    range_head,
+    series_json,
+)
+from gputel.collector.api.http.models import (
+    DeviceOut,
+    GpuRangeOut,
+    NodeDetailOut,
+    NodeOut,
+    NodeRangeOut,
+    NodeWorkloadOut,
+)
+from gputel.collector.errors import InvalidParameterError
+from gputel.collector.query.paging import paginate
+from gputel.collector.query.services import QueryServices
+
+NodeStatus = Literal["healthy", "degraded", "unreachable", "faulty"]
+GpuStatus = Literal["available", "allocated", "lost"]
+
+
+def nodes_router(services: QueryServices) -> APIRouter:
+    """/nodes and /gpus."""
+    core = services.query
+    router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+    @router.get("/nodes", summary="Every node that has reported",
+                response_model=Envelope[list[NodeOut]])
+    def nodes(model: Annotated[str | None, Query(
+            description="part of a GPU model it has (case-insensitive)")] = None,
+                    status: Annotated[NodeStatus | None, Query()] = None,
+                    page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+        cut = paginate(core.list_nodes(model or None, status), page, page_size)
+        return paged(cut, [node_json(n) for n in cut.items])
+
+    @router.get("/nodes/{node}", summary="One node with its GPUs",
+                response_model=Envelope[NodeDetailOut])
+    def node(node: str) -> dict[str, Any]:
+        body = node_json(core.get_node(node))
+        body["gpus"] = [device_json(v) for v in core.list_devices(node)]
+        return ok(body)
+
+    @router.get("/nodes/{node}/gpus", summary="The GPUs of a node with latest values",
+                response_model=Envelope[list[DeviceOut]])
+    def node_gpus(node: str, page: PageNumber = 1,
+                  page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+        cut = paginate(core.list_devices(node), page, page_size)
+        return paged(cut, [device_json(v) for v in cut.items])
+
+    @router.get("/nodes/{node}/workloads", summary="Workloads on a node, now or over a range",
+                response_model=Envelope[list[NodeWorkloadOut]])
+    def node_workloads(node: str, start: Start = None, end: End = None, page: PageNumber = 1,
+                       page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+        uuids = [v.device.uuid for v in core.list_devices(node)]
+        start_ns, end_ns = _window(start, end, core.time_ns())
+        cut = paginate(core.workloads.on_node(node, uuids, start_ns, end_ns), page, page_size)
+        return paged(cut, [node_workload_json(w) for w in cut.items])
+
+    @router.get("/nodes/{node}/metrics", summary="Range series per GPU of a node",
+                response_model=Envelope[NodeRangeOut])
+    def node_metrics(node: str, metric: Metric, start: Start = None, end: End = None,
+                           step: Step = None, agg: AggParam = "avg",
+                           gpu: Annotated[str | None, Query(description="UUID or index")] = None,
+                           ) -> dict[str, Any]:
+        r = core.query_range(node, metric, time_ns("start", start), time_ns("end", end),
+                             duration_ns("step", step), agg, gpu)
+        data = {"node": r.node, **range_head(r), "gpus": [series_json(s) for s in r.gpus],
+                "nodeTotal": series_json(r.node_total)}
+        return ok(data, points=sum(len(s.ts_ns) for s in r.gpus), series=len(r.gpus))
+
+    @router.get("/gpus", summary="Every GPU with its latest values",
+                response_model=Envelope[list[DeviceOut]])
+    def gpus(node: str | None = None, model: Annotated[str | None, Query(
+            description="part of its model name (case-insensitive)")] = None,
+                   status: Annotated[GpuStatus | None, Query()] = None,
+                   allocated: Annotated[bool | None, Query(description="held now")] = None,
+                   page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+        cut = paginate(core.list_gpus(node or None, model or None, status, allocated), page,
+                       page_size)
+        return paged(cut, [device_json(v) for v in cut.items])
+
+    @router.get("/gpus/{uuid}", summary="One GPU", response_model=Envelope[DeviceOut])
+    def gpu(uuid: str, node: Annotated[str | None, Query(
+            description="its node, when UUIDs repeat across nodes")] = None) -> dict[str, Any]:
+        return ok(device_json(core.find_device(uuid, node)))
+
+    @router.get("/gpus/{uuid}/metrics", summary="Range series of one GPU",
+                response_model=Envelope[GpuRangeOut])
+    def gpu_metrics(uuid: str, metric: Metric, start: Start = None, end: End = None,
+                          step: Step = None, agg: AggParam = "avg",
+                          node: str | None = None) -> dict[str, Any]:
+        view = core.find_device(uuid, node)
+        r = core.query_range(view.device.node, metric, time_ns("start", start),
+                             time_ns("end", end), duration_ns("step", step), agg, uuid)
+        (series,) = r.gpus
+        data = {"node": r.node, "gpu": uuid, "index": view.device.index, **range_head(r),
+                "points": points_json(series)}
+        return ok(data, points=len(series.ts_ns))
+
+    return router
+
+
+def _window(start: str | None, end: str | None, now: int) -> tuple[int | None, int | None]:
+    """No start: now (None, None); else [start, end or now]. Raises InvalidParameterError."""
+    start_ns, end_ns = time_ns("start", start), time_ns("end", end)
+    if start_ns is None:
+        if end_ns is not None:
+            raise InvalidParameterError("start", "end without start: give both, or neither "
+                                        "for the workloads there now")
+        return None, None
+    end_ns = now if end_ns is None else end_ns
+    if end_ns < start_ns:
+        raise InvalidParameterError("end", "end is before start")
+    return start_ns, end_ns

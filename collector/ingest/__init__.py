@@ -1,0 +1,1 @@
+"""Ingest: admission checks, backpressure, and the ingest core that applies agents' frames."""

@@ -1,0 +1,1 @@
+"""Outbound delivery: Prometheus remote write and alert webhooks."""

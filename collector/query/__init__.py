@@ -1,0 +1,1 @@
+"""The query core and the questions built on it; every API answers through it."""

@@ -1,0 +1,249 @@
+"""Alerts: rules evaluated over the query core, each alert firing until its condition clears.
+
+Rules (severity):
+- `node_unreachable` (critical): the node's agent is disconnected;
+- `gpu_lost` (critical): a connected node's GPU sent no sample for longer than
+  HealthPolicy's threshold (the wire has no lost flag);
+- `over_temperature` (warning): the latest temperature above the model's threshold
+  (AlertRules.temperature_by_model, else temperature_celsius), in degrees C;
+- `xid` (critical): the `xid_events` counter rose within xid_window_seconds of the
+  GPU's newest sample;
+- `allocated_idle` (warning): held by a workload the whole of the last idle_seconds
+  (up to the GPU's newest sample) with every utilization sample below idle_util_percent.
+
+`evaluate` compares what holds now with what fired before: new findings fire, findings
+gone resolve (kept in a bounded history); each change goes to `notify` (webhooks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gputel.collector.errors import InvalidParameterError, NotFoundError
+from gputel.collector.query.core import DeviceView, QueryCore
+from gputel.collector.query.modeltable import ModelTable, for_model
+from gputel.collector.registry.nodes import NodeState
+
+SEVERITY = {"node_unreachable": "critical", "gpu_lost": "critical", "xid": "critical",
+            "over_temperature": "warning", "allocated_idle": "warning"}
+STATES = ("firing", "resolved", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """Thresholds: degrees C, percent, seconds; how many resolved alerts are kept."""
+
+    temperature_celsius: float = 85.0
+    temperature_by_model: ModelTable = ()
+    idle_util_percent: float = 5.0
+    idle_seconds: float = 600.0
+    xid_window_seconds: float = 300.0
+    resolved_kept: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert. Times in Unix ns; `gpu` is '' and `gpu_index` -1 for a node alert."""
+
+    id: str
+    rule: str
+    severity: str
+    node: str
+    gpu: str
+    gpu_index: int
+    workloads: tuple[str, ...]
+    message: str
+    value: float | None
+    threshold: float | None
+    since_ns: int
+    updated_ns: int
+    resolved_ns: int | None = None
+    acknowledged_by: str | None = None
+    acknowledged_ns: int | None = None
+
+    @property
+    def state(self) -> str:
+        """firing or resolved."""
+        return "firing" if self.resolved_ns is None else "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """An alert that fired or resolved (kind)."""
+
+    kind: str
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class _Finding:
+    rule: str
+    node: str
+    gpu: str
+    gpu_index: int
+    message: str
+    value: float | None
+    threshold: float | None
+    workloads: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return ":".join(p for p in (self.rule, self.node, self.gpu) if p)
+
+
+class AlertEngine:
+    """Evaluates the rules and keeps firing and recently resolved alerts; thread-safe."""
+
+    def __init__(self, core: QueryCore, rules: AlertRules | None = None,
+                 notify: Callable[[AlertEvent], None] | None = None) -> None:
+        self._core = core
+        self.rules = rules or AlertRules()
+        self._notify = notify
+        self._firing: dict[str, Alert] = {}
+        self._resolved: deque[Alert] = deque(maxlen=max(1, self.rules.resolved_kept))
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ evaluate
+    def evaluate(self) -> list[AlertEvent]:
+        """Check every rule now; return (and notify) what fired or resolved."""
+        findings = {f.id: f for f in self._findings()}
+        now = self._core.time_ns()
+        events: list[AlertEvent] = []
+        with self._lock:
+            firing: dict[str, Alert] = {}
+            for ident, f in sorted(findings.items()):
+                old = self._firing.get(ident)
+                alert = _alert(f, now, old)
+                if old is None:
+                    events.append(AlertEvent("firing", alert))
+                firing[ident] = alert
+            for ident, old in sorted(self._firing.items()):
+                if ident not in firing:
+                    gone = dataclasses.replace(old, resolved_ns=now, updated_ns=now)
+                    self._resolved.append(gone)
+                    events.append(AlertEvent("resolved", gone))
+            self._firing = firing
+        for event in events:
+            if self._notify is not None:
+                self._notify(event)
+        return events
+
+    def _findings(self) -> list[_Finding]:
+        out = []
+        for state in self._core.node_states():
+            if state.streams <= 0:
+                out.append(_Finding("node_unreachable", state.name, "", -1,
+                                    f"node {state.name}: its agent is disconnected", None, None))
+                continue
+            for view in self._core.list_devices(state.name):
+                out.extend(self._device_findings(state, view))
+        return out
+
+    def _device_findings(self, state: NodeState, view: DeviceView) -> list[_Finding]:
+        d = view.device
+        where = f"GPU {d.index} ({d.uuid}) of {d.node}"
+        if view.status == "lost":
+            limit = self._core.policy.lost_after_ns(state.sample_rate_hz) / 1e9
+            age = (self._core.time_ns() - (view.latest_ts_ns or state.first_seen_ns)) / 1e9
+            return [_Finding("gpu_lost", d.node, d.uuid, d.index,
+                             f"{where}: no sample for {age:.0f} s", age, limit)]
+        out = []
+        temperature = view.latest.get("temperature")
+        limit = for_model(self.rules.temperature_by_model, d.model, self.rules.temperature_celsius)
+        if temperature is not None and temperature > limit:
+            out.append(_Finding("over_temperature", d.node, d.uuid, d.index,
+                                f"{where}: {temperature:.1f} C, above {limit:g} C",
+                                temperature, limit))
+        out.extend(self._xid(view, where))
+        out.extend(self._idle(state, view, where))
+        return out
+
+    def _xid(self, view: DeviceView, where: str) -> list[_Finding]:
+        d = view.device
+        end = view.latest_ts_ns
+        _, values = self._core.store.read((d.node, d.uuid, "xid_events"),
+                                          end - int(self.rules.xid_window_seconds * 1e9), end)
+        rise = float(np.clip(np.diff(values.astype(np.float64)), 0, None).sum())
+        if rise <= 0:
+            return []
+        return [_Finding("xid", d.node, d.uuid, d.index,
+                         f"{where}: {rise:g} XID error event(s) in the last "
+                         f"{self.rules.xid_window_seconds:g} s", rise, 0.0)]
+
+    def _idle(self, state: NodeState, view: DeviceView, where: str) -> list[_Finding]:
+        holders = tuple(uid for uid, f in view.holders if f > 0)
+        if not holders or not view.latest_ts_ns:
+            return []
+        d = view.device
+        end = view.latest_ts_ns
+        begin = end - int(self.rules.idle_seconds * 1e9)
+        period = int(1e9 / state.sample_rate_hz) if state.sample_rate_hz > 0 else 10**9
+        ts, util = self._core.store.read((d.node, d.uuid, "gpu_util"), begin - 2 * period, end)
+        window = util[ts >= begin]
+        if not ts.size or ts[0] > begin or not window.size:
+            return []  # not sampled over the whole window (yet)
+        busiest = float(window.max())
+        segments = self._core.workloads.segments(d.node, d.uuid, begin, end + 1)
+        held = bool(segments) and segments[0][0] <= begin and all(
+            any(f > 0 for _, f in shares) for _, _, shares in segments)
+        limit = self.rules.idle_util_percent
+        if not held or busiest >= limit:
+            return []
+        return [_Finding("allocated_idle", d.node, d.uuid, d.index,
+                         f"{where}: held by {', '.join(holders)} but under {limit:g} % "
+                         f"utilization for {self.rules.idle_seconds:g} s", busiest, limit,
+                         holders)]
+
+    # --------------------------------------------------------------- reads
+    def alerts(self, state: str = "firing", rule: str | None = None, node: str | None = None,
+               severity: str | None = None, gpu: str | None = None) -> list[Alert]:
+        """Alerts by state (firing, resolved, all), optionally filtered, oldest first.
+
+        Raises InvalidParameterError (state, rule, severity).
+        """
+        _check("state", state, STATES)
+        if rule is not None:
+            _check("rule", rule, tuple(SEVERITY))
+        if severity is not None:
+            _check("severity", severity, ("warning", "critical"))
+        with self._lock:
+            pool = list(self._firing.values()) if state != "resolved" else []
+            if state != "firing":
+                pool += list(self._resolved)
+        return sorted((a for a in pool if rule in (None, a.rule) and node in (None, a.node)
+                       and severity in (None, a.severity) and gpu in (None, a.gpu)),
+                      key=lambda a: (a.since_ns, a.id, a.resolved_ns or 0))
+
+    def active_count(self) -> int:
+        """How many alerts fire now."""
+        with self._lock:
+            return len(self._firing)
+
+    def acknowledge(self, ident: str, by: str) -> Alert:
+        """Mark a firing alert acknowledged by `by`. Raises NotFoundError."""
+        with self._lock:
+            alert = self._firing.get(ident)
+            if alert is None:
+                raise NotFoundError("alert", ident)
+            alert = dataclasses.replace(alert, acknowledged_by=by,
+                                        acknowledged_ns=self._core.time_ns())
+            self._firing[ident] = alert
+            return alert
+
+
+def _alert(f: _Finding, now: int, old: Alert | None) -> Alert:
+    return Alert(f.id, f.rule, SEVERITY[f.rule], f.node, f.gpu, f.gpu_index, f.workloads,
+                 f.message, f.value, f.threshold, old.since_ns if old else now, now,
+                 acknowledged_by=old.acknowledged_by if old else None,
+                 acknowledged_ns=old.acknowledged_ns if old else None)
+
+
+def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidParameterError(name, f"{value!r} is not one of {', '.join(allowed)}")

@@ -1,0 +1,282 @@
+"""Workload answers of the query core: lists, usage and per-workload series.
+
+Per-workload series are derived from the device series over the intervals each
+device was held: extensive metrics (watts, bytes, joules) are the sum of each
+device's value times the workload's fraction of it; intensive ones (percent,
+degrees, MHz) the fraction-weighted mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gputel.collector.errors import NotFoundError, unknown_metric
+from gputel.collector.query.labels import Selector
+from gputel.collector.query.limits import charge
+from gputel.collector.registry.workloads import Usage, WorkloadIndex, WorkloadInfo
+from gputel.collector.storage.store import SeriesStore
+from gputel.proto.metrics import METRICS, Combine
+
+FloatArray = npt.NDArray[np.float64]
+Aggregate = Callable[[npt.NDArray[np.int64], npt.NDArray[np.float32], int, int, int, str],
+                     FloatArray]
+JOULES_PER_KWH = 3.6e6
+
+
+class UsageFigures:
+    """Derived figures of a `usage` (Usage): utilization, GPU-hours, kilowatt-hours."""
+
+    __slots__ = ()
+    usage: Usage
+
+    @property
+    def utilization_percent(self) -> float | None:
+        """Busy over allocated GPU-seconds, in percent (None before any allocation)."""
+        u = self.usage
+        return 100.0 * u.gpu_seconds_busy / u.gpu_seconds_allocated \
+            if u.gpu_seconds_allocated else None
+
+    @property
+    def gpu_hours(self) -> float:
+        """GPU-hours allocated (fraction-weighted)."""
+        return self.usage.gpu_seconds_allocated / 3600.0
+
+    @property
+    def busy_gpu_hours(self) -> float:
+        """GPU-hours busy (fraction x utilization)."""
+        return self.usage.gpu_seconds_busy / 3600.0
+
+    @property
+    def energy_kwh(self) -> float:
+        """Energy in kilowatt-hours."""
+        return self.usage.energy_joules / JOULES_PER_KWH
+
+
+@dataclass(frozen=True, slots=True)
+class HeldGpu:
+    """A GPU a workload holds now, and its share of it (0..1)."""
+
+    node: str
+    uuid: str
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSummary(UsageFigures):
+    """A workload with what it holds now and what it used (since the collector's replay)."""
+
+    info: WorkloadInfo
+    running: bool
+    gpus: float
+    gpu_uuids: list[str]
+    power_watts: float | None
+    memory_used_bytes: float | None
+    usage: Usage
+    held: tuple[HeldGpu, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceSummary(UsageFigures):
+    """Sums over a namespace's workloads."""
+
+    namespace: str
+    workloads: int
+    running: int
+    gpus: float
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerGroup:
+    """One owner of a workload's chain (nearest first) and every workload it owns, by uid."""
+
+    kind: str
+    name: str
+    workloads: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Hierarchy:
+    """A workload's owner chain, each owner's workloads, and its own children (workloads
+    whose owner chain names it), in its namespace."""
+
+    workload: WorkloadSummary
+    owners: list[OwnerGroup]
+    children: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeWorkload:
+    """A workload seen on one node, with the node's GPUs it held (UUIDs)."""
+
+    workload: WorkloadSummary
+    gpus: list[str]
+
+
+class WorkloadQueries:
+    """The workload half of the query core."""
+
+    def __init__(self, index: WorkloadIndex, store: SeriesStore) -> None:
+        self._index = index
+        self._store = store
+
+    def summaries(self, namespace: str | None = None, kind: str | None = None,
+                  running: bool | None = None, name: str | None = None,
+                  selector: Selector | None = None) -> list[WorkloadSummary]:
+        """Every workload, optionally filtered (`name` is the pod or job name), by uid."""
+        out = [self._summary(w) for w in self._index.workloads()
+               if (namespace is None or w.namespace == namespace)
+               and (kind is None or w.kind == kind) and (name is None or w.pod == name)
+               and (selector is None or selector.matches(w.labels))]
+        return [s for s in out if running is None or s.running == running]
+
+    def on_node(self, node: str, uuids: list[str], start_ns: int | None = None,
+                end_ns: int | None = None) -> list[NodeWorkload]:
+        """Workloads holding a GPU of `node` now, or (with a range) whose holdings overlap
+        [start_ns, end_ns], by uid."""
+        found: dict[str, list[str]] = {}
+        for uuid in uuids:
+            if start_ns is None or end_ns is None:
+                shares = self._index.holders(node, uuid)
+            else:
+                shares = tuple(s for _, _, held in self._index.segments(
+                    (node, uuid), start_ns, end_ns + 1) for s in held)
+            for uid in dict.fromkeys(u for u, f in shares if f > 0):
+                found.setdefault(uid, []).append(uuid)
+        return [NodeWorkload(self.summary(uid), gpus) for uid, gpus in sorted(found.items())
+                if self._index.workload(uid) is not None]
+
+    def held_mask(self, node: str, uuid: str, times: npt.NDArray[np.int64],
+                  until_ns: int) -> npt.NDArray[np.bool_]:
+        """At each time (ascending, ns): whether any workload held the GPU; never after
+        `until_ns` (a holding is not taken to outlive the GPU's data)."""
+        mask = np.zeros(times.size, dtype=bool)
+        if not times.size:
+            return mask
+        end = min(int(times[-1]) + 1, until_ns + 1)
+        for a, b, shares in self._index.segments((node, uuid), int(times[0]), end):
+            if any(f > 0 for _, f in shares):
+                mask[np.searchsorted(times, a):np.searchsorted(times, b)] = True
+        return mask
+
+    def segments(self, node: str, uuid: str, start_ns: int,
+                 end_ns: int) -> list[tuple[int, int, tuple[tuple[str, float], ...]]]:
+        """Holdings of one GPU clipped to [start_ns, end_ns): (from, to, shares)."""
+        return self._index.segments((node, uuid), start_ns, end_ns)
+
+    def info(self, uid: str) -> WorkloadInfo | None:
+        """A workload's metadata, or None."""
+        return self._index.workload(uid)
+
+    def hierarchy(self, uid: str) -> Hierarchy:
+        """Owner chain and children of one workload. Raises NotFoundError."""
+        summary = self.summary(uid)
+        info = summary.info
+        peers = [w for w in self._index.workloads() if w.namespace == info.namespace]
+        owned = {w.uid: {(k.lower(), n) for k, n in w.owners} for w in peers}
+        owners = [OwnerGroup(kind, name, [u for u, chain in owned.items()
+                                          if (kind.lower(), name) in chain])
+                  for kind, name in info.owners]
+        me = (info.kind.lower(), info.pod)
+        children = [u for u, chain in owned.items() if u != uid and me in chain]
+        return Hierarchy(summary, owners, children)
+
+    def summary(self, uid: str) -> WorkloadSummary:
+        """One workload. Raises NotFoundError."""
+        info = self._index.workload(uid)
+        if info is None:
+            raise NotFoundError("workload", uid)
+        return self._summary(info)
+
+    def _summary(self, info: WorkloadInfo) -> WorkloadSummary:
+        gpus = 0.0
+        uuids: list[str] = []
+        power: list[float] = []
+        memory: list[float] = []
+        held: list[HeldGpu] = []
+        for node, uuid in sorted(info.devices):
+            fraction = dict(self._index.holders(node, uuid)).get(info.uid, 0.0)
+            if fraction <= 0:
+                continue
+            gpus += fraction
+            uuids.append(uuid)
+            held.append(HeldGpu(node, uuid, fraction))
+            for metric, into in (("power", power), ("mem_used", memory)):
+                latest = self._store.latest((node, uuid, metric))
+                if latest is not None:
+                    into.append(fraction * latest[1])
+        return WorkloadSummary(info, bool(uuids), gpus, uuids, sum(power) if power else None,
+                               sum(memory) if memory else None, self._index.usage(info.uid),
+                               tuple(held))
+
+    def namespaces(self) -> list[NamespaceSummary]:
+        """Usage per namespace, by name."""
+        out = []
+        for namespace, uids in self._index.namespaces().items():
+            items = [self.summary(uid) for uid in uids]
+            total = Usage()
+            for item in items:
+                total.add(item.usage.energy_joules, item.usage.gpu_seconds_allocated,
+                          item.usage.gpu_seconds_busy)
+            out.append(NamespaceSummary(namespace, len(items), sum(i.running for i in items),
+                                        sum(i.gpus for i in items), total))
+        return out
+
+    def series(self, uid: str, metric: str, start: int, step: int, n_points: int, agg: str,
+               aggregate: Aggregate) -> tuple[FloatArray, list[tuple[str, str, FloatArray]]]:
+        """(combined, [(node, gpu, per-device weighted row)]) on the grid start + k * step.
+
+        Raises NotFoundError for an unknown workload or metric.
+        """
+        info = self._index.workload(uid)
+        if info is None:
+            raise NotFoundError("workload", uid)
+        if metric not in METRICS:
+            raise unknown_metric(metric)
+        end = start + (n_points - 1) * step
+        rows, weights = [], []
+        for key in sorted(info.devices):
+            row, weight = self._device_row(key, uid, metric, start, end, step, n_points, agg,
+                                           aggregate)
+            rows.append((key[0], key[1], row))
+            weights.append(weight)
+        combine = Combine.SUM if agg == "count" else METRICS[metric].combine
+        return _combine(rows, weights, combine, n_points), rows
+
+    def _device_row(self, key: tuple[str, str], uid: str, metric: str, start: int, end: int,
+                    step: int, n_points: int, agg: str,
+                    aggregate: Aggregate) -> tuple[FloatArray, FloatArray]:
+        """The device's aggregated values where the workload held it, times its fraction."""
+        ts, vals = self._store.read((key[0], key[1], metric), start - step + 1, end)
+        charge(int(ts.size))
+        fraction = np.zeros(ts.size)
+        for a, b, shares in self._index.segments(key, start - step + 1, end + 1):
+            held = dict(shares).get(uid, 0.0)
+            fraction[(ts >= a) & (ts < b)] = held
+        keep = fraction > 0
+        row = aggregate(ts[keep], vals[keep], start, step, n_points, agg)
+        weight = aggregate(ts[keep], fraction[keep].astype(np.float32), start, step,
+                           n_points, "avg")
+        if agg == "count":  # samples taken while held, not a share of them
+            return row, weight
+        return row * weight, weight
+
+
+def _combine(rows: list[tuple[str, str, FloatArray]], weights: list[FloatArray],
+             combine: Combine, n_points: int) -> FloatArray:
+    if not rows:
+        return np.full(n_points, np.nan)
+    values = np.vstack([r[2] for r in rows])
+    w = np.vstack(weights)
+    present = ~np.isnan(values).all(axis=0)
+    total = np.nansum(values, axis=0)
+    out = np.full(n_points, np.nan)
+    if combine is Combine.SUM:
+        out[present] = total[present]
+    else:
+        out[present] = total[present] / np.nansum(w, axis=0)[present]
+    return out

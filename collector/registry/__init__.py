@@ -1,0 +1,1 @@
+"""What the collector knows of nodes and workloads: written by ingest, read by query."""
