@@ -23,6 +23,7 @@ import numpy.typing as npt
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gputel.agent.attribution.model import AttributionStats
 from gputel.agent.backends.base import Buffered, DeviceInfo
 from gputel.agent.handoff import TickHandoff
 from gputel.agent.outbox import Outbox
@@ -340,7 +341,8 @@ class AgentCollector(Collector):
                  metric_ids: tuple[str, ...], sampler: Sampler, outbox: Outbox,
                  stream: StreamClient, *, handoff: TickHandoff | None = None,
                  field_errors: Callable[[], Mapping[str, int]] | None = None,
-                 attribution_up: Callable[[], bool | None] | None = None) -> None:
+                 attribution_up: Callable[[], bool | None] | None = None,
+                 attribution_stats: AttributionStats | None = None) -> None:
         self._node = node
         self._backend = backend
         self._devices = devices
@@ -351,6 +353,7 @@ class AgentCollector(Collector):
         self._handoff = handoff
         self._field_errors = field_errors
         self._attribution_up = attribution_up
+        self._attribution_stats = attribution_stats
 
     def collect(self) -> Iterator[Metric]:
         """Yield the agent's counters and gauges."""
@@ -446,3 +449,13 @@ class AgentCollector(Collector):
             yield GaugeMetricFamily("gputel_agent_attribution_up",
                                     "1 while GPU-to-pod attribution works (kubelet reachable).",
                                     value=int(up))
+        a = self._attribution_stats
+        if a is not None:
+            yield CounterMetricFamily(
+                "gputel_agent_attribution_changes_dropped",
+                "Attribution changes dropped, oldest first, while the frame writer stalled.",
+                value=a.changes_dropped)
+            yield CounterMetricFamily(
+                "gputel_agent_attribution_updates_dropped",
+                "Workload metadata updates dropped, oldest first, while the frame writer "
+                "stalled.", value=a.workload_updates_dropped)

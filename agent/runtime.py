@@ -94,6 +94,7 @@ class Agent:
         self.registry.register(AgentCollector(
             self.config.node, self.backend.name, devices, metrics, self.sampler, self.outbox,
             self.stream, handoff=self.handoff, attribution_up=self._attribution_up,
+            attribution_stats=self.attributor.stats if self.attributor is not None else None,
             field_errors=(lambda: self.backend.field_errors)  # type: ignore[attr-defined]
             if hasattr(self.backend, "field_errors") else None))
         self.http = AgentHTTPServer(self.config.http_host, self.config.http_port, self.registry,

@@ -1,6 +1,7 @@
 """Agent overhead: CPU (% of one core) and RSS (MiB) of sampling + batching + encoding.
 
-Drives the real agent pipeline (Sampler -> Batcher -> Outbox, frames serialised and
+Drives the real agent pipeline as `agent.runtime` wires it (Sampler -> tick: TickWindow
+for /metrics + TickHandoff -> frame writer thread: Batcher -> Outbox, frames serialised and
 acknowledged locally by a thread standing in for the stream) over 8 GPUs at 10 Hz and
 100 Hz, for the sim backend and for the NVML backend over the fake pynvml
 (tests/fakes/fake_pynvml.py), which builds the same ctypes structures pynvml builds.
@@ -13,6 +14,8 @@ DRIVER_LATENCY_S with their sources. Run:
     .venv/bin/python benchmarks/agent_overhead.py [--seconds 20] [--gpus 8]
     .venv/bin/python benchmarks/agent_overhead.py --threads-breakdown --seconds 10
     .venv/bin/python benchmarks/agent_overhead.py --fake-costs
+    .venv/bin/python benchmarks/agent_overhead.py --only nvml:100 --seconds 20
+    .venv/bin/python benchmarks/agent_overhead.py --profile nvml:100 --seconds 10
 """
 
 from __future__ import annotations
@@ -101,25 +104,15 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
     import psutil  # noqa: PLC0415
 
     import gputel.agent.runtime  # noqa: F401, PLC0415 - the agent's imports count in its RSS
-    from gputel.agent.batcher import Batcher  # noqa: PLC0415
-    from gputel.agent.clock import SystemClock  # noqa: PLC0415
-    from gputel.agent.outbox import Outbox  # noqa: PLC0415
-    from gputel.agent.sampler import Sampler  # noqa: PLC0415
-
     backend = make_backend(kind, gpus)
     backend.open()
-    outbox = Outbox()
-    def emit(frame: Any, ticks: int) -> None:  # as agent.runtime wires it
-        outbox.put_frame(frame, ticks)
-
-    batcher = Batcher(len(backend.devices()), len(backend.metrics()),
-                      max(1, round(rate_hz)), emit)
-    sampler = Sampler(backend, rate_hz, batcher.add, SystemClock())
+    sampler, handoff, batcher, outbox = _pipeline(backend, rate_hz)
     alive = threading.Event()
     alive.set()
     sent_bytes = [0]
     acker = threading.Thread(target=_ack_loop, args=(outbox, alive, sent_bytes), daemon=True)
     acker.start()
+    handoff.start()
     sampler.start()
     time.sleep(WARMUP_S)
     ticks0, cpu0, wall0 = sampler.stats.ticks, time.process_time(), time.monotonic()
@@ -127,6 +120,7 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     ticks = sampler.stats.ticks - ticks0
     sampler.stop()
+    handoff.stop()
     batcher.flush()
     outbox.wait_drained(5.0)
     alive.clear()
@@ -142,8 +136,68 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
                 resource.RUSAGE_SELF).ru_maxrss / 1024,
             "ticks": ticks, "ticks_missed": sampler.stats.ticks_missed,
             "max_read_ms": 1e3 * sampler.stats.max_read_seconds,
+            "ticks_dropped": handoff.stats.ticks_dropped,
             "samples_acked": outbox.stats.samples_acked, "frames_acked": outbox.stats.frames_acked,
             "bytes_sent": sent_bytes[0]}
+
+
+def _pipeline(backend: Any, rate_hz: float) -> tuple[Any, Any, Any, Any]:
+    """Sampler, hand-off, batcher and outbox, wired as agent.runtime.Agent.start wires them."""
+    from gputel.agent.batcher import Batcher  # noqa: PLC0415
+    from gputel.agent.clock import SystemClock  # noqa: PLC0415
+    from gputel.agent.exporter import TickWindow  # noqa: PLC0415
+    from gputel.agent.handoff import TickHandoff  # noqa: PLC0415
+    from gputel.agent.outbox import Outbox  # noqa: PLC0415
+    from gputel.agent.runtime import HANDOFF_SECONDS  # noqa: PLC0415
+    from gputel.agent.sampler import Sampler  # noqa: PLC0415
+
+    outbox = Outbox()
+    ticks = max(1, round(rate_hz))  # one frame a second
+    n_devices, n_metrics = len(backend.devices()), len(backend.metrics())
+    batcher = Batcher(n_devices, n_metrics, ticks, outbox.put_frame)
+    handoff = TickHandoff(batcher.add, max(2 * ticks, round(rate_hz * HANDOFF_SECONDS)))
+    window = TickWindow(n_devices, n_metrics)
+
+    def on_tick(ts_ns: int, reading: Any) -> None:  # Agent._on_tick, without attribution
+        window.observe(ts_ns, reading.values, reading.buffered)
+        handoff.put(ts_ns, reading)
+
+    return Sampler(backend, rate_hz, on_tick, SystemClock()), handoff, batcher, outbox
+
+
+def profile_sampler(kind: str, rate_hz: float, seconds: float, gpus: int, top: int) -> str:
+    """cProfile of the sampler thread alone (its run loop), as the pipeline runs."""
+    import cProfile  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import pstats  # noqa: PLC0415
+
+    backend = make_backend(kind, gpus)
+    backend.open()
+    sampler, handoff, _batcher, outbox = _pipeline(backend, rate_hz)
+    profiler = cProfile.Profile()
+    loop = sampler._loop  # profile exactly the tick thread's work
+
+    def profiled() -> None:
+        profiler.runcall(loop)
+
+    sampler._loop = profiled
+    alive = threading.Event()
+    alive.set()
+    acker = threading.Thread(target=_ack_loop, args=(outbox, alive, [0]), daemon=True)
+    acker.start()
+    handoff.start()
+    sampler.start()
+    time.sleep(seconds)
+    sampler.stop()
+    handoff.stop()
+    alive.clear()
+    outbox.wake()
+    backend.close()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return f"{sampler.stats.ticks} ticks\n" + out.getvalue()
 
 
 def threads_breakdown(rate_hz: float, seconds: float, gpus: int) -> dict[str, float]:
@@ -218,7 +272,15 @@ def main() -> None:
                         help="NVML backend alone: per-device threads against one thread")
     parser.add_argument("--fake-costs", action="store_true",
                         help="microseconds per call of the fake pynvml")
+    parser.add_argument("--only", nargs="*", metavar="BACKEND:RATE",
+                        help="run only these rows, e.g. nvml:100 null:100")
+    parser.add_argument("--profile", metavar="BACKEND:RATE",
+                        help="cProfile the sampler thread of one configuration")
     args = parser.parse_args()
+    if args.profile:
+        kind, rate = args.profile.split(":")
+        print(profile_sampler(kind, float(rate), args.seconds, args.gpus, 25))
+        return
     if args.fake_costs:
         print("| fake pynvml call | us per call |\n|---|---|")
         for name, us in fake_call_costs().items():
@@ -236,16 +298,17 @@ def main() -> None:
         print(json.dumps(run_one(args.one[0], float(args.one[1]), args.seconds, args.gpus)))
         return
     rows = []
-    for kind in CONFIGS:
-        for rate in RATES:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", kind, str(rate), "--seconds",
-                 str(args.seconds), "--gpus", str(args.gpus)],
-                check=False, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
-            if out.returncode != 0:
-                raise SystemExit(f"{kind} at {rate} Hz failed:\n{out.stderr}")
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(_row(rows[-1]), file=sys.stderr, flush=True)
+    todo = ([(k, float(r)) for k, r in (o.split(":") for o in args.only)] if args.only
+            else [(kind, rate) for kind in CONFIGS for rate in RATES])
+    for kind, rate in todo:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", kind, str(rate), "--seconds",
+             str(args.seconds), "--gpus", str(args.gpus)],
+            check=False, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+        if out.returncode != 0:
+            raise SystemExit(f"{kind} at {rate} Hz failed:\n{out.stderr}")
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(_row(rows[-1]), file=sys.stderr, flush=True)
     _print_table(rows)
 
 

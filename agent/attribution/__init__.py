@@ -5,11 +5,12 @@ Public surface: `Attributor` (observe per tick, drain changes), its inputs
 `PodLogDirectory`) and outputs (`Share`, `Workload`, `Change`).
 """
 
-from gputel.agent.attribution.attributor import AttributionStats, AttributionView, Attributor
+from gputel.agent.attribution.attributor import AttributionView, Attributor
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
 from gputel.agent.attribution.model import (
     Allocation,
     AllocationSource,
+    AttributionStats,
     Change,
     ProcessSample,
     Share,

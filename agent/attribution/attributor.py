@@ -23,6 +23,8 @@ split is recomputed; a kubelet List over its unix socket ~0.2 ms, at most every
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -33,6 +35,7 @@ from gputel.agent.attribution.identity import PodMetadata, WorkloadBook
 from gputel.agent.attribution.model import (
     Allocation,
     AllocationSource,
+    AttributionStats,
     Change,
     DeviceLike,
     ProcessSample,
@@ -42,6 +45,10 @@ from gputel.agent.attribution.model import (
 from gputel.agent.attribution.podlogs import PodLogDirectory
 
 _NO_PROCESS = ProcessOrigin("process")
+# Changes and workload updates waiting for the frame writer, which drains them every
+# frame (~1 s); these bounds only bite while it is stalled.
+MAX_PENDING_CHANGES = 65_536
+MAX_PENDING_UPDATES = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +66,6 @@ class AttributionView:
 _EMPTY_VIEW = AttributionView(MappingProxyType({}), MappingProxyType({}))
 
 
-@dataclass(slots=True)
-class AttributionStats:
-    """Counters for the agent's /metrics."""
-
-    observes: int = 0
-    recomputes: int = 0
-    changes: int = 0
-    pids_resolved: int = 0
-    pods_unjoined: int = 0
-
-
 class Attributor:
     """Per-device workload shares over time, from PodResources, /proc cgroups and process lists.
 
@@ -79,19 +75,24 @@ class Attributor:
     from one thread (the sampler's); `view()`, `current()` and `workloads()` from any
     thread: they return the snapshot published at the end of the last tick that changed
     something, swapped whole, never a dict the sampler thread is changing.
+    `drain_changes()` and `drain_workload_updates()` are the frame writer's, on its own
+    thread: what they hand over is held under a lock and bounded (oldest dropped, counted).
     """
 
     def __init__(self, devices: Sequence[DeviceLike], poller: AllocationSource | None = None,
                  resolver: CgroupResolver | None = None, pod_logs: PodLogDirectory | None = None,
                  pod_metadata: PodMetadata | None = None,
-                 fraction_threshold: float = 0.05) -> None:
+                 fraction_threshold: float = 0.05, *,
+                 max_pending_changes: int = MAX_PENDING_CHANGES,
+                 max_pending_updates: int = MAX_PENDING_UPDATES) -> None:
         self._indices = frozenset(d.index for d in devices)
         self._children = _mig_children(devices)
         self._parent_of = {c: p for p, kids in self._children.items() for c in kids}
         self._poller = poller
         self._resolver = resolver
         self._pod_logs = pod_logs
-        self._book = WorkloadBook(pod_metadata)
+        self.stats = AttributionStats()
+        self._book = WorkloadBook(pod_metadata, max_pending_updates, self.stats)
         self._threshold = fraction_threshold
         self._generation = 0
         self._allocs: Mapping[int, tuple[Allocation, ...]] = {}
@@ -101,11 +102,12 @@ class Attributor:
         self._origins: dict[int, ProcessOrigin] = {}
         self._pid_uid: dict[int, str] = {}
         self._shares: dict[int, tuple[Share, ...]] = {}
-        self._changes: list[Change] = []
+        self._changes: deque[Change] = deque()
+        self._max_changes = max_pending_changes
+        self._changes_lock = threading.Lock()
         self._view = _EMPTY_VIEW
         self._shares_moved = False
         self._book_version = self._book.version
-        self.stats = AttributionStats()
 
     @property
     def available(self) -> bool:
@@ -148,8 +150,14 @@ class Attributor:
             self._poller.close()
 
     def drain_changes(self) -> list[Change]:
-        """Changes since the last call, in tick order: (ts_ns, device index, shares)."""
-        changes, self._changes = self._changes, []
+        """Changes since the last call, in tick order: (ts_ns, device index, shares).
+
+        Any thread (the frame writer's). At most `max_pending_changes` wait: beyond that
+        the oldest is dropped and counted; each change names a device's every holder, so
+        the latest change of each device still gives who holds it.
+        """
+        with self._changes_lock:
+            changes, self._changes = list(self._changes), deque()
         return changes
 
     def view(self) -> AttributionView:
@@ -169,8 +177,17 @@ class Attributor:
         return self._view.workloads
 
     def drain_workload_updates(self) -> list[Workload]:
-        """Workloads new, or whose metadata changed, since the last call."""
+        """Workloads new, or whose metadata changed, since the last call, oldest first.
+
+        Any thread (the frame writer's, every frame). At most `max_pending_updates` wait:
+        beyond that the oldest is dropped and counted.
+        """
         return self._book.drain_updates()
+
+    @property
+    def pending_workload_updates(self) -> int:
+        """How many workload updates wait for drain_workload_updates()."""
+        return self._book.pending_updates
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -250,7 +267,11 @@ class Attributor:
             self._shares[index] = shares
         else:
             self._shares.pop(index, None)
-        self._changes.append(Change(ts_ns, index, shares))
+        with self._changes_lock:
+            if len(self._changes) >= self._max_changes:
+                self._changes.popleft()
+                self.stats.changes_dropped += 1
+            self._changes.append(Change(ts_ns, index, shares))
         self._shares_moved = True
         self.stats.changes += 1
 

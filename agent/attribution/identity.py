@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Mapping
 
-from gputel.agent.attribution.model import Workload
+from gputel.agent.attribution.model import AttributionStats, Workload
 
 PodMetadata = Callable[[str, str], tuple[Mapping[str, str], tuple[tuple[str, str], ...]]]
 """(namespace, pod name) -> (labels, owner chain); called once per new pod, must not raise."""
 
 
 class WorkloadBook:
-    """Every workload seen, with the updates not yet drained.
+    """Every workload still held, with the updates not yet drained (at most `max_updates`).
 
     A pod keeps the id it was first given for as long as it is seen: its UID when
     the UID was known at that moment, else "namespace/name". A UID learned later is
@@ -19,10 +20,16 @@ class WorkloadBook:
     do not split in two.
     """
 
-    def __init__(self, pod_metadata: PodMetadata | None = None) -> None:
+    def __init__(self, pod_metadata: PodMetadata | None = None, max_updates: int = 4_096,
+                 stats: AttributionStats | None = None) -> None:
+        if max_updates < 1:
+            raise ValueError("the workload book keeps at least one pending update")
         self._pod_metadata = pod_metadata
         self._workloads: dict[str, Workload] = {}
-        self._updates: dict[str, Workload] = {}
+        self._updates: dict[str, Workload] = {}  # oldest first; drained on another thread
+        self._updates_lock = threading.Lock()
+        self._max_updates = max_updates
+        self._stats = stats or AttributionStats()
         self._pod_ids: dict[tuple[str, str], str] = {}
         self._names: dict[str, tuple[str, str]] = {}  # pod UID -> (namespace, name)
         self.version = 0  # moves whenever what all() returns changes
@@ -36,10 +43,15 @@ class WorkloadBook:
         return self._workloads
 
     def drain_updates(self) -> list[Workload]:
-        """Workloads new or changed since the last call."""
-        updates = list(self._updates.values())
-        self._updates.clear()
-        return updates
+        """Workloads new or changed since the last call, oldest first; any thread."""
+        with self._updates_lock:
+            updates, self._updates = self._updates, {}
+        return list(updates.values())
+
+    @property
+    def pending_updates(self) -> int:
+        """How many updates wait for drain_updates()."""
+        return len(self._updates)
 
     def name_of(self, pod_uid: str) -> tuple[str, str] | None:
         """(namespace, name) of a pod UID, if the join is known."""
@@ -74,9 +86,18 @@ class WorkloadBook:
         """Add or replace a workload; an actual change is queued for drain_updates."""
         if self._workloads.get(workload.uid) != workload:
             self._workloads[workload.uid] = workload
-            self._updates[workload.uid] = workload
+            self._queue_update(workload)
             self.version += 1
         return workload.uid
+
+    def _queue_update(self, workload: Workload) -> None:
+        """Queue the newest metadata of a workload; beyond the bound drop the oldest, counted."""
+        with self._updates_lock:
+            self._updates.pop(workload.uid, None)  # re-queued at the end: newest last
+            self._updates[workload.uid] = workload
+            if len(self._updates) > self._max_updates:
+                del self._updates[next(iter(self._updates))]
+                self._stats.workload_updates_dropped += 1
 
     def retain(self, live: Collection[str], live_pod_uids: Collection[str]) -> None:
         """Forget workloads not in `live` and joins of pods whose UID is not live."""

@@ -98,6 +98,20 @@ class AllocationSource(Protocol):
         """Release the connection; idempotent."""
 
 
+@dataclass(slots=True)
+class AttributionStats:
+    """Counters for the agent's /metrics."""
+
+    observes: int = 0
+    recomputes: int = 0
+    changes: int = 0
+    pids_resolved: int = 0
+    pods_unjoined: int = 0
+    # Pending for the frame writer beyond their bounds (it stalled): oldest dropped.
+    changes_dropped: int = 0
+    workload_updates_dropped: int = 0
+
+
 class Change(NamedTuple):
     """From tick `ts_ns` (Unix ns) on, device `device_index` is held by `shares` (empty: nobody)."""
 

@@ -21,6 +21,13 @@ at once (counted, not retried: resending the same bytes cannot succeed). Within 
 series samples go out in timestamp order, one per millisecond; a sample at or before
 one already sent for its series is dropped and counted (`dropped["out_of_order"]`),
 since receivers refuse it.
+
+The series table (labels -> id, encoded labels, newest sent) is bounded too: a series
+not written for `series_idle_seconds` is forgotten (`series_forgotten["idle"]`), and
+beyond `max_series` the least recently written go first (`series_forgotten["cap"]`),
+so holder labels of pods long gone do not pile up. A series with samples still queued
+or in flight is never forgotten (the cap can be passed by those while the receiver is
+away). A forgotten series that comes back is a new entry; its id may be one reused.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ NO_HOLDER: Holder = ("", "", "")
 # first entry in force at the first ns. The collector's WorkloadIndex answers it.
 HolderLookup = Callable[[str, str, int, int], Sequence[tuple[int, Holder]]]
 MAX_PLANS = 65_536  # cached label layouts (device x metric set x holder); rebuilt when cleared
+_NEVER = np.iinfo(np.int64).min
 
 
 def remote_series_name(agent_series: str) -> str:
@@ -83,6 +91,8 @@ class RemoteWriteConfig:
     backoff_max_seconds: float = 5.0
     retry_deadline_seconds: float = 300.0
     headers: tuple[tuple[str, str], ...] = ()  # e.g. ("Authorization", "Bearer ..."), tenant
+    series_idle_seconds: float = 600.0  # a series not written for this long is forgotten
+    max_series: int = 200_000  # beyond this the least recently written series are forgotten
 
 
 @dataclass(slots=True)
@@ -98,6 +108,7 @@ class RemoteWriteStats:
     requests: int = 0
     requests_failed: int = 0
     last_error: str = ""
+    series_forgotten: dict[str, int] = field(default_factory=lambda: {"idle": 0, "cap": 0})
 
 
 class DeviceLike(Protocol):
@@ -152,6 +163,8 @@ class RemoteWriter:
                  holders: HolderLookup | None = None) -> None:
         if config.batch_samples < 1 or config.max_queue_samples < config.batch_samples:
             raise ValueError("remote write needs 1 <= batch_samples <= max_queue_samples")
+        if config.max_series < 1 or config.series_idle_seconds <= 0:
+            raise ValueError("remote write needs max_series >= 1 and series_idle_seconds > 0")
         self.config = config
         self.stats = RemoteWriteStats()
         self._client = client or httpx.Client(timeout=config.timeout_seconds)
@@ -159,9 +172,16 @@ class RemoteWriter:
         self._monotonic = monotonic
         self._time_ns = time_ns
         self._ids: dict[SeriesLabels, int] = {}
-        self._series_bytes: list[bytes] = []  # per series, its encoded labels
-        # Per series id, the newest timestamp sent (ms); grown as series appear.
-        self._last_sent = np.full(1024, np.iinfo(np.int64).min, dtype=np.int64)
+        self._series_bytes: list[bytes] = []  # per series id, its encoded labels
+        self._labels: list[SeriesLabels | None] = []  # per series id; None once forgotten
+        self._free: list[int] = []  # ids of forgotten series, to reuse
+        # Per series id, the newest timestamp sent (ms) and when it was last queued
+        # (monotonic s); grown as series appear.
+        self._last_sent = np.full(1024, _NEVER, dtype=np.int64)
+        self._last_written = np.zeros(1024, dtype=np.float64)
+        self._inflight: frozenset[int] = frozenset()  # series ids of the batch being sent
+        self._sweep_every = min(60.0, config.series_idle_seconds / 4)
+        self._next_sweep = monotonic() + self._sweep_every
         self._holders = holders
         self._plans: dict[tuple[str, str, int, tuple[str, ...], Holder], _BlockPlan] = {}
         self._queue: deque[_Chunk] = deque()
@@ -180,10 +200,10 @@ class RemoteWriter:
 
         `series_labels` must name the metric as `__name__`. Raises ValueError otherwise.
         """
-        with self._cond:
-            series = self._series_id(series_labels)
         vals = np.asarray(values, dtype=np.float64).reshape(1, -1)
-        return self._put((series,), np.asarray(ts_ns, dtype=np.int64), vals)
+        with self._cond:  # one hold from id to queue: a sweep cannot forget it in between
+            series = self._series_id(series_labels)
+            return self._put((series,), np.asarray(ts_ns, dtype=np.int64), vals)
 
     def enqueue_blocks(self, node: str, devices: Sequence[DeviceLike],
                        metric_ids: Sequence[str], blocks: Iterable[Block]) -> int:
@@ -198,11 +218,12 @@ class RemoteWriter:
         for block in blocks:
             device = devices[block.device]
             for first, last, holder in self._holder_spans(node, device, block.ts_ns):
-                plan = self._plan(node, device, metric_ids, block.metrics, holder)
-                if plan.series:
-                    values = (block.values[plan.rows, first:last].astype(np.float64)
-                              * plan.scales[:, None])
-                    queued += self._put(plan.series, block.ts_ns[first:last], values)
+                with self._cond:  # plan to queue in one hold: its ids stay valid
+                    plan = self._plan(node, device, metric_ids, block.metrics, holder)
+                    if plan.series:
+                        values = (block.values[plan.rows, first:last].astype(np.float64)
+                                  * plan.scales[:, None])
+                        queued += self._put(plan.series, block.ts_ns[first:last], values)
         return queued
 
     def _holder_spans(self, node: str, device: DeviceLike, ts_ns: npt.NDArray[np.int64],
@@ -254,27 +275,85 @@ class RemoteWriter:
         if series is None:
             if not any(k == "__name__" and v for k, v in series_labels):
                 raise ValueError(f"series labels {series_labels!r} have no __name__")
-            series = len(self._series_bytes)
+            header = write_request.series_header(series_labels)
+            if self._free:
+                series = self._free.pop()
+                self._series_bytes[series] = header
+                self._labels[series] = series_labels
+                self._last_sent[series] = _NEVER
+            else:
+                series = len(self._series_bytes)
+                self._series_bytes.append(header)
+                self._labels.append(series_labels)
+                self._grow(series + 1)
             self._ids[series_labels] = series
-            self._series_bytes.append(write_request.series_header(series_labels))
-            if series >= self._last_sent.size:
-                grown = np.full(2 * self._last_sent.size, np.iinfo(np.int64).min, np.int64)
-                grown[:self._last_sent.size] = self._last_sent
-                self._last_sent = grown
+            self._last_written[series] = self._monotonic()
         return series
+
+    def _grow(self, size: int) -> None:
+        """Make the per-series arrays hold `size` ids (caller holds the lock)."""
+        if size <= self._last_sent.size:
+            return
+        old = self._last_sent.size
+        self._last_sent = np.concatenate([self._last_sent, np.full(old, _NEVER, np.int64)])
+        self._last_written = np.concatenate([self._last_written, np.zeros(old)])
+
+    def series(self) -> int:
+        """Series in the table now."""
+        with self._cond:
+            return len(self._ids)
+
+    def _forget_stale(self, now: float) -> None:
+        """Forget series idle too long, then the oldest beyond the cap (caller holds the lock)."""
+        idle: list[int] = []
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_every
+            n = len(self._labels)
+            cutoff = now - self.config.series_idle_seconds
+            idle = [s for s in np.flatnonzero(self._last_written[:n] < cutoff).tolist()
+                    if self._labels[s] is not None]
+        over = len(self._ids) - self.config.max_series
+        if not idle and over <= 0:
+            return
+        busy = self._inflight.union(*(c.series for c in self._queue))
+        idle = [s for s in idle if s not in busy]
+        self._forget(idle, "idle")
+        over -= len(idle)
+        if over > 0:  # 1 % more than needed, so a steady stream of new series sorts rarely
+            over += self.config.max_series // 100
+            live = np.fromiter((s for s in self._ids.values() if s not in busy), np.int64)
+            oldest = live[np.argsort(self._last_written[live], kind="stable")[:over]]
+            self._forget(oldest.tolist(), "cap")
+
+    def _forget(self, ids: list[int], reason: str) -> None:
+        if not ids:
+            return
+        for s in ids:
+            labels = self._labels[s]
+            assert labels is not None
+            del self._ids[labels]
+            self._labels[s] = None
+            self._series_bytes[s] = b""
+            self._free.append(s)
+        self._plans.clear()  # plans name series ids
+        self.stats.series_forgotten[reason] += len(ids)
 
     def _put(self, series: tuple[int, ...], ts_ns: npt.NDArray[np.int64],
              values: npt.NDArray[np.float64]) -> int:
+        """Queue a chunk of these series (caller holds the lock since it resolved the ids)."""
         per_tick = np.count_nonzero(~np.isnan(values), axis=0)
-        chunk = _Chunk(series, ts_ns // 1_000_000, values, per_tick, self._monotonic())
+        now = self._monotonic()
+        chunk = _Chunk(series, ts_ns // 1_000_000, values, per_tick, now)
         samples = chunk.samples
         if not samples:
             return 0
         with self._cond:
+            self._last_written[list(series)] = now
             self._queue.append(chunk)
             self._queued += samples
             self.stats.enqueued += samples
             self._trim()
+            self._forget_stale(now)
             if self._queued >= self.config.batch_samples:
                 self._cond.notify()
         return samples
@@ -347,6 +426,7 @@ class RemoteWriter:
                 with self._cond:
                     self._queued -= sum(c.samples for c in batch)
                     self._inflight_oldest_ms = None
+                    self._inflight = frozenset()
 
     def _take_batch(self) -> list[_Chunk] | None:
         """Wait for a full batch, the oldest chunk's deadline, or closing; None to stop."""
@@ -375,6 +455,7 @@ class RemoteWriter:
                     batch.append(self._take_head(k))
                 taken += batch[-1].samples
             self._inflight_oldest_ms = min(int(c.ts_ms[0]) for c in batch)
+            self._inflight = frozenset().union(*(c.series for c in batch))
             return batch
 
     def _take_head(self, ticks: int) -> _Chunk:

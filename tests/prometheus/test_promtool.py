@@ -54,6 +54,8 @@ def test_every_collector_family_passes_promtool(tmp_path: Path) -> None:
     for family in ("gputel_collector_ack_latency_seconds_bucket",
                    "gputel_collector_store_rollup_rows{tier=\"10s\"}",
                    "gputel_collector_remote_write_lag_seconds",
+                   'gputel_collector_remote_write_series_forgotten_total{reason="idle"} 0.0',
+                   "gputel_collector_remote_write_series 0.0",
                    "gputel_workload_energy_joules_total{",
                    'gputel_namespace_gpu_utilization_percent{namespace="ml"} 96.5',
                    'gputel_namespace_gpus{namespace="serving"} 0.5'):

@@ -286,3 +286,83 @@ def test_the_workload_index_names_the_largest_holder_in_force_at_each_time() -> 
     assert index.largest_holders("n", "GPU-0", 150, 400) == [
         (150, ("a", "ml", "main")), (200, ("b", "ml", "main")), (300, ("", "", ""))]
     assert index.largest_holders("n", "GPU-9", 0, 10) == [(0, ("", "", ""))]
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _sent_series(receiver: _Receiver) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for request in receiver.requests:
+        for series in request.timeseries:
+            name = next(lb.value for lb in series.labels if lb.name == "__name__")
+            out.setdefault(name, []).extend(s.timestamp for s in series.samples)
+    return out
+
+
+def _table_writer(receiver: _Receiver, clock: _Clock, **overrides: object) -> RemoteWriter:
+    config = RemoteWriteConfig(**{"url": "http://rw.test/api/v1/write",  # type: ignore[arg-type]
+                                  "batch_samples": 1, **overrides})
+    return RemoteWriter(config, client=httpx.Client(transport=httpx.MockTransport(receiver)),
+                        monotonic=clock)
+
+
+def test_series_idle_for_longer_than_the_limit_are_forgotten(receiver: _Receiver) -> None:
+    """Issue 12 review: the series table never shrank, so with holder labels it grew with
+    every pod that ever held a GPU."""
+    clock = _Clock()
+    writer = _table_writer(receiver, clock, series_idle_seconds=600.0)
+    writer.start()
+    ms = 1_700_000_000_000
+    for pod in range(50):  # 50 pods, each one sample, all sent
+        writer.enqueue((("__name__", "gputel_w"), ("pod", f"p{pod}")),
+                       np.array([(ms + 1000) * 10**6]), np.ones(1))
+    wait_until(lambda: writer.stats.sent == 50, timeout=10, what="the 50 samples sent")
+    assert writer.series() == 50
+    clock.now += 601.0
+    writer.enqueue(_labels("gputel_late"), np.array([ms * 10**6]), np.ones(1))
+    assert writer.series() == 1
+    assert writer.stats.series_forgotten == {"idle": 50, "cap": 0}
+    # A new series reusing a forgotten id keeps none of its past: its samples, older than
+    # the ones the forgotten series sent, are not refused as out of order.
+    wait_until(lambda: writer.stats.sent == 51, timeout=10, what="the new series sent")
+    assert writer.stop(timeout=5)
+    assert _sent_series(receiver)["gputel_late"] == [ms]
+    assert writer.stats.dropped["out_of_order"] == 0
+
+
+def test_series_beyond_the_cap_go_least_recently_written_first(receiver: _Receiver) -> None:
+    clock = _Clock()
+    writer = _table_writer(receiver, clock, max_series=3)
+    writer.start()
+    ms = 1_700_000_000_000
+    for k, name in enumerate(["gputel_a", "gputel_b", "gputel_c", "gputel_a", "gputel_d"]):
+        clock.now += 1.0
+        writer.enqueue(_labels(name), np.array([(ms + k) * 10**6]), np.ones(1))
+        wait_until(lambda k=k: writer.stats.sent == k + 1, timeout=10, what="sent")
+    assert writer.series() == 3
+    assert writer.stats.series_forgotten == {"idle": 0, "cap": 1}
+    writer.enqueue(_labels("gputel_b"), np.array([(ms + 9) * 10**6]), np.ones(1))  # back: new
+    assert writer.stop(timeout=5)
+    assert writer.stats.series_forgotten["cap"] == 2  # c, the oldest left, made room
+    assert _sent_series(receiver)["gputel_b"] == [ms + 1, ms + 9]
+
+
+def test_series_with_samples_still_queued_are_kept() -> None:
+    clock = _Clock()
+    writer = RemoteWriter(RemoteWriteConfig("http://127.0.0.1:9/api/v1/write", batch_samples=1,
+                                            max_series=1), monotonic=clock)
+    for name in ("gputel_a", "gputel_b"):  # never started: both stay queued
+        writer.enqueue(_labels(name), np.array([10**18]), np.ones(1))
+    clock.now += 10_000.0
+    writer.enqueue(_labels("gputel_a"), np.array([10**18 + 10**6]), np.ones(1))
+    assert writer.series() == 2
+    assert writer.stats.series_forgotten == {"idle": 0, "cap": 0}
+    assert not writer.stop(timeout=0)

@@ -282,6 +282,16 @@ class CollectorCollector(Collector):
         for reason, count in sorted(r.dropped.items()):
             dropped.add_metric([reason], count)
         yield dropped
+        yield GaugeMetricFamily(f"{prefix}_series", "Series in the remote writer's table.",
+                                value=self._remote.series())
+        forgotten = CounterMetricFamily(f"{prefix}_series_forgotten",
+                                        "Series dropped from the remote writer's table, by "
+                                        "reason (idle: not written for the idle limit; cap: "
+                                        "least recently written beyond the bound).",
+                                        labels=("reason",))
+        for reason, count in sorted(r.series_forgotten.items()):
+            forgotten.add_metric([reason], count)
+        yield forgotten
 
     def _node_metrics(self) -> Iterator[Metric]:
         nodes = self._query.list_nodes()
