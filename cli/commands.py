@@ -115,6 +115,8 @@ def _limit_config(args: argparse.Namespace) -> dict[str, Any]:
                                node_ttl_ns=int(args.node_ttl * 1e9)),
         "max_memory_bytes": args.max_memory, "retry_after_seconds": args.retry_after,
         "mtls_any_node": args.mtls_any_node == "on",
+        "workload_retention_seconds": args.workload_retention,
+        "max_workloads": args.max_workloads,
         "http_max_connections": args.http_max_connections,
         "http_header_timeout_seconds": args.http_header_timeout,
         "query_limits": QueryLimits(args.query_max_series_points, args.query_max_samples,

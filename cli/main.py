@@ -111,6 +111,10 @@ def _ingest_limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> N
           "acknowledged, over every stream; readers wait past it", o.size)
     o.add(p, env, "--node-ttl", "24h", "a node with no stream is forgotten after this long",
           o.duration(60, 10 * 365 * 86400))
+    o.add(p, env, "--workload-retention", "24h", "how long an ended workload is kept",
+          o.duration(60, 10 * 365 * 86400))
+    o.add(p, env, "--max-workloads", 10_000, "workloads held; the oldest ended go first",
+          o.ranged(int, 10, 10**7))
     o.add(p, env, "--retry-after", "5s", "how long a refused agent is told to wait "
           "(storage failing, a limit reached)", o.duration(0.1, 3600))
     o.add(p, env, "--mtls-any-node", "off", "on: a client certificate may stream as any node "

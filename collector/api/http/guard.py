@@ -86,6 +86,7 @@ class GuardedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Refuse (close at once) when every slot is busy; else serve with a header deadline."""
         self._admitted = self.guard.admit(self)
+        self._holds_slot = self._admitted
         self._header_timer: asyncio.TimerHandle | None = None
         if not self._admitted:
             transport.abort()  # frees the descriptor now; nothing was read or sent
@@ -99,8 +100,15 @@ class GuardedH11Protocol(H11Protocol):
             return
         self._admitted = False
         self._stop_waiting()
-        self.guard.release()
+        self._free_slot()
         super().connection_lost(exc)
+
+    def _free_slot(self) -> None:
+        """Give the slot back once: at close, or at once when evicted (the transport's
+        connection_lost comes a loop turn later, and the newcomer needs the slot now)."""
+        if self._holds_slot:
+            self._holds_slot = False
+            self.guard.release()
 
     def handle_events(self) -> None:
         """uvicorn's parsing; once a request's headers are in, its deadline no longer applies."""
@@ -117,6 +125,7 @@ class GuardedH11Protocol(H11Protocol):
     def close_waiting(self) -> None:
         """Close a connection that has not sent a complete request head."""
         self._stop_waiting()
+        self._free_slot()
         self.transport.abort()
 
     def _await_headers(self) -> None:
