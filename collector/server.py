@@ -41,7 +41,7 @@ from gputel.collector.api.metrics.exporter import (
 )
 from gputel.collector.api.metrics.limits import LimitsCollector
 from gputel.collector.ingest.admission import IngestLimits
-from gputel.collector.ingest.backpressure import return_freed_memory
+from gputel.collector.ingest.backpressure import return_freed_memory, steady_allocator
 from gputel.collector.ingest.core import IngestCore
 from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.maintenance import Maintenance
@@ -298,10 +298,14 @@ class Collector:
                              time.monotonic() - self._started)
 
     def _protect_process(self) -> None:
-        """Rate-limit repeated log lines (every root handler); raise the open-file limit."""
+        """Rate-limit repeated log lines (every root handler); raise the open-file limit;
+        with a memory budget, an allocator that gives freed frames back."""
         if self.log_filter is not None:
             self.log_filter.install()
         raise_fd_limit()
+        if self.config.max_memory_bytes and not steady_allocator():
+            log.warning("cannot tune the C allocator here; --max-memory is kept by eviction "
+                        "and refusals alone")
 
     def _access_policy(self) -> AccessPolicy:
         """Tokens, rate limits and CORS of the query APIs. Raises SecurityConfigError."""

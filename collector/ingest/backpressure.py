@@ -91,6 +91,21 @@ def return_freed_memory() -> None:
         _MALLOC_TRIM(0)
 
 
+def steady_allocator() -> bool:
+    """Make glibc hand large buffers (frames) back to the system when freed: a fixed mmap
+    threshold of 1 MiB (by default it grows to 32 MiB after the first large free, and the
+    freed frames then fragment the heap) and at most 2 arenas. True when it took effect.
+    Call before the server starts its threads."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 20)) and bool(mallopt(_M_ARENA_MAX, 2))
+
+
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # glibc's malloc.h
+
+
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
         return ctypes.CDLL(None).malloc_trim

@@ -27,8 +27,8 @@ from gputel.proto.metrics import CORE_METRICS
 from tests.harness.raw_stream import hello
 from tests.harness.servers import CollectorProcess, running_agent
 
-BUDGET_MIB = 320
-FLOODERS, FRAMES_EACH, TICKS, DEVICES = 3, 30, 40_000, 8  # 2.56 M values (10 MB) a frame
+BUDGET_MIB = 512
+FLOODERS, FRAMES_EACH, TICKS, DEVICES = 3, 40, 40_000, 8  # 2.56 M values (10 MB) a frame
 pytestmark = pytest.mark.slow
 
 
