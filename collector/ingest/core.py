@@ -30,6 +30,7 @@ from gputel.collector.errors import (
     OutOfWindowError,
 )
 from gputel.collector.ingest.admission import IngestLimits, check_frame, hello_problem
+from gputel.collector.ingest.dedup import INSTANCES_KEPT, Instance, inventory_of
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex, WorkloadLimits
 from gputel.collector.storage.store import SeriesStore
@@ -38,46 +39,6 @@ from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
 
 log = logging.getLogger(__name__)
-# Sequence numbers this far below the newest are taken as already held: no agent
-# keeps that many frames unacknowledged (its outbox is smaller).
-DEDUP_HORIZON = 100_000
-DIGESTS_KEPT = 4096  # per agent instance: resends come from the newest unacknowledged frames
-INSTANCES_KEPT = 8  # per node: an agent restarted more often than this resumes nothing
-
-
-@dataclass(slots=True)
-class _Dedup:
-    """Applied sequence numbers of one agent instance: all <= watermark, plus `above`;
-    the digests of the newest frames, to tell a true resend from a conflicting one."""
-
-    watermark: int = 0
-    above: set[int] = field(default_factory=set)
-    digests: OrderedDict[int, bytes] = field(default_factory=OrderedDict)
-
-    def seen(self, seq: int) -> bool:
-        return seq <= self.watermark or seq in self.above
-
-    def add(self, seq: int, digest: bytes = b"") -> None:
-        self.above.add(seq)
-        while self.watermark + 1 in self.above:
-            self.watermark += 1
-            self.above.discard(self.watermark)
-        floor = max(self.above, default=0) - DEDUP_HORIZON
-        if floor > self.watermark:
-            self.watermark = floor
-            self.above = {s for s in self.above if s > floor}
-        if digest:
-            self.digests[seq] = digest
-            while len(self.digests) > DIGESTS_KEPT:
-                self.digests.popitem(last=False)
-
-
-@dataclass(slots=True)
-class _Instance:
-    """One agent instance: the inventory it declared and the frames it has had applied."""
-
-    identity: bytes
-    dedup: _Dedup = field(default_factory=_Dedup)
 
 
 @dataclass(slots=True)
@@ -90,7 +51,7 @@ class Session:
     uuids: list[str]
     metric_ids: list[str]
     period_ns: int = 100_000_000
-    state: _Instance = field(default_factory=lambda: _Instance(b""))
+    state: Instance = field(default_factory=lambda: Instance(b""))
     last_ts: list[int] = field(default_factory=list)
 
 
@@ -187,7 +148,7 @@ class IngestCore:
         self._time_ns = time_ns
         self.limits = limits or IngestLimits()
         self.registry = registry if registry is not None else NodeRegistry()
-        self._instances: dict[str, OrderedDict[str, _Instance]] = {}
+        self._instances: dict[str, OrderedDict[str, Instance]] = {}
         self._live: dict[str, Session] = {}
         self._last_ts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -204,7 +165,7 @@ class IngestCore:
         """
         self._check_hello(hello)
         now = self._time_ns()
-        identity = _identity(hello)
+        identity = inventory_of(hello)
         with self._lock:
             self._admit_node(hello)
             instances = self._instances.setdefault(hello.node, OrderedDict())
@@ -216,7 +177,7 @@ class IngestCore:
                     f"{hello.node!r} declared other devices or metrics before; a new "
                     "inventory needs a new agent instance")
             if state is None:
-                state = instances[hello.agent_instance] = _Instance(identity)
+                state = instances[hello.agent_instance] = Instance(identity)
                 while len(instances) > INSTANCES_KEPT:
                     instances.popitem(last=False)
             state.identity = identity
@@ -400,7 +361,7 @@ class IngestCore:
         horizon = self._time_ns() - self.limits.node_ttl_ns
         for name, instance, hello, seen_ns in self._journal.agents():
             state = self._instances.setdefault(name, OrderedDict()).setdefault(
-                instance, _Instance(_identity(hello)))
+                instance, Instance(inventory_of(hello)))
             sessions[(name, instance)] = _session(hello, state)
             if seen_ns >= horizon:
                 self._restore_node(hello, seen_ns)
@@ -408,7 +369,7 @@ class IngestCore:
             self.registry.set_first_seen(name, first_ns)  # not the latest restart's hello
         for (node, instance), seqs in self._journal.seqs().items():
             state = self._instances.setdefault(node, OrderedDict()).setdefault(
-                instance, _Instance(b""))
+                instance, Instance(b""))
             if not state.dedup.seen(seqs[0]):
                 state.dedup.watermark = max(state.dedup.watermark, seqs[0] - 1)
             for seq in seqs:  # older frames were held, then aged out
@@ -431,10 +392,8 @@ class IngestCore:
             log.error("frame %d of %s/%s does not decode against its agent's hello (%s); "
                       "skipped", stored.seq, stored.node, stored.instance, exc)
             return False
-        session.state.dedup.digests[stored.seq] = hashlib.blake2b(
-            stored.payload, digest_size=16).digest()
-        while len(session.state.dedup.digests) > DIGESTS_KEPT:
-            session.state.dedup.digests.popitem(last=False)
+        session.state.dedup.remember(stored.seq, hashlib.blake2b(
+            stored.payload, digest_size=16).digest())
         self._advance(session.node, session.uuids, blocks)
         samples = self._store_blocks(session.node, session.uuids, session.metric_ids, blocks)
         self.workloads.apply(session.node, session.uuids, session.metric_ids,
@@ -525,12 +484,6 @@ class IngestCore:
             self.changed.notify_all()
 
 
-def _identity(hello: pb.Hello) -> bytes:
-    """What an agent instance may not change: its devices and metric catalogue."""
-    return pb.Hello(devices=hello.devices, metrics=hello.metrics).SerializeToString(
-        deterministic=True)
-
-
 def _node_state(hello: pb.Hello, old: NodeState | None, now: int, streams: int) -> NodeState:
     return NodeState(
         name=hello.node, backend=hello.backend, agent_instance=hello.agent_instance,
@@ -543,7 +496,7 @@ def _node_state(hello: pb.Hello, old: NodeState | None, now: int, streams: int) 
         frames=old.frames if old else 0, samples=old.samples if old else 0)
 
 
-def _session(hello: pb.Hello, state: _Instance) -> Session:
+def _session(hello: pb.Hello, state: Instance) -> Session:
     return Session(hello.node, hello.agent_instance, [d.uuid for d in hello.devices],
                    list(hello.metrics), round(1e9 / hello.sample_rate_hz), state,
                    [0] * len(hello.devices))
