@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gputel.agent.attribution.model import AttributionStats
-from gputel.agent.backends.base import Buffered, DeviceInfo
+from gputel.agent.backends.base import BackendHealth, Buffered, DeviceInfo
 from gputel.agent.handoff import TickHandoff
 from gputel.agent.outbox import Outbox
 from gputel.agent.sampler import Sampler
@@ -340,7 +340,7 @@ class AgentCollector(Collector):
     def __init__(self, node: str, backend: str, devices: list[DeviceInfo],
                  metric_ids: tuple[str, ...], sampler: Sampler, outbox: Outbox,
                  stream: StreamClient, *, handoff: TickHandoff | None = None,
-                 field_errors: Callable[[], Mapping[str, int]] | None = None,
+                 backend_health: Callable[[], BackendHealth] | None = None,
                  attribution_up: Callable[[], bool | None] | None = None,
                  attribution_stats: AttributionStats | None = None) -> None:
         self._node = node
@@ -351,7 +351,7 @@ class AgentCollector(Collector):
         self._outbox = outbox
         self._stream = stream
         self._handoff = handoff
-        self._field_errors = field_errors
+        self._backend_health = backend_health
         self._attribution_up = attribution_up
         self._attribution_stats = attribution_stats
 
@@ -435,15 +435,32 @@ class AgentCollector(Collector):
                                       "Ticks dropped because the frame writer fell behind.",
                                       value=self._handoff.stats.ticks_dropped)
 
+    def _backend_metrics(self, health: BackendHealth) -> Iterator[Metric]:
+        """The backend's own counters: failed fields, lost, stalled, recovered GPUs, XIDs."""
+        errors = CounterMetricFamily("gputel_agent_field_errors",
+                                     "Field reads that failed (NaN sent), by field.",
+                                     labels=("field",))
+        for field, count in sorted(health.field_errors.items()):
+            errors.add_metric([field], count)
+        yield errors
+        yield GaugeMetricFamily("gputel_agent_gpus_lost", "GPUs lost now (fell off the bus).",
+                                value=len(health.lost))
+        yield GaugeMetricFamily("gputel_agent_gpus_stalled",
+                                "GPUs whose driver call has not returned past the watchdog.",
+                                value=len(health.stalled))
+        yield CounterMetricFamily("gputel_agent_gpu_recoveries",
+                                  "Lost GPUs found again.", value=health.recoveries)
+        xids = CounterMetricFamily("gputel_agent_xid_errors",
+                                   "XID critical errors since start, by GPU.", labels=("gpu",))
+        for row, count in enumerate(health.xids):
+            if row < len(self._devices):
+                xids.add_metric([self._devices[row].uuid], count)
+        yield xids
+
     def _optional(self) -> Iterator[Metric]:
         yield from self._stream_health()
-        if self._field_errors is not None:
-            errors = CounterMetricFamily("gputel_agent_field_errors",
-                                         "Field reads that failed (NaN sent), by field.",
-                                         labels=("field",))
-            for field, count in sorted(self._field_errors().items()):
-                errors.add_metric([field], count)
-            yield errors
+        if self._backend_health is not None:
+            yield from self._backend_metrics(self._backend_health())
         up = self._attribution_up() if self._attribution_up is not None else None
         if up is not None:
             yield GaugeMetricFamily("gputel_agent_attribution_up",

@@ -95,8 +95,7 @@ class Agent:
             self.config.node, self.backend.name, devices, metrics, self.sampler, self.outbox,
             self.stream, handoff=self.handoff, attribution_up=self._attribution_up,
             attribution_stats=self.attributor.stats if self.attributor is not None else None,
-            field_errors=(lambda: self.backend.field_errors)  # type: ignore[attr-defined]
-            if hasattr(self.backend, "field_errors") else None))
+            backend_health=self.backend.health))
         self.http = AgentHTTPServer(self.config.http_host, self.config.http_port, self.registry,
                                     self._healthy, self._ready, gpus=gpus)
         self.http.start()

@@ -75,6 +75,12 @@ class NullBackend:
         """The same reading every tick."""
         return self._reading
 
+    def health(self) -> Any:
+        """Nothing fails."""
+        from gputel.agent.backends.base import BackendHealth  # noqa: PLC0415
+
+        return BackendHealth()
+
     def close(self) -> None:
         """Nothing to close."""
 

@@ -12,7 +12,6 @@ from gputel.agent.attribution.model import (
     AllocationSource,
     AttributionStats,
     Change,
-    ProcessSample,
     Share,
     Workload,
 )
@@ -23,6 +22,7 @@ from gputel.agent.attribution.podresources import (
     PodResourcesError,
     PodResourcesPoller,
 )
+from gputel.agent.backends.base import ProcessSample
 
 __all__ = [
     "DEFAULT_POD_LOG_DIR",

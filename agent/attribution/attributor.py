@@ -38,11 +38,11 @@ from gputel.agent.attribution.model import (
     AttributionStats,
     Change,
     DeviceLike,
-    ProcessSample,
     Share,
     Workload,
 )
 from gputel.agent.attribution.podlogs import PodLogDirectory
+from gputel.agent.backends.base import ProcessSample
 
 _NO_PROCESS = ProcessOrigin("process")
 # Changes and workload updates waiting for the frame writer, which drains them every

@@ -23,19 +23,6 @@ class DeviceLike(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ProcessSample:
-    """One process on one GPU at a tick: host PID, GPU memory used (bytes), SM use (percent).
-
-    `sm_util_percent` is None where the driver gives no per-process utilization
-    (MIG, older drivers, AMD); memory is then what splits a shared GPU.
-    """
-
-    pid: int
-    used_memory_bytes: int = 0
-    sm_util_percent: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Share:
     """One workload's part of one device, a fraction in [0, 1].
 

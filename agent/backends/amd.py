@@ -25,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gputel.agent.backends.base import BackendUnavailable, DeviceInfo, Reading, empty_values
+from gputel.agent.backends.base import (
+    BackendHealth,
+    BackendUnavailable,
+    DeviceInfo,
+    Reading,
+    empty_values,
+)
 from gputel.agent.backends.workers import DeviceWorkers, release
 
 log = logging.getLogger(__name__)
@@ -271,6 +277,10 @@ class AmdSmiBackend:
             device.logged.add((key, code))
             log.warning("AMD GPU %s: reading %s failed (%s); counting further failures",
                         device.uuid, key, exc)
+
+    def health(self) -> BackendHealth:
+        """Failed reads by call name (AMD SMI reports no lost or stalled devices here)."""
+        return BackendHealth(self.field_errors)
 
     @property
     def field_errors(self) -> dict[str, int]:

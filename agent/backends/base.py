@@ -8,8 +8,6 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gputel.agent.attribution.model import ProcessSample
-
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
 
@@ -33,6 +31,35 @@ class DeviceInfo:
     memory_total_bytes: int
     mig_parent_uuid: str = ""
     pci_bus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """One process on one GPU at a tick: host PID, GPU memory used (bytes), SM use (percent).
+
+    `sm_util_percent` is None where the driver gives no per-process utilization
+    (MIG, older drivers, AMD); memory is then what splits a shared GPU.
+    """
+
+    pid: int
+    used_memory_bytes: int = 0
+    sm_util_percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    """What a backend counts about its devices, for the agent's /metrics (a snapshot).
+
+    `field_errors`: failed reads by field since start; `lost`: rows lost now (the device
+    fell off the bus); `stalled`: rows whose driver call has not returned past the
+    watchdog; `recoveries`: lost devices found again; `xids`: XID errors per row.
+    """
+
+    field_errors: dict[str, int] = field(default_factory=dict)
+    lost: tuple[int, ...] = ()
+    stalled: tuple[int, ...] = ()
+    recoveries: int = 0
+    xids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +103,9 @@ class Backend(Protocol):
 
     def read(self, ts_ns: int) -> Reading:
         """Sample every device for the tick at ts_ns (Unix ns). A failed field is NaN."""
+
+    def health(self) -> BackendHealth:
+        """Counters of failed fields, lost, stalled and recovered devices, XIDs (cheap)."""
 
     def close(self) -> None:
         """Release the library; idempotent."""

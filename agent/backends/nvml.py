@@ -20,11 +20,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from gputel.agent.attribution.model import ProcessSample
 from gputel.agent.backends.base import (
     BackendError,
+    BackendHealth,
     BackendUnavailable,
     DeviceInfo,
+    ProcessSample,
     Reading,
     empty_values,
 )
@@ -273,6 +274,12 @@ class NvmlBackend:
         self._start_events()
 
     # ------------------------------------------------------------------ counters
+    def health(self) -> BackendHealth:
+        """Failed fields, lost, stalled and recovered devices, XIDs per row (a snapshot)."""
+        return BackendHealth(self.field_errors, tuple(self.lost_devices()),
+                             tuple(self.stalled_devices()), self.recoveries,
+                             tuple(self.xid_counts()))
+
     def lost_devices(self) -> list[int]:
         """Rows of the devices currently lost (GPU_IS_LOST)."""
         return [d.row for d in self._devices if d.lost]

@@ -26,8 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from gputel.agent.attribution.model import ProcessSample
-from gputel.agent.backends.base import Buffered
+from gputel.agent.backends.base import Buffered, ProcessSample
 from gputel.agent.backends.nvml_fields import (
     FIELDS,
     CounterRates,

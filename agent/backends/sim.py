@@ -14,7 +14,7 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from gputel.agent.backends.base import DeviceInfo, Reading, empty_values
+from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading, empty_values
 
 METRICS: tuple[str, ...] = (
     "gpu_util", "mem_util", "mem_used", "mem_total", "power", "temperature", "sm_clock", "energy",
@@ -95,6 +95,10 @@ class SimBackend:
         for i, gpu in enumerate(self._gpus):
             values[i] = _step(gpu, dt)
         return Reading(values=values)
+
+    def health(self) -> BackendHealth:
+        """Simulated GPUs never fail."""
+        return BackendHealth()
 
     def close(self) -> None:
         """Nothing to release."""

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 import numpy as np
 
-from gputel.agent.backends.base import DeviceInfo, Reading
+from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.runtime import Agent, AgentConfig
 from gputel.agent.spool import Spool
@@ -149,6 +149,9 @@ class RecordingBackend:
         reading = self.inner.read(ts_ns)
         self.ticks.append((ts_ns, reading.values.copy()))
         return reading
+
+    def health(self) -> BackendHealth:
+        return self.inner.health()
 
     def close(self) -> None:
         self.inner.close()

@@ -11,8 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from gputel.agent.attribution.model import ProcessSample
-from gputel.agent.backends.base import Reading
+from gputel.agent.backends.base import ProcessSample, Reading
 from gputel.collector.timefmt import format_time
 from tests.harness.kubelet import KubeletStandIn, gpu_pod
 from tests.harness.servers import (

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import httpx
 import numpy as np
 
-from gputel.agent.backends.base import DeviceInfo, Reading
+from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.exporter import GpuExporter, TickWindow
 from gputel.agent.runtime import Agent, AgentConfig
@@ -58,6 +58,9 @@ class SpikeBackend:
             self.spiked_at_ns = ts_ns
             self.spiked.set()
         return reading
+
+    def health(self) -> BackendHealth:
+        return self.inner.health()
 
     def close(self) -> None:
         self.inner.close()

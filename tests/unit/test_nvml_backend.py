@@ -12,8 +12,7 @@ import numpy as np
 import pynvml
 import pytest
 
-from gputel.agent.attribution.model import ProcessSample
-from gputel.agent.backends.base import BackendUnavailable, Reading
+from gputel.agent.backends.base import BackendUnavailable, ProcessSample, Reading
 from gputel.agent.backends.nvml import NvmlBackend, probe
 from gputel.agent.backends.nvml_device import COL, NvmlOptions, ts_offset_ns
 from gputel.agent.backends.nvml_fields import decode, decode_samples
@@ -373,6 +372,7 @@ def test_gpu_lost_mid_run_others_keep_producing_then_it_comes_back(
         assert np.isnan(r.values[1, :XID]).all()  # the XID count still reads
         assert value(r, 0, "mem_used") == value(r, 2, "mem_used") == 1024 * MIB
     assert backend.lost_devices() == [1]
+    assert backend.health().lost == (1,)  # what the agent's /metrics reports
     fake.inject_xid(1, 79)  # fallen off the bus
     assert backend._events is not None
     assert backend._events.wait_total(1, timeout_s=5.0)
@@ -389,6 +389,8 @@ def test_gpu_lost_mid_run_others_keep_producing_then_it_comes_back(
     assert backend._events is not None
     assert backend._events.wait_total(1, timeout_s=5.0)
     assert backend.xid_counts() == [0, 2, 0]  # counted on from before the recovery
+    health = backend.health()
+    assert (health.lost, health.recoveries, health.xids) == ((), 1, (0, 2, 0))
     assert value(tick(backend, clock), 1, "xid_events") == 2
 
 

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from gputel.agent.backends.base import DeviceInfo, Reading
+from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading
 from gputel.agent.sampler import Sampler
 
 PERIOD = 10_000_000  # 100 Hz
@@ -40,6 +40,9 @@ class SlowBackend:
         self.stamps: list[int] = []
 
     def open(self) -> None: ...
+    def health(self) -> BackendHealth:
+        return BackendHealth()
+
     def close(self) -> None: ...
 
     def devices(self) -> list[DeviceInfo]:
