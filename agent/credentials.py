@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 
 from gputel.agent.config import AgentConfig
+from gputel.agent.errors import AgentError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def ingest_token(config: AgentConfig) -> str | None:
     return token
 
 
-class SecretError(ValueError):
+class SecretError(AgentError):
     """A certificate, key or token file cannot be used; the message names the file."""
 
 

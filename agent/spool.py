@@ -13,6 +13,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from gputel.agent.errors import AgentError
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -23,7 +25,7 @@ CREATE TABLE IF NOT EXISTS frames (
 """
 
 
-class SpoolError(RuntimeError):
+class SpoolError(AgentError):
     """The spool directory cannot be used; the message says why."""
 
 

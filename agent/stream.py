@@ -23,6 +23,7 @@ import grpc
 import tenacity
 
 from gputel.agent.clock import Clock, SystemClock
+from gputel.agent.errors import AgentError
 from gputel.agent.outbox import Outbox
 from gputel.agent.reconnect import Backoff, Ending, is_refusal, retry_after_seconds
 from gputel.proto.contract import BAD_SEQ_KEY, MAX_MESSAGE_BYTES, RETRY_AFTER_KEY
@@ -60,7 +61,7 @@ class StreamStats:
     ends: dict[str, int] = field(default_factory=dict)  # stream endings by gRPC code
 
 
-class StreamBrokenError(Exception):
+class StreamBrokenError(AgentError):
     """The stream ended; `ending` says how and decides the wait before the next connect."""
 
     def __init__(self, ending: Ending) -> None:

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from gputel.agent.backends import create, probe
-from gputel.agent.backends.base import BackendError
 from gputel.agent.config import AgentConfig
-from gputel.agent.credentials import SecretError
+from gputel.agent.errors import AgentError
 from gputel.agent.runtime import Agent
-from gputel.agent.spool import SpoolError
 from gputel.cli.options import die
 from gputel.collector.api.grpc.security import SecurityConfigError
 from gputel.collector.ingest.admission import IngestLimits
@@ -38,7 +36,7 @@ def run_agent(args: argparse.Namespace) -> int:
         backend = create(args.backend, args.gpus, args.seed, args.node)
         agent = Agent(agent_config(args), backend)
         agent.start()
-    except (BackendError, SpoolError, SecretError) as exc:
+    except AgentError as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot serve the agent's HTTP on port {args.agent_port}: {exc.strerror}")

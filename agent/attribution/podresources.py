@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from gputel.agent.attribution.device_ids import DeviceIdMap
 from gputel.agent.attribution.model import Allocation, DeviceLike
+from gputel.agent.errors import AgentError
 from gputel.proto.k8s.podresources.v1 import api_pb2, api_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ GPU_RESOURCE_PREFIXES = ("nvidia.com/mig-", "amd.com/")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
-class PodResourcesError(RuntimeError):
+class PodResourcesError(AgentError):
     """The kubelet PodResources API could not be reached or refused a call."""
 
 

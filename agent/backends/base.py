@@ -8,11 +8,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from gputel.agent.errors import AgentError
+
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
 
 
-class BackendError(RuntimeError):
+class BackendError(AgentError):
     """The GPU library cannot be used at all (missing, no driver, no device)."""
 
 

@@ -34,6 +34,7 @@ from gputel.agent.backends.nvml_fields import (
     decode,
     decode_samples,
 )
+from gputel.agent.errors import AgentError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,7 +83,7 @@ class NvmlOptions:
     event_wait_ms: int = 500  # one nvmlEventSetWait; bounds how long close() waits
 
 
-class DeviceLostError(Exception):
+class DeviceLostError(AgentError):
     """The driver answered GPU_IS_LOST (or RESET_REQUIRED / GPU_NOT_FOUND) for this device."""
 
 
