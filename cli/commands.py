@@ -16,7 +16,7 @@ from gputel.agent.config import AgentConfig
 from gputel.agent.errors import AgentError
 from gputel.agent.runtime import Agent
 from gputel.cli.options import die
-from gputel.collector.api.grpc.security import SecurityConfigError
+from gputel.collector.api.secrets import SecurityConfigError
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.query.alerts import AlertRules
 from gputel.collector.query.core import HealthPolicy

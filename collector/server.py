@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import resource
-import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-import uvicorn
 from grpc_health.v1 import health as grpc_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from gputel.collector.api.access import AccessPolicy, RateLimiter, load_tokens
-from gputel.collector.api.grpc.access import QueryAccessInterceptor
 from gputel.collector.api.grpc.ingest import IngestPolicy, IngestServicer, add_ingest_servicer
 from gputel.collector.api.grpc.query import QueryServicer
-from gputel.collector.api.grpc.security import (
-    IngestTokenInterceptor,
-    NodeBinding,
-    SecurityConfigError,
-    read_secret,
-    read_tokens,
-    server_credentials,
-)
 from gputel.collector.api.http.app import create_app
 from gputel.collector.api.http.guard import ConnectionGuard
 from gputel.collector.api.metrics.exporter import (
@@ -40,6 +26,18 @@ from gputel.collector.api.metrics.exporter import (
     ack_latency_histogram,
 )
 from gputel.collector.api.metrics.limits import LimitsCollector
+from gputel.collector.api.secrets import read_secret
+from gputel.collector.api.serving import (
+    QuietServer,
+    RateLimit,
+    Security,
+    TlsFiles,
+    add_grpc_port,
+    bind_http,
+    grpc_server,
+    http_server,
+    load_security,
+)
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.ingest.backpressure import return_freed_memory, steady_allocator
 from gputel.collector.ingest.core import IngestCore
@@ -58,7 +56,6 @@ from gputel.collector.registry.workloads import WorkloadLimits
 from gputel.collector.storage.durable import FrameLog
 from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.storage.store import SeriesStore
-from gputel.proto.contract import MAX_MESSAGE_BYTES
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -124,14 +121,6 @@ class CollectorConfig:
     max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the collector's owner decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class Collector:
     """One collector. `await start()`, then `await stop()`; ports are known after start."""
 
@@ -189,7 +178,7 @@ class Collector:
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.aio.Server | None = None
-        self._http: _QuietServer | None = None
+        self._http: QuietServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._grpc_health = grpc_health.aio.HealthServicer()
@@ -210,47 +199,21 @@ class Collector:
             self.log.start()
             log.info("recovered %d frame(s) from %s in %.1f s", frames, self.log.path,
                      time.perf_counter() - t0)
-        if bool(self.config.tls_cert) != bool(self.config.tls_key):
-            raise SecurityConfigError("TLS needs both a certificate and its key")
-        if self.config.tls_client_ca and not self.config.tls_cert:
-            raise SecurityConfigError("mutual TLS (a client CA) needs the server's TLS certificate")
-        scopes = read_tokens(self.config.token_file) if self.config.token_file else {}
-        interceptors: list[grpc.aio.ServerInterceptor] = (
-            [IngestTokenInterceptor(scopes)] if scopes else [])
-        access = self._access_policy()
-        if access.tokens is not None or access.limiter is not None:
-            interceptors.append(QueryAccessInterceptor(access))
+        security = self._security()
         self._start_webhooks()
-        self._grpc = grpc.aio.server(interceptors=interceptors, options=(
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-            ("grpc.keepalive_time_ms", 10_000),
-            ("grpc.keepalive_timeout_ms", 5_000),
-        ))
-        self.ingest_servicer = IngestServicer(self.ingest, self._ingest_policy(scopes),
+        self._grpc = grpc_server(security)
+        self.ingest_servicer = IngestServicer(self.ingest, self._ingest_policy(security),
                                               ack_latency=self.ack_latency)
         add_ingest_servicer(self.ingest_servicer, self._grpc)
         pb_grpc.add_QueryServiceServicer_to_server(QueryServicer(self.services), self._grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self._grpc_health, self._grpc)
         reflection.enable_server_reflection(SERVICE_NAMES, self._grpc)
-        address = f"{_bracket(self.config.grpc_host)}:{self.config.grpc_port}"
-        cfg = self.config
-        if cfg.tls_cert and cfg.tls_key:
-            creds = server_credentials(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca)
-            self.grpc_port = self._grpc.add_secure_port(address, creds)
-        else:
-            self.grpc_port = self._grpc.add_insecure_port(address)
-        if not self.grpc_port:
-            raise OSError(f"cannot listen for gRPC on {address}")
-        sock = _bind(self.config.http_host, self.config.http_port)
+        self.grpc_port = add_grpc_port(self._grpc, self.config.grpc_host, self.config.grpc_port,
+                                       security.tls)
+        sock = bind_http(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
-        app = create_app(self.services, self.registry, self.ready, access)
-        self._http = _QuietServer(uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, log_config=None,
-            http=self.http_guard.protocol(),
-            ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
-            ssl_keyfile=str(cfg.tls_key) if cfg.tls_key else None))
+        self._http = http_server(create_app(self.services, self.registry, self.ready,
+                                            security.access), self.http_guard, security.tls)
         if self.store_sizes is not None:
             await asyncio.to_thread(self.store_sizes.refresh)
         if self.remote_write is not None:
@@ -272,13 +235,12 @@ class Collector:
         """Serving, and able to make frames durable (readiness tells the truth)."""
         return self._ready and (self.log is None or self.log.writing())
 
-    def _ingest_policy(self, scopes: dict[str, tuple[str, ...]]) -> IngestPolicy:
+    def _ingest_policy(self, security: Security) -> IngestPolicy:
         cfg = self.config
-        binding = NodeBinding(scopes, cert_names=bool(cfg.tls_client_ca) and not cfg.mtls_any_node)
         inflight = cfg.limits.inflight_bytes
         if cfg.max_memory_bytes:  # frames in flight take at most an eighth of the budget
             inflight = min(inflight, cfg.max_memory_bytes // 8)
-        return IngestPolicy(binding, cfg.max_memory_bytes, inflight,
+        return IngestPolicy(security.node_binding, cfg.max_memory_bytes, inflight,
                             int(cfg.retry_after_seconds * 1000),
                             store_failing=lambda: self.log.failing if self.log else "",
                             relieve=self._relieve_memory)
@@ -307,13 +269,14 @@ class Collector:
             log.warning("cannot tune the C allocator here; --max-memory is kept by eviction "
                         "and refusals alone")
 
-    def _access_policy(self) -> AccessPolicy:
-        """Tokens, rate limits and CORS of the query APIs. Raises SecurityConfigError."""
+    def _security(self) -> Security:
+        """TLS checked, every token file read. Raises SecurityConfigError."""
         cfg = self.config
-        limiter = (RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
-                   if cfg.rate_limit_per_second > 0 else None)
-        return AccessPolicy(load_tokens(cfg.api_token_file, cfg.api_tokens), limiter,
-                            cfg.metrics_need_token, cfg.cors_origins)
+        return load_security(TlsFiles(cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca),
+                             cfg.token_file, cfg.api_token_file, cfg.api_tokens,
+                             RateLimit(cfg.rate_limit_per_second, cfg.rate_limit_burst),
+                             metrics_need_token=cfg.metrics_need_token,
+                             cors_origins=cfg.cors_origins, mtls_any_node=cfg.mtls_any_node)
 
     def _start_webhooks(self) -> None:
         """Start the webhook sender when URLs are configured. Raises SecurityConfigError."""
@@ -390,20 +353,3 @@ def raise_fd_limit() -> int:
         return soft
     return hard
 
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock

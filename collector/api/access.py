@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gputel.collector.api.grpc.security import SecurityConfigError, read_secret
+from gputel.collector.api.secrets import SecurityConfigError, TokenBook, bearer_token, read_secret
 from gputel.collector.errors import GputelError
 
 _ROLES = {"read": 1, "readonly": 1, "read-only": 1, "admin": 2}
@@ -74,7 +73,7 @@ def parse_tokens(text: str, source: str) -> dict[str, Role]:
     return out
 
 
-def load_tokens(path: Path | None, inline: str = "") -> TokenBook | None:
+def load_tokens(path: Path | None, inline: str = "") -> TokenBook[Role] | None:
     """The tokens of a file and an inline list; None when neither names one.
 
     Raises SecurityConfigError (unreadable or empty file, unknown role).
@@ -87,19 +86,6 @@ def load_tokens(path: Path | None, inline: str = "") -> TokenBook | None:
     if inline.strip():
         tokens.update(parse_tokens(inline, "the inline API token list"))
     return TokenBook(tokens) if tokens else None
-
-
-class TokenBook:
-    """Known tokens and their roles."""
-
-    def __init__(self, tokens: Mapping[str, Role]) -> None:
-        self._tokens = tuple((t.encode(), r) for t, r in tokens.items())
-
-    def role_of(self, token: str) -> Role | None:
-        """The token's role, or None; compares against every token in constant time."""
-        given = token.encode()
-        found = [role for known, role in self._tokens if hmac.compare_digest(given, known)]
-        return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +153,7 @@ class AccessPolicy:
     """Tokens (None: open), the rate limiter (None: unlimited), whether HTTP /metrics needs a
     token, and the browser origins allowed by CORS."""
 
-    tokens: TokenBook | None = None
+    tokens: TokenBook[Role] | None = None
     limiter: RateLimiter | None = None
     metrics_need_token: bool = False
     cors_origins: tuple[str, ...] = ()
@@ -176,9 +162,9 @@ class AccessPolicy:
         """Authenticate `authorization` (`Bearer <token>`), authorize, then rate-limit."""
         error: GputelError | None = None
         role: Role | None = Role.ADMIN
-        token = _bearer(authorization)
+        token = bearer_token(authorization)
         if self.tokens is not None:
-            role = self.tokens.role_of(token) if token else None
+            role = self.tokens.grant_of(token) if token else None
             if role is None:
                 error = UnauthorizedError("a known bearer token is required: "
                                           "'Authorization: Bearer <token>'")
@@ -199,7 +185,3 @@ class AccessPolicy:
                     {"retryAfterSeconds": quota.retry_after_seconds})
         return Verdict(error, quota, role)
 
-
-def _bearer(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""

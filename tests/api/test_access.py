@@ -153,7 +153,7 @@ def test_a_client_over_its_rate_limit_is_429_then_resource_exhausted(
 
 
 def test_an_unreadable_token_file_refuses_to_start(tmp_path: Path) -> None:
-    from gputel.collector.api.grpc.security import SecurityConfigError  # noqa: PLC0415
+    from gputel.collector.api.secrets import SecurityConfigError  # noqa: PLC0415
 
     bad = tmp_path / "tokens"
     bad.write_text("t0ken: superuser\n")

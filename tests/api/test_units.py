@@ -12,8 +12,8 @@ import httpx
 import numpy as np
 import pytest
 
-from gputel.collector.api.access import AccessPolicy, RateLimiter, Role, TokenBook, parse_tokens
-from gputel.collector.api.grpc.security import SecurityConfigError
+from gputel.collector.api.access import AccessPolicy, RateLimiter, Role, parse_tokens
+from gputel.collector.api.secrets import SecurityConfigError, TokenBook
 from gputel.collector.errors import InvalidParameterError
 from gputel.collector.ingest.core import IngestCore
 from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender, sign

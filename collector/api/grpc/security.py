@@ -1,37 +1,21 @@
-"""Transport security for the collector: TLS credentials, mutual TLS, bearer tokens from files.
-
-Secrets are read from files (so Kubernetes Secrets can be mounted) and never logged.
-"""
+"""gRPC transport security: TLS credentials, mutual TLS, ingest tokens and the nodes each
+may speak for (secret files and token lookup: api.secrets)."""
 
 from __future__ import annotations
 
 import fnmatch
-import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
+from gputel.collector.api.secrets import SecurityConfigError, TokenBook, bearer_token, read_secret
+
 INGEST_PREFIX = "/gputel.v1.IngestService/"
 
 
-class SecurityConfigError(ValueError):
-    """A certificate, key or token file cannot be used; the message names the file."""
-
-
-def read_secret(path: Path, what: str) -> bytes:
-    """The bytes of a secret file. Raises SecurityConfigError naming the file, not its content."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SecurityConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
-    if not data.strip():
-        raise SecurityConfigError(f"the {what} file {path} is empty")
-    return data
-
-
-def read_tokens(path: Path) -> dict[str, tuple[str, ...]]:
+def read_tokens(path: Path) -> TokenBook[tuple[str, ...]]:
     """Ingest bearer tokens and the nodes each may speak for, one token per line:
     `TOKEN` (any node) or `TOKEN: PATTERN[,PATTERN...]` (node names, shell-style globs
     such as `gpu-a-*`). Blank lines and # comments are ignored."""
@@ -45,15 +29,7 @@ def read_tokens(path: Path) -> dict[str, tuple[str, ...]]:
             scopes[token.strip()] = patterns
     if not scopes:
         raise SecurityConfigError(f"the token file {path} holds no token")
-    return scopes
-
-
-def bearer(metadata: Mapping[str, str | bytes]) -> bytes:
-    """The token of an `authorization: Bearer <token>` header, b'' when there is none."""
-    header = metadata.get("authorization", "")
-    value = header.encode() if isinstance(header, str) else header
-    scheme, _, token = value.partition(b" ")
-    return token if scheme.lower() == b"bearer" else b""
+    return TokenBook(scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +41,14 @@ class NodeBinding:
     or one of its DNS names. With neither, any client may speak for any node.
     """
 
-    token_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    token_scopes: TokenBook[tuple[str, ...]] = field(default_factory=lambda: TokenBook({}))
     cert_names: bool = False
 
     def problem(self, node: str, metadata: Mapping[str, str | bytes],
                 auth: Mapping[str, Sequence[bytes]]) -> str:
         """Why this client may not stream as `node`, or '' when it may."""
         if self.token_scopes:
-            scope = self._scope(bearer(metadata))
+            scope = self.token_scopes.grant_of(bearer_token(metadata.get("authorization")))
             if scope and not any(fnmatch.fnmatchcase(node, p) for p in scope):
                 return f"this token may not stream as node {node!r}"
         if self.cert_names:
@@ -81,13 +57,6 @@ class NodeBinding:
             if node not in names:
                 return f"the client certificate does not name node {node!r}"
         return ""
-
-    def _scope(self, token: bytes) -> tuple[str, ...]:
-        found: tuple[str, ...] = ()
-        for known, scope in self.token_scopes.items():  # every one, in constant time each
-            if hmac.compare_digest(token, known.encode()):
-                found = scope
-        return found
 
 
 _CERT_NAME_KEYS = ("x509_common_name", "x509_subject_alternative_name")
@@ -105,8 +74,8 @@ def server_credentials(cert: Path, key: Path,
 class IngestTokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses ingest streams without `authorization: Bearer <token>` naming a known token."""
 
-    def __init__(self, tokens: Iterable[str]) -> None:
-        self._tokens = tuple(t.encode() for t in tokens)
+    def __init__(self, tokens: TokenBook[tuple[str, ...]]) -> None:
+        self._tokens = tokens
         self._refuse = grpc.stream_stream_rpc_method_handler(_unauthenticated)
 
     async def intercept_service(
@@ -121,11 +90,8 @@ class IngestTokenInterceptor(grpc.aio.ServerInterceptor):
         return self._refuse
 
     def _allowed(self, metadata: dict[str, str | bytes]) -> bool:
-        token = bearer(metadata)
-        if not token:
-            return False
-        # Compare against every token in constant time, so timing says nothing.
-        return any([hmac.compare_digest(token, known) for known in self._tokens])  # noqa: C419
+        token = bearer_token(metadata.get("authorization"))
+        return bool(token) and self._tokens.grant_of(token) is not None
 
 
 async def _unauthenticated(_requests: AsyncIterator[bytes],
