@@ -101,6 +101,8 @@ def _api_config(args: argparse.Namespace) -> dict[str, Any]:
         "watch_interval_seconds": args.watch_interval,
         "remote_write_url": args.remote_write_url,
         "remote_write_queue_samples": args.remote_write_queue_samples,
+        "remote_write_headers_file": _path(args, "remote_write_headers_file"),
+        "remote_write_max_series": args.remote_write_max_series,
     }
 
 

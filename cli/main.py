@@ -96,6 +96,10 @@ def _api_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     o.add(p, env, "--remote-write-queue-samples", 500_000,
           "samples queued for remote write before the oldest are dropped",
           o.ranged(int, 1000, 10**9))
+    o.add(p, env, "--remote-write-headers-file", "", "file of 'Name: value' lines sent with "
+          "every remote write (Authorization, a tenant header)")
+    o.add(p, env, "--remote-write-max-series", 200_000, "series remote write keeps state for; "
+          "the least recently written are forgotten first", o.ranged(int, 1, 10**8))
 
 
 def _ingest_limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:

@@ -26,7 +26,7 @@ from gputel.collector.api.metrics.exporter import (
     ack_latency_histogram,
 )
 from gputel.collector.api.metrics.limits import LimitsCollector
-from gputel.collector.api.secrets import read_secret
+from gputel.collector.api.secrets import read_headers, read_secret
 from gputel.collector.api.serving import (
     QuietServer,
     RateLimit,
@@ -106,6 +106,8 @@ class CollectorConfig:
     watch_interval_seconds: float = 1.0
     remote_write_url: str = ""  # a Prometheus remote-write 1.0 endpoint; "" = off
     remote_write_queue_samples: int = 500_000
+    remote_write_headers_file: Path | None = None  # `Name: value` lines sent with each push
+    remote_write_max_series: int = 200_000
     limits: IngestLimits = field(default_factory=IngestLimits)
     max_memory_bytes: int = 0  # 0: no memory budget
     retry_after_seconds: float = 5.0
@@ -137,9 +139,9 @@ class Collector:
             path = config.data_dir / "gputel.db"
             self.log = FrameLog(path, config.tiers, retention_ns, synchronous=config.synchronous)
             rollups = RollupReader(path)
-        self.remote_write = (RemoteWriter(RemoteWriteConfig(
-            config.remote_write_url, max_queue_samples=config.remote_write_queue_samples),
-            holders=self._largest_holders) if config.remote_write_url else None)
+        self.remote_write = (RemoteWriter(_remote_write_config(config),
+                                          holders=self._largest_holders)
+                             if config.remote_write_url else None)
         self.nodes = NodeRegistry()
         self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
                                  on_commit=self.remote_write.enqueue_blocks
@@ -338,6 +340,15 @@ class Collector:
             self.ingest_servicer.close()
         if self.log_filter is not None:
             self.log_filter.uninstall()
+
+
+def _remote_write_config(config: CollectorConfig) -> RemoteWriteConfig:
+    """Remote write's settings; its header file read now. Raises SecurityConfigError."""
+    return RemoteWriteConfig(
+        config.remote_write_url, max_queue_samples=config.remote_write_queue_samples,
+        max_series=config.remote_write_max_series,
+        headers=read_headers(config.remote_write_headers_file)
+        if config.remote_write_headers_file else ())
 
 
 def raise_fd_limit() -> int:

@@ -7,6 +7,7 @@ Secrets are read from files (so Kubernetes Secrets can be mounted) and never log
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -53,3 +54,21 @@ class TokenBook(Generic[T]):
         given = token.encode()
         found = [grant for known, grant in self._tokens if hmac.compare_digest(given, known)]
         return found[0] if found else None
+
+
+def read_headers(path: Path) -> tuple[tuple[str, str], ...]:
+    """HTTP headers from a secret file, one `Name: value` per line (e.g. a remote-write
+    endpoint's `Authorization` or a tenant header); blank lines and # comments ignored.
+    Raises SecurityConfigError naming the file and line, never the value."""
+    found: list[tuple[str, str]] = []
+    for number, line in enumerate(read_secret(path, "header").decode().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not _HEADER_NAME.fullmatch(name.strip()) or not value.strip():
+            raise SecurityConfigError(f"{path}: line {number} is not 'Name: value'")
+        found.append((name.strip(), value.strip()))
+    return tuple(found)
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import numpy as np
 import pytest
 
+from gputel.collector.api.secrets import SecurityConfigError, read_headers
 from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
 from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
@@ -366,3 +370,49 @@ def test_series_with_samples_still_queued_are_kept() -> None:
     assert writer.series() == 2
     assert writer.stats.series_forgotten == {"idle": 0, "cap": 0}
     assert not writer.stop(timeout=0)
+
+
+class _HeaderCatcher(http.server.BaseHTTPRequestHandler):
+    """A remote-write endpoint on loopback that keeps each request's headers."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_headers_file_reaches_the_endpoint(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HeaderCatcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    headers = tmp_path / "rw-headers"
+    headers.write_text("# tenant and credentials\nAuthorization: Bearer s3cret\n"
+                       "X-Scope-OrgID: team-a\n")
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/write"
+    collector = CollectorThread(remote_write_url=url, remote_write_headers_file=headers).start()
+    try:
+        with running_agent(collector.grpc_target, "rw-hdr", gpus=1):
+            wait_until(lambda: bool(_HeaderCatcher.seen), timeout=20, what="a remote write")
+        sent = _HeaderCatcher.seen[0]
+        assert sent["authorization"] == "Bearer s3cret"
+        assert sent["x-scope-orgid"] == "team-a"
+        assert sent["content-encoding"] == "snappy"
+    finally:
+        collector.stop()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("text", ["Authorization Bearer x\n", "Bad Name: v\n", "X-Empty:   \n"])
+def test_a_bad_headers_file_is_one_line_naming_the_line(tmp_path: Path, text: str) -> None:
+    headers = tmp_path / "rw-headers"
+    headers.write_text("# fine\n" + text)
+    with pytest.raises(SecurityConfigError) as err:
+        read_headers(headers)
+    assert str(err.value) == f"{headers}: line 2 is not 'Name: value'"
+    assert "Bearer x" not in str(err.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,15 @@ def test_the_agents_delivery_flags_reach_its_config() -> None:
     config = agent_config(args)
     assert (config.spool_max_bytes, config.reconnect_max_seconds, config.refused_retry_seconds,
             config.max_clock_skew_seconds) == (2097152, 1.0, 45.0, 2.5)
+
+
+def test_a_bad_remote_write_headers_file_stops_the_collector_in_one_line(tmp_path: Path) -> None:
+    headers = tmp_path / "headers"
+    headers.write_text("Authorization Bearer s3cret\n")
+    done = _gputel("collector", "--store", "memory", "--grpc-port", "0", "--http-port", "0",
+                   "--remote-write-url", "http://127.0.0.1:9/api/v1/write",
+                   "--remote-write-headers-file", str(headers))
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"gputel: {headers}: line 1 is not 'Name: value'"], done.stderr
+    assert "s3cret" not in done.stderr
