@@ -29,7 +29,14 @@ if str(ROOT) not in sys.path:
 
 from gputel.collector.api.http.cluster_models import HeatmapOut, UtilizationOut  # noqa: E402
 from gputel.collector.api.http.models import DeviceOut, NodeRangeOut  # noqa: E402
-from gputel.collector.api.http.wire import Envelope, ok, paged  # noqa: E402
+from gputel.collector.api.http.wire import (  # noqa: E402
+    Envelope,
+    GridMeta,
+    Paged,
+    PointsMeta,
+    SeriesMeta,
+    paged,
+)
 from gputel.collector.query.cluster import Heatmap, HeatmapRow, UtilizationHistory  # noqa: E402
 from gputel.collector.query.core import DeviceView, Grid, RangeResult, Series  # noqa: E402
 from gputel.collector.query.paging import paginate  # noqa: E402
@@ -85,23 +92,26 @@ def devices(n: int = 1000) -> list[DeviceView]:
                        ((f"ns/pod-{i}", 1.0),), 1e6, 10.0, "allocated") for i in range(n)]
 
 
-def cases() -> dict[str, tuple[Callable[[], Envelope[Any]], type[Any]]]:
+def cases() -> dict[str, tuple[Callable[[], Envelope[Any, Any]], type[Any]]]:
     """Each case: the route's answer from core objects, and the route's declared model."""
     r, u, h, d = node_range(), utilization(), heatmap(), devices()
     return {
         "node range 9 x 11,000 points": (
-            lambda: ok(NodeRangeOut.from_core(r), points=8 * POINTS, series=8),
-            Envelope[NodeRangeOut]),
+            lambda: Envelope(data=NodeRangeOut.from_core(r),
+                             meta=SeriesMeta(points=8 * POINTS, series=8)),
+            Envelope[NodeRangeOut, SeriesMeta]),
         "utilization 11,000 points": (
-            lambda: ok(UtilizationOut.from_core(u), points=POINTS), Envelope[UtilizationOut]),
+            lambda: Envelope(data=UtilizationOut.from_core(u), meta=PointsMeta(points=POINTS)),
+            Envelope[UtilizationOut, PointsMeta]),
         "heatmap 100 x 1,000": (
-            lambda: ok(HeatmapOut.from_core(h), rows=100, columns=1000), Envelope[HeatmapOut]),
+            lambda: Envelope(data=HeatmapOut.from_core(h), meta=GridMeta(rows=100, columns=1000)),
+            Envelope[HeatmapOut, GridMeta]),
         "GPU page of 1,000": (
-            lambda: paged(paginate(d, 1, 1000), DeviceOut.from_core), Envelope[list[DeviceOut]]),
+            lambda: paged(paginate(d, 1, 1000), DeviceOut.from_core), Paged[DeviceOut]),
     }
 
 
-def time_case(answer: Callable[[], Envelope[Any]], model: type[Any],
+def time_case(answer: Callable[[], Envelope[Any, Any]], model: type[Any],
               repeats: int) -> tuple[list[float], int]:
     """Seconds per answer (build, check, dump) over `repeats` runs, and the body's size."""
     adapter = TypeAdapter(model)

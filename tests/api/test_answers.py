@@ -11,7 +11,7 @@ import pytest
 
 from gputel.collector.api.http.cluster_models import AlertOut, HeatmapRowOut
 from gputel.collector.api.http.models import NodeDetailOut
-from gputel.collector.api.http.wire import Envelope
+from gputel.collector.api.http.wire import Answer
 from gputel.collector.outbound.webhooks import alert_json
 from gputel.collector.query.alerts import Alert
 from gputel.collector.query.cluster import HeatmapRow
@@ -44,7 +44,7 @@ def test_an_answer_is_its_model_dumped_in_field_order(fed: Fed) -> None:
     model order, camelCase, nothing the model does not declare."""
     response = httpx.get(f"{fed.api}/nodes/n1", timeout=10)
     assert response.status_code == 200
-    model = Envelope[NodeDetailOut]
+    model = Answer[NodeDetailOut]
     again = model.model_validate_json(response.content).model_dump_json(by_alias=True)
     assert again.encode() == response.content
     assert list(response.json()["data"])[:3] == ["name", "connected", "backend"]

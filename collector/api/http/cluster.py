@@ -28,7 +28,17 @@ from gputel.collector.api.http.common import (
     duration_ns,
     time_ns,
 )
-from gputel.collector.api.http.wire import ERRORS, Envelope, ErrorEnvelope, ok, paged
+from gputel.collector.api.http.wire import (
+    ERRORS,
+    Answer,
+    Envelope,
+    ErrorEnvelope,
+    GridMeta,
+    Paged,
+    PointsMeta,
+    ok,
+    paged,
+)
 from gputel.collector.query.paging import paginate
 from gputel.collector.query.services import QueryServices
 
@@ -41,19 +51,20 @@ def cluster_router(services: QueryServices) -> APIRouter:
     cluster = services.cluster
 
     @router.get("/health", summary="Collector status")
-    def health() -> Envelope[HealthOut]:
+    def health() -> Answer[HealthOut]:
         return ok(HealthOut.from_core(services.health()))
 
     @router.get("/overview", summary="The cluster now: nodes, GPUs, utilization, power, alerts")
-    def overview() -> Envelope[OverviewOut]:
+    def overview() -> Answer[OverviewOut]:
         return ok(OverviewOut.from_core(cluster.overview()))
 
     @router.get("/utilization/history", summary="Cluster GPU utilization and allocation")
     def utilization(start: Start = None, end: End = None,
-                          step: Step = None) -> Envelope[UtilizationOut]:
+                          step: Step = None) -> Envelope[UtilizationOut, PointsMeta]:
         history = cluster.utilization_history(time_ns("start", start), time_ns("end", end),
                                               duration_ns("step", step))
-        return ok(UtilizationOut.from_core(history), points=int(history.grid.n_points))
+        return Envelope(data=UtilizationOut.from_core(history),
+                        meta=PointsMeta(points=history.grid.n_points))
 
     @router.get("/heatmap", summary="Top-K GPUs by a metric over time")
     def heatmap(metric: Annotated[str, Query(description="a metric id",
@@ -61,25 +72,26 @@ def cluster_router(services: QueryServices) -> APIRouter:
                       start: Start = None, end: End = None, step: Annotated[str | None, Query(
                           description="default: about 60 columns")] = None,
                       k: Annotated[int, Query(ge=1, le=100, description="rows")] = 10,
-                      agg: AggParam = "avg") -> Envelope[HeatmapOut]:
+                      agg: AggParam = "avg") -> Envelope[HeatmapOut, GridMeta]:
         h = cluster.heatmap(metric, time_ns("start", start), time_ns("end", end),
                             duration_ns("step", step), k, agg)
-        return ok(HeatmapOut.from_core(h), rows=len(h.rows), columns=int(h.grid.n_points))
+        return Envelope(data=HeatmapOut.from_core(h),
+                        meta=GridMeta(rows=len(h.rows), columns=h.grid.n_points))
 
     @router.get("/top", summary="Top consumers since the collector started")
     def top(by: Annotated[Literal["workloads", "namespaces"], Query()] = "workloads",
                   metric: Annotated[Literal["energy", "gpuSeconds", "utilization"],
                                     Query()] = "energy",
-                  limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Envelope[TopOut]:
+                  limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Answer[TopOut]:
         return ok(TopOut.from_core(cluster.top(by, metric, limit)))
 
     @router.get("/statistics/usage", summary="Utilization, memory, temperature per GPU and model")
     def statistics(hours: Annotated[float, Query(gt=0, le=24 * 366)] = 24.0,
-                         ) -> Envelope[UsageStatisticsOut]:
+                         ) -> Answer[UsageStatisticsOut]:
         return ok(UsageStatisticsOut.from_core(services.statistics.usage(hours)))
 
     @router.get("/cost", summary="GPU-hours, energy and cost by namespace, workload and label")
-    def cost(days: Annotated[float, Query(gt=0, le=366)] = 7.0) -> Envelope[CostOut]:
+    def cost(days: Annotated[float, Query(gt=0, le=366)] = 7.0) -> Answer[CostOut]:
         return ok(CostOut.from_core(services.costs.cost(days)))
 
     return router
@@ -97,7 +109,7 @@ def alerts_router(services: QueryServices) -> APIRouter:
                      severity: Annotated[Literal["warning", "critical"] | None, Query()] = None,
                      gpu: Annotated[str | None, Query(description="a GPU UUID")] = None,
                      page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE,
-                     ) -> Envelope[list[AlertOut]]:
+                     ) -> Paged[AlertOut]:
         cut = paginate(engine.alerts(state, rule, node or None, severity, gpu or None), page,
                        page_size)
         return paged(cut, AlertOut.from_core)
@@ -106,7 +118,7 @@ def alerts_router(services: QueryServices) -> APIRouter:
                  responses={403: {"model": ErrorEnvelope, "description": "FORBIDDEN: read-only"}})
     def acknowledge(alert_id: str, by: Annotated[str, Query(
             max_length=128, description="who acknowledges, for the record")] = "api",
-            ) -> Envelope[AlertOut]:
+            ) -> Answer[AlertOut]:
         return ok(AlertOut.from_core(engine.acknowledge(alert_id, by)))
 
     return router

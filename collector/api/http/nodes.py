@@ -26,7 +26,16 @@ from gputel.collector.api.http.models import (
     NodeRangeOut,
     NodeWorkloadOut,
 )
-from gputel.collector.api.http.wire import ERRORS, Envelope, ok, paged
+from gputel.collector.api.http.wire import (
+    ERRORS,
+    Answer,
+    Envelope,
+    Paged,
+    PointsMeta,
+    SeriesMeta,
+    ok,
+    paged,
+)
 from gputel.collector.errors import InvalidParameterError
 from gputel.collector.query.paging import paginate
 from gputel.collector.query.services import QueryServices
@@ -45,22 +54,22 @@ def nodes_router(services: QueryServices) -> APIRouter:
             description="part of a GPU model it has (case-insensitive)")] = None,
                     status: Annotated[NodeStatus | None, Query()] = None,
                     page: PageNumber = 1,
-                    page_size: PageSize = DEFAULT_SIZE) -> Envelope[list[NodeOut]]:
+                    page_size: PageSize = DEFAULT_SIZE) -> Paged[NodeOut]:
         cut = paginate(core.list_nodes(model or None, status), page, page_size)
         return paged(cut, NodeOut.from_core)
 
     @router.get("/nodes/{node}", summary="One node with its GPUs")
-    def node(node: str) -> Envelope[NodeDetailOut]:
+    def node(node: str) -> Answer[NodeDetailOut]:
         return ok(NodeDetailOut.from_node(core.get_node(node), core.list_devices(node)))
 
     @router.get("/nodes/{node}/gpus", summary="The GPUs of a node with latest values")
     def node_gpus(node: str, page: PageNumber = 1,
-                  page_size: PageSize = DEFAULT_SIZE) -> Envelope[list[DeviceOut]]:
+                  page_size: PageSize = DEFAULT_SIZE) -> Paged[DeviceOut]:
         return paged(paginate(core.list_devices(node), page, page_size), DeviceOut.from_core)
 
     @router.get("/nodes/{node}/workloads", summary="Workloads on a node, now or over a range")
     def node_workloads(node: str, start: Start = None, end: End = None, page: PageNumber = 1,
-                       page_size: PageSize = DEFAULT_SIZE) -> Envelope[list[NodeWorkloadOut]]:
+                       page_size: PageSize = DEFAULT_SIZE) -> Paged[NodeWorkloadOut]:
         uuids = [v.device.uuid for v in core.list_devices(node)]
         start_ns, end_ns = _window(start, end, core.time_ns())
         cut = paginate(core.workloads.on_node(node, uuids, start_ns, end_ns), page, page_size)
@@ -70,11 +79,11 @@ def nodes_router(services: QueryServices) -> APIRouter:
     def node_metrics(node: str, metric: Metric, start: Start = None, end: End = None,
                            step: Step = None, agg: AggParam = "avg",
                            gpu: Annotated[str | None, Query(description="UUID or index")] = None,
-                           ) -> Envelope[NodeRangeOut]:
+                           ) -> Envelope[NodeRangeOut, SeriesMeta]:
         r = core.query_range(node, metric, time_ns("start", start), time_ns("end", end),
                              duration_ns("step", step), agg, gpu)
-        return ok(NodeRangeOut.from_core(r), points=sum(len(s.ts_ns) for s in r.gpus),
-                  series=len(r.gpus))
+        meta = SeriesMeta(points=sum(len(s.ts_ns) for s in r.gpus), series=len(r.gpus))
+        return Envelope(data=NodeRangeOut.from_core(r), meta=meta)
 
     @router.get("/gpus", summary="Every GPU with its latest values")
     def gpus(node: str | None = None, model: Annotated[str | None, Query(
@@ -82,7 +91,7 @@ def nodes_router(services: QueryServices) -> APIRouter:
                    status: Annotated[GpuStatus | None, Query()] = None,
                    allocated: Annotated[bool | None, Query(description="held now")] = None,
                    page: PageNumber = 1,
-                   page_size: PageSize = DEFAULT_SIZE) -> Envelope[list[DeviceOut]]:
+                   page_size: PageSize = DEFAULT_SIZE) -> Paged[DeviceOut]:
         cut = paginate(core.list_gpus(node or None, model or None, status, allocated), page,
                        page_size)
         return paged(cut, DeviceOut.from_core)
@@ -90,18 +99,18 @@ def nodes_router(services: QueryServices) -> APIRouter:
     @router.get("/gpus/{uuid}", summary="One GPU")
     def gpu(uuid: str, node: Annotated[str | None, Query(
             description="its node, when UUIDs repeat across nodes")] = None,
-            ) -> Envelope[DeviceOut]:
+            ) -> Answer[DeviceOut]:
         return ok(DeviceOut.from_core(core.find_device(uuid, node)))
 
     @router.get("/gpus/{uuid}/metrics", summary="Range series of one GPU")
     def gpu_metrics(uuid: str, metric: Metric, start: Start = None, end: End = None,
                           step: Step = None, agg: AggParam = "avg",
-                          node: str | None = None) -> Envelope[GpuRangeOut]:
+                          node: str | None = None) -> Envelope[GpuRangeOut, PointsMeta]:
         view = core.find_device(uuid, node)
         r = core.query_range(view.device.node, metric, time_ns("start", start),
                              time_ns("end", end), duration_ns("step", step), agg, uuid)
         answer = GpuRangeOut.from_core(r, uuid, view.device.index)
-        return ok(answer, points=len(answer.points))
+        return Envelope(data=answer, meta=PointsMeta(points=len(answer.points)))
 
     return router
 

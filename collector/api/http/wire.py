@@ -1,7 +1,8 @@
 """What every HTTP answer shares on the wire: the answer base model, the success, page and
 error envelopes, and the value conversions (NaN -> null, RFC 3339 times).
 
-Success is {"data": ..., "meta": {...}}; an error is its HTTP status plus
+Success is {"data": ..., "meta": {...}}, meta a model too (a page's total, page, pageSize; a
+range's points; {} where there is nothing to add); an error is its HTTP status plus
 {"error": {"code", "message", "details"}}. Models use snake_case fields with camelCase
 aliases and refuse unknown keys. A route returns its model, built by the model's
 `from_core`, and FastAPI writes it with those aliases, so the OpenAPI schema and the
@@ -25,6 +26,7 @@ from gputel.collector.timefmt import format_time
 HTTP_STATUS = {"INVALID_PARAMETER": 400, "INVALID_ARGUMENT": 400, "UNAUTHORIZED": 401,
                "FORBIDDEN": 403, "NOT_FOUND": 404, "RATE_LIMITED": 429, "UNAVAILABLE": 503}
 T = TypeVar("T")
+M = TypeVar("M")
 Item = TypeVar("Item")
 
 
@@ -34,12 +36,48 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class Envelope(BaseModel, Generic[T]):
-    """A successful answer."""
+class NoMeta(ApiModel):
+    """Nothing about the answer beyond its data: {}."""
+
+
+class PageMeta(ApiModel):
+    """One page of a list: items in the whole list, this page (from 1), items per page."""
+
+    total: int
+    page: int
+    page_size: int
+
+
+class PointsMeta(ApiModel):
+    """Points per series."""
+
+    points: int
+
+
+class SeriesMeta(ApiModel):
+    """Points in all GPU series together, and how many GPU series."""
+
+    points: int
+    series: int
+
+
+class GridMeta(ApiModel):
+    """A heatmap's rows (GPUs) and columns (points in time)."""
+
+    rows: int
+    columns: int
+
+
+class Envelope(BaseModel, Generic[T, M]):
+    """A successful answer: its data, and what the meta model says about it."""
 
     model_config = ConfigDict(extra="forbid")
     data: T
-    meta: dict[str, Any]
+    meta: M
+
+
+Answer = Envelope[T, NoMeta]
+Paged = Envelope[list[T], PageMeta]
 
 
 class ErrorBody(ApiModel):
@@ -76,15 +114,15 @@ def error_response(status: int, code: str, message: str,
                         headers=dict(headers or {}))
 
 
-def ok(data: T, **meta: object) -> Envelope[T]:
-    """The success envelope."""
-    return Envelope(data=data, meta=meta)
+def ok(data: T) -> Answer[T]:
+    """The success envelope of an answer with nothing in its meta."""
+    return Envelope(data=data, meta=NoMeta())
 
 
-def paged(page: Page[Item], answer: Callable[[Item], T]) -> Envelope[list[T]]:
+def paged(page: Page[Item], answer: Callable[[Item], T]) -> Paged[T]:
     """The envelope of one page of a list, each item answered by `answer` (a `from_core`)."""
-    return ok([answer(item) for item in page.items], total=page.total, page=page.page,
-              pageSize=page.page_size)
+    return Envelope(data=[answer(item) for item in page.items],
+                    meta=PageMeta(total=page.total, page=page.page, page_size=page.page_size))
 
 
 def finite_list(values: FloatArray) -> list[float | None]:

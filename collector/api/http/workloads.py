@@ -24,7 +24,7 @@ from gputel.collector.api.http.models import (
     WorkloadOut,
     WorkloadRangeOut,
 )
-from gputel.collector.api.http.wire import ERRORS, Envelope, ok, paged
+from gputel.collector.api.http.wire import ERRORS, Answer, Envelope, Paged, PointsMeta, ok, paged
 from gputel.collector.query.labels import parse_selector
 from gputel.collector.query.paging import paginate
 from gputel.collector.query.services import QueryServices
@@ -46,7 +46,7 @@ def workloads_router(services: QueryServices) -> APIRouter:
                 description="Kubernetes label selector: a=b,c!=d,e in (x,y),f notin (z),g,!h",
                 examples=["app"])] = None,
             page: PageNumber = 1,
-            page_size: PageSize = DEFAULT_SIZE) -> Envelope[list[WorkloadOut]]:
+            page_size: PageSize = DEFAULT_SIZE) -> Paged[WorkloadOut]:
         running = None if status is None else status == "running"
         found = core.workloads.summaries(namespace or None, kind or None, running, name or None,
                                          parse_selector(labels))
@@ -55,22 +55,24 @@ def workloads_router(services: QueryServices) -> APIRouter:
     @router.get("/workloads/{uid:path}/metrics", summary="Range series of one workload")
     def workload_metrics(uid: Uid, metric: Metric, start: Start = None, end: End = None,
                                step: Step = None,
-                               agg: AggParam = "avg") -> Envelope[WorkloadRangeOut]:
+                               agg: AggParam = "avg",
+                               ) -> Envelope[WorkloadRangeOut, PointsMeta]:
         r = core.workload_range(uid, metric, time_ns("start", start), time_ns("end", end),
                                 duration_ns("step", step), agg)
-        return ok(WorkloadRangeOut.from_core(r, uid), points=len(r.node_total.ts_ns))
+        return Envelope(data=WorkloadRangeOut.from_core(r, uid),
+                        meta=PointsMeta(points=len(r.node_total.ts_ns)))
 
     @router.get("/workloads/{uid:path}/hierarchy", summary="Owner chain and children")
-    def workload_hierarchy(uid: Uid) -> Envelope[HierarchyOut]:
+    def workload_hierarchy(uid: Uid) -> Answer[HierarchyOut]:
         return ok(HierarchyOut.from_core(core.workloads.hierarchy(uid)))
 
     @router.get("/workloads/{uid:path}", summary="One workload with its GPUs and usage")
-    def workload(uid: Uid) -> Envelope[WorkloadOut]:
+    def workload(uid: Uid) -> Answer[WorkloadOut]:
         return ok(WorkloadOut.from_core(core.workloads.summary(uid)))
 
     @router.get("/namespaces", summary="GPU usage per namespace")
     def namespaces(page: PageNumber = 1,
-                   page_size: PageSize = DEFAULT_SIZE) -> Envelope[list[NamespaceOut]]:
+                   page_size: PageSize = DEFAULT_SIZE) -> Paged[NamespaceOut]:
         cut = paginate(core.workloads.namespaces(), page, page_size)
         return paged(cut, NamespaceOut.from_core)
 
