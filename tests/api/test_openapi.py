@@ -66,6 +66,18 @@ def test_the_spec_lists_every_route_with_a_response_schema(spec: dict[str, Any])
             assert "schema" in parameter, (path, parameter["name"])
 
 
+def test_every_answer_declares_its_meta(spec: dict[str, Any]) -> None:
+    """meta is a model of named keys (page, points, rows...), not a free-form object."""
+    schemas = spec["components"]["schemas"]
+    for method, path, op in _operations(spec):
+        ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        meta = schemas[ref.rsplit("/", 1)[1]]["properties"]["meta"]
+        assert "$ref" in meta, (method, path, meta)
+        declared = schemas[meta["$ref"].rsplit("/", 1)[1]]
+        assert declared["additionalProperties"] is False, (method, path)
+    assert set(schemas["PageMeta"]["properties"]) == {"total", "page", "pageSize"}
+
+
 def _value(fed: Fed, name: str, schema: dict[str, Any], alert: str) -> object:
     known = {"node": "n1", "uuid": "GPU-n1-0", "uid": "ml/train-a", "alert_id": alert}
     if name in known:

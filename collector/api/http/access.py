@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gputel.collector.api.access import AccessPolicy, Quota, Verdict
-from gputel.collector.api.http.common import HTTP_STATUS, error_response
+from gputel.collector.api.http.wire import HTTP_STATUS, error_response
 
 _READS = frozenset({"GET", "HEAD"})
 

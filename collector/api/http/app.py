@@ -21,8 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gputel.collector.api.access import AccessPolicy
 from gputel.collector.api.http.access import AccessMiddleware
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
-from gputel.collector.api.http.common import HTTP_STATUS, error_response, strict_query
+from gputel.collector.api.http.common import strict_query
 from gputel.collector.api.http.nodes import nodes_router
+from gputel.collector.api.http.wire import HTTP_STATUS, error_response
 from gputel.collector.api.http.workloads import workloads_router
 from gputel.collector.errors import GputelError
 from gputel.collector.query.services import QueryServices

@@ -1,89 +1,21 @@
-"""What every HTTP router shares: the envelope models, the error answer, parameter parsing.
-
-Success is {"data": ..., "meta": {...}}; an error is its HTTP status plus
-{"error": {"code", "message", "details"}}. Models use snake_case fields with camelCase
-aliases, and refuse unknown keys, so the OpenAPI schema and the answers cannot drift
-apart silently (a test validates every answer against its route's model).
-"""
+"""What every HTTP router shares on the way in: query parameters, their parsing, and the
+check that refuses undeclared or repeated ones. (What answers share on the way out is in
+`wire`.)"""
 
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
-from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from gputel.collector.errors import InvalidParameterError
-from gputel.collector.query.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from gputel.collector.query.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from gputel.collector.timefmt import parse_duration, parse_time
 
-HTTP_STATUS = {"INVALID_PARAMETER": 400, "INVALID_ARGUMENT": 400, "UNAUTHORIZED": 401,
-               "FORBIDDEN": 403, "NOT_FOUND": 404, "RATE_LIMITED": 429, "UNAVAILABLE": 503}
-T = TypeVar("T")
 Agg = Literal["avg", "min", "max", "sum", "last", "count", "p50", "p95", "p99"]
-
-
-class ApiModel(BaseModel):
-    """Base of the answer models: camelCase on the wire, no undeclared keys."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class Envelope(BaseModel, Generic[T]):
-    """A successful answer."""
-
-    model_config = ConfigDict(extra="forbid")
-    data: T
-    meta: dict[str, Any]
-
-
-class ErrorBody(ApiModel):
-    """What went wrong: a code from the error tree, a message naming the problem, details
-    (`parameter` names a bad parameter)."""
-
-    code: str
-    message: str
-    details: dict[str, Any]
-
-
-class ErrorEnvelope(BaseModel):
-    """A failed answer."""
-
-    model_config = ConfigDict(extra="forbid")
-    error: ErrorBody
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorEnvelope, "description": "INVALID_PARAMETER (details.parameter)"},
-    401: {"model": ErrorEnvelope, "description": "UNAUTHORIZED: tokens configured, none given"},
-    404: {"model": ErrorEnvelope, "description": "NOT_FOUND"},
-    429: {"model": ErrorEnvelope, "description": "RATE_LIMITED"},
-}
-
-
-def error_response(status: int, code: str, message: str,
-                   details: Mapping[str, object] | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The error envelope."""
-    return JSONResponse({"error": {"code": code, "message": message,
-                                   "details": dict(details or {})}},
-                        status_code=status, headers=dict(headers or {}))
-
-
-def ok(data: Any, **meta: Any) -> dict[str, Any]:
-    """The success envelope."""
-    return {"data": data, "meta": meta}
-
-
-def paged(page: Page[Any], items: list[Any]) -> dict[str, Any]:
-    """The envelope of one page of a list."""
-    return ok(items, total=page.total, page=page.page, pageSize=page.page_size)
 
 
 def time_ns(name: str, text: str | None) -> int | None:

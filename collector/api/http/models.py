@@ -1,4 +1,6 @@
-"""The answer models of /api/v1, for the OpenAPI schema and for validating every answer.
+"""The answers of /api/v1 about nodes, GPUs, workloads and namespaces: one model per answer,
+built from the query core's object by its `from_core`, which is both the OpenAPI schema and
+the JSON the route writes.
 
 Units are in the field names (watts, bytes, joules, percent, seconds, hours, kWh);
 times are RFC 3339 strings; series points are [time, value] pairs.
@@ -6,62 +8,22 @@ times are RFC 3339 strings; series points are [time, value] pairs.
 
 from __future__ import annotations
 
-from pydantic import Field
+from collections.abc import Iterable
+from typing import Self, TypedDict
 
-from gputel.collector.api.http.common import ApiModel
+from gputel.collector.api.http.wire import ApiModel
+from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
+from gputel.collector.query.workloads import (
+    Hierarchy,
+    NamespaceSummary,
+    NodeWorkload,
+    OwnerGroup,
+    WorkloadSummary,
+)
+from gputel.collector.registry.workloads import Usage
+from gputel.collector.timefmt import format_time
 
 Point = tuple[str, float]
-
-
-class TierOut(ApiModel):
-    """A rollup tier: bucket width and how long its buckets are kept."""
-
-    step_seconds: float
-    retention_seconds: float
-
-
-class StoreOut(ApiModel):
-    """The store (path, size, write failures and tiers only for sqlite)."""
-
-    kind: str
-    status: str
-    samples: int
-    retention_seconds: float
-    path: str | None = None
-    size_bytes: int | None = Field(default=None, alias="bytes")
-    write_failures: int | None = None
-    tiers: list[TierOut] | None = None
-
-
-class HealthOut(ApiModel):
-    """The collector's state."""
-
-    status: str
-    version: str
-    store: StoreOut
-    connected_agents: int
-    nodes: int
-    active_alerts: int
-    uptime_seconds: float
-
-
-class OverviewOut(ApiModel):
-    """The cluster now (rates 0..1)."""
-
-    total_nodes: int
-    healthy_nodes: int
-    faulty_nodes: int
-    fully_idle_nodes: int
-    partially_idle_nodes: int
-    busy_nodes: int
-    total_gpus: int
-    allocated_gpus: int
-    lost_gpus: int
-    allocation_rate: float | None
-    gpu_utilization: float | None
-    power_watts: float | None
-    active_alerts: int
-    busy_threshold_percent: float
 
 
 class NodeOut(ApiModel):
@@ -87,6 +49,21 @@ class NodeOut(ApiModel):
     gpus_lost: int
     gpus_busy: int
     idle_class: str | None
+
+    @classmethod
+    def from_core(cls, n: NodeSummary) -> Self:
+        """A node summary as the API shows it."""
+        s = n.state
+        return cls(name=s.name, connected=n.connected, backend=s.backend,
+                   agent_instance=s.agent_instance, agent_version=s.agent_version,
+                   sample_rate_hz=s.sample_rate_hz, gpu_count=len(s.devices),
+                   gpu_models=n.gpu_models, gpu_utilization=n.gpu_utilization,
+                   power_watts=n.power_watts, attribution=n.attribution,
+                   first_seen=format_time(s.first_seen_ns),
+                   last_seen=format_time(s.last_seen_ns), frames_ingested=s.frames,
+                   samples_ingested=s.samples, status=n.status,
+                   gpus_allocated=n.gpus_allocated, gpus_lost=n.gpus_lost,
+                   gpus_busy=n.gpus_busy, idle_class=n.idle_class)
 
 
 class HolderOut(ApiModel):
@@ -114,11 +91,34 @@ class DeviceOut(ApiModel):
     unattributed_energy_joules: float
     status: str
 
+    @classmethod
+    def from_core(cls, v: DeviceView) -> Self:
+        """A GPU with its latest values (no latest time before its first sample)."""
+        d = v.device
+        return cls(node=d.node, index=d.index, uuid=d.uuid, vendor=d.vendor, model=d.model,
+                   memory_total_bytes=d.memory_total_bytes,
+                   mig_parent_uuid=d.mig_parent_uuid or None, pci_bus_id=d.pci_bus_id or None,
+                   latest=v.latest, latest_time=format_time(v.latest_ts_ns) if v.latest else None,
+                   held_by=[HolderOut(workload=uid, fraction=f) for uid, f in v.holders],
+                   energy_joules=v.energy_joules,
+                   unattributed_energy_joules=v.unattributed_joules, status=v.status)
+
 
 class NodeDetailOut(NodeOut):
     """A node with its GPUs."""
 
     gpus: list[DeviceOut]
+
+    @classmethod
+    def from_node(cls, n: NodeSummary, devices: Iterable[DeviceView]) -> Self:
+        """A node summary and its GPUs."""
+        return cls(**dict(NodeOut.from_core(n)),
+                   gpus=[DeviceOut.from_core(v) for v in devices])
+
+
+def points(s: Series) -> list[Point]:
+    """A series as (time, value) pairs: plain tuples, not a model per point (ranges are long)."""
+    return list(zip(map(format_time, s.ts_ns.tolist()), s.values.tolist(), strict=True))
 
 
 class GpuSeriesOut(ApiModel):
@@ -128,11 +128,38 @@ class GpuSeriesOut(ApiModel):
     index: int
     points: list[Point]
 
+    @classmethod
+    def from_core(cls, s: Series) -> Self:
+        """A GPU's series."""
+        return cls(gpu=s.gpu, index=s.index, points=points(s))
+
 
 class TotalSeriesOut(ApiModel):
     """Combined points."""
 
     points: list[Point]
+
+    @classmethod
+    def from_core(cls, s: Series) -> Self:
+        """A combined series (its GPU fields are not shown)."""
+        return cls(points=points(s))
+
+
+class RangeHead(TypedDict):
+    """What every range answer states after what it is about."""
+
+    metric: str
+    unit: str
+    agg: str
+    start: str
+    end: str
+    step_seconds: float
+
+
+def range_head(r: RangeResult) -> RangeHead:
+    """Metric, unit, aggregation, range and step of a range answer."""
+    return RangeHead(metric=r.metric, unit=r.unit, agg=r.agg, start=format_time(r.start_ns),
+                     end=format_time(r.end_ns), step_seconds=r.step_ns / 1e9)
 
 
 class NodeRangeOut(ApiModel):
@@ -147,6 +174,13 @@ class NodeRangeOut(ApiModel):
     step_seconds: float
     gpus: list[GpuSeriesOut]
     node_total: TotalSeriesOut
+
+    @classmethod
+    def from_core(cls, r: RangeResult) -> Self:
+        """A node's range answer."""
+        return cls(node=r.node, **range_head(r),
+                   gpus=[GpuSeriesOut.from_core(s) for s in r.gpus],
+                   node_total=TotalSeriesOut.from_core(r.node_total))
 
 
 class GpuRangeOut(ApiModel):
@@ -163,6 +197,12 @@ class GpuRangeOut(ApiModel):
     step_seconds: float
     points: list[Point]
 
+    @classmethod
+    def from_core(cls, r: RangeResult, uuid: str, index: int) -> Self:
+        """The range answer of one GPU (`uuid` as asked, `index` on its node)."""
+        (series,) = r.gpus
+        return cls(node=r.node, gpu=uuid, index=index, **range_head(r), points=points(series))
+
 
 class OwnerOut(ApiModel):
     """One owner of a workload (nearest first)."""
@@ -177,6 +217,21 @@ class HeldOut(ApiModel):
     node: str
     gpu: str
     fraction: float
+
+
+class UsageFields(TypedDict):
+    """Accounted use, as workloads and namespaces state it."""
+
+    energy_joules: float
+    gpu_seconds_allocated: float
+    gpu_seconds_busy: float
+
+
+def usage_fields(u: Usage) -> UsageFields:
+    """Joules and GPU-seconds allocated and busy."""
+    return UsageFields(energy_joules=u.energy_joules,
+                       gpu_seconds_allocated=u.gpu_seconds_allocated,
+                       gpu_seconds_busy=u.gpu_seconds_busy)
 
 
 class WorkloadOut(ApiModel):
@@ -205,11 +260,31 @@ class WorkloadOut(ApiModel):
     gpu_hours: float
     energy_kilowatt_hours: float
 
+    @classmethod
+    def from_core(cls, w: WorkloadSummary) -> Self:
+        """A workload summary as the API shows it."""
+        i = w.info
+        return cls(uid=i.uid, kind=i.kind, namespace=i.namespace, pod=i.pod,
+                   container=i.container, pod_uid=i.pod_uid or None, labels=i.labels,
+                   owners=[OwnerOut(kind=k, name=n) for k, n in i.owners],
+                   status="running" if w.running else "ended",
+                   first_seen=format_time(i.first_ns), last_seen=format_time(i.last_ns),
+                   gpus=w.gpus, gpu_uuids=w.gpu_uuids,
+                   held=[HeldOut(node=h.node, gpu=h.uuid, fraction=h.fraction) for h in w.held],
+                   power_watts=w.power_watts, memory_used_bytes=w.memory_used_bytes,
+                   utilization_percent=w.utilization_percent, **usage_fields(w.usage),
+                   gpu_hours=w.gpu_hours, energy_kilowatt_hours=w.energy_kwh)
+
 
 class NodeWorkloadOut(WorkloadOut):
     """A workload seen on a node, with the node's GPUs it held."""
 
     node_gpus: list[str]
+
+    @classmethod
+    def from_node(cls, n: NodeWorkload) -> Self:
+        """A workload and the node's GPUs it held."""
+        return cls(**dict(WorkloadOut.from_core(n.workload)), node_gpus=n.gpus)
 
 
 class WorkloadRangeOut(ApiModel):
@@ -225,6 +300,13 @@ class WorkloadRangeOut(ApiModel):
     gpus: list[GpuSeriesOut]
     total: TotalSeriesOut
 
+    @classmethod
+    def from_core(cls, r: RangeResult, uid: str) -> Self:
+        """A workload's range answer (its combined series in `node_total`)."""
+        return cls(workload=uid, **range_head(r),
+                   gpus=[GpuSeriesOut.from_core(s) for s in r.gpus],
+                   total=TotalSeriesOut.from_core(r.node_total))
+
 
 class OwnerGroupOut(ApiModel):
     """An owner and the workloads it owns."""
@@ -233,6 +315,11 @@ class OwnerGroupOut(ApiModel):
     name: str
     workloads: list[str]
 
+    @classmethod
+    def from_core(cls, o: OwnerGroup) -> Self:
+        """An owner of the chain."""
+        return cls(kind=o.kind, name=o.name, workloads=o.workloads)
+
 
 class HierarchyOut(ApiModel):
     """A workload's owner chain and children."""
@@ -240,6 +327,12 @@ class HierarchyOut(ApiModel):
     workload: WorkloadOut
     owners: list[OwnerGroupOut]
     children: list[str]
+
+    @classmethod
+    def from_core(cls, h: Hierarchy) -> Self:
+        """A workload's owners and children."""
+        return cls(workload=WorkloadOut.from_core(h.workload),
+                   owners=[OwnerGroupOut.from_core(o) for o in h.owners], children=h.children)
 
 
 class NamespaceOut(ApiModel):
@@ -257,161 +350,11 @@ class NamespaceOut(ApiModel):
     busy_gpu_hours: float
     energy_kilowatt_hours: float
 
+    @classmethod
+    def from_core(cls, n: NamespaceSummary) -> Self:
+        """A namespace's usage."""
+        return cls(namespace=n.namespace, workloads=n.workloads, running=n.running,
+                   gpus=n.gpus, utilization_percent=n.utilization_percent,
+                   **usage_fields(n.usage), gpu_hours=n.gpu_hours,
+                   busy_gpu_hours=n.busy_gpu_hours, energy_kilowatt_hours=n.energy_kwh)
 
-class UtilizationPointOut(ApiModel):
-    """One point of the cluster's utilization history."""
-
-    time: str
-    gpu_utilization: float | None
-    gpus_reporting: int
-    allocated_gpus: int
-    allocation_rate: float | None
-
-
-class UtilizationOut(ApiModel):
-    """Cluster utilization (percent) and allocation over time."""
-
-    start: str
-    end: str
-    step_seconds: float
-    unit: str
-    total_gpus: int
-    points: list[UtilizationPointOut]
-
-
-class HeatmapRowOut(ApiModel):
-    """One GPU's row (null where a column has no sample)."""
-
-    node: str
-    gpu: str
-    index: int
-    model: str
-    mean: float
-    values: list[float | None]
-
-
-class HeatmapOut(ApiModel):
-    """Top-K GPUs by a metric over time."""
-
-    metric: str
-    unit: str
-    agg: str
-    start: str
-    end: str
-    step_seconds: float
-    times: list[str]
-    min: float | None
-    max: float | None
-    rows: list[HeatmapRowOut]
-
-
-class TopEntryOut(ApiModel):
-    """One top consumer."""
-
-    rank: int
-    kind: str
-    id: str
-    namespace: str
-    name: str
-    value: float
-
-
-class TopOut(ApiModel):
-    """Top consumers by a metric."""
-
-    by: str
-    metric: str
-    unit: str
-    entries: list[TopEntryOut]
-
-
-class AlertOut(ApiModel):
-    """An alert (gpu and gpuIndex null for a node alert)."""
-
-    id: str
-    rule: str
-    severity: str
-    state: str
-    node: str
-    gpu: str | None
-    gpu_index: int | None
-    workloads: list[str]
-    message: str
-    value: float | None
-    threshold: float | None
-    since: str
-    updated: str
-    resolved: str | None
-    acknowledged_by: str | None
-    acknowledged: str | None
-
-
-class StatsOut(ApiModel):
-    """Means over the window (null: no sample) and the hottest sample."""
-
-    samples: int
-    gpu_utilization: float | None
-    memory_utilization: float | None
-    memory_used_bytes: float | None
-    temperature_celsius: float | None
-    temperature_max_celsius: float | None
-
-
-class DeviceStatsOut(StatsOut):
-    """One GPU's statistics."""
-
-    node: str
-    gpu: str
-    index: int
-    model: str
-
-
-class ModelStatsOut(StatsOut):
-    """One GPU model's statistics."""
-
-    model: str
-    gpus: int
-
-
-class UsageStatisticsOut(ApiModel):
-    """Statistics per GPU and per model over the last hours."""
-
-    hours: float
-    start: str
-    end: str
-    devices: list[DeviceStatsOut]
-    models: list[ModelStatsOut]
-
-
-class CostLineOut(ApiModel):
-    """Use and price for one key."""
-
-    key: str
-    gpu_hours: float
-    busy_gpu_hours: float
-    energy_kilowatt_hours: float
-    gpu_cost: float
-    energy_cost: float
-    total_cost: float
-
-
-class PricesOut(ApiModel):
-    """The prices applied."""
-
-    currency: str
-    gpu_hour: float
-    gpu_hour_by_model: dict[str, float]
-    energy_per_kilowatt_hour: float
-
-
-class CostOut(ApiModel):
-    """GPU-hours, energy and their price by namespace, workload and label."""
-
-    days: float
-    start: str
-    end: str
-    prices: PricesOut
-    total: CostLineOut
-    by_namespace: list[CostLineOut]
-    by_workload: list[CostLineOut]
-    by_label: list[CostLineOut]

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from gputel.collector.api.http.common import (
     DEFAULT_SIZE,
-    ERRORS,
     AggParam,
     End,
-    Envelope,
     Metric,
     PageNumber,
     PageSize,
     Start,
     Step,
     duration_ns,
-    ok,
-    paged,
     time_ns,
-)
-from gputel.collector.api.http.encode import (
-    device_json,
-    node_json,
-    node_workload_json,
-    points_json,
-    range_head,
-    series_json,
 )
 from gputel.collector.api.http.models import (
     DeviceOut,
@@ -37,6 +25,16 @@ from gputel.collector.api.http.models import (
     NodeOut,
     NodeRangeOut,
     NodeWorkloadOut,
+)
+from gputel.collector.api.http.wire import (
+    ERRORS,
+    Answer,
+    Envelope,
+    Paged,
+    PointsMeta,
+    SeriesMeta,
+    ok,
+    paged,
 )
 from gputel.collector.errors import InvalidParameterError
 from gputel.collector.query.paging import paginate
@@ -51,78 +49,68 @@ def nodes_router(services: QueryServices) -> APIRouter:
     core = services.query
     router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
-    @router.get("/nodes", summary="Every node that has reported",
-                response_model=Envelope[list[NodeOut]])
+    @router.get("/nodes", summary="Every node that has reported")
     def nodes(model: Annotated[str | None, Query(
             description="part of a GPU model it has (case-insensitive)")] = None,
                     status: Annotated[NodeStatus | None, Query()] = None,
-                    page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+                    page: PageNumber = 1,
+                    page_size: PageSize = DEFAULT_SIZE) -> Paged[NodeOut]:
         cut = paginate(core.list_nodes(model or None, status), page, page_size)
-        return paged(cut, [node_json(n) for n in cut.items])
+        return paged(cut, NodeOut.from_core)
 
-    @router.get("/nodes/{node}", summary="One node with its GPUs",
-                response_model=Envelope[NodeDetailOut])
-    def node(node: str) -> dict[str, Any]:
-        body = node_json(core.get_node(node))
-        body["gpus"] = [device_json(v) for v in core.list_devices(node)]
-        return ok(body)
+    @router.get("/nodes/{node}", summary="One node with its GPUs")
+    def node(node: str) -> Answer[NodeDetailOut]:
+        return ok(NodeDetailOut.from_node(core.get_node(node), core.list_devices(node)))
 
-    @router.get("/nodes/{node}/gpus", summary="The GPUs of a node with latest values",
-                response_model=Envelope[list[DeviceOut]])
+    @router.get("/nodes/{node}/gpus", summary="The GPUs of a node with latest values")
     def node_gpus(node: str, page: PageNumber = 1,
-                  page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
-        cut = paginate(core.list_devices(node), page, page_size)
-        return paged(cut, [device_json(v) for v in cut.items])
+                  page_size: PageSize = DEFAULT_SIZE) -> Paged[DeviceOut]:
+        return paged(paginate(core.list_devices(node), page, page_size), DeviceOut.from_core)
 
-    @router.get("/nodes/{node}/workloads", summary="Workloads on a node, now or over a range",
-                response_model=Envelope[list[NodeWorkloadOut]])
+    @router.get("/nodes/{node}/workloads", summary="Workloads on a node, now or over a range")
     def node_workloads(node: str, start: Start = None, end: End = None, page: PageNumber = 1,
-                       page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+                       page_size: PageSize = DEFAULT_SIZE) -> Paged[NodeWorkloadOut]:
         uuids = [v.device.uuid for v in core.list_devices(node)]
         start_ns, end_ns = _window(start, end, core.time_ns())
         cut = paginate(core.workloads.on_node(node, uuids, start_ns, end_ns), page, page_size)
-        return paged(cut, [node_workload_json(w) for w in cut.items])
+        return paged(cut, NodeWorkloadOut.from_node)
 
-    @router.get("/nodes/{node}/metrics", summary="Range series per GPU of a node",
-                response_model=Envelope[NodeRangeOut])
+    @router.get("/nodes/{node}/metrics", summary="Range series per GPU of a node")
     def node_metrics(node: str, metric: Metric, start: Start = None, end: End = None,
                            step: Step = None, agg: AggParam = "avg",
                            gpu: Annotated[str | None, Query(description="UUID or index")] = None,
-                           ) -> dict[str, Any]:
+                           ) -> Envelope[NodeRangeOut, SeriesMeta]:
         r = core.query_range(node, metric, time_ns("start", start), time_ns("end", end),
                              duration_ns("step", step), agg, gpu)
-        data = {"node": r.node, **range_head(r), "gpus": [series_json(s) for s in r.gpus],
-                "nodeTotal": series_json(r.node_total)}
-        return ok(data, points=sum(len(s.ts_ns) for s in r.gpus), series=len(r.gpus))
+        meta = SeriesMeta(points=sum(len(s.ts_ns) for s in r.gpus), series=len(r.gpus))
+        return Envelope(data=NodeRangeOut.from_core(r), meta=meta)
 
-    @router.get("/gpus", summary="Every GPU with its latest values",
-                response_model=Envelope[list[DeviceOut]])
+    @router.get("/gpus", summary="Every GPU with its latest values")
     def gpus(node: str | None = None, model: Annotated[str | None, Query(
             description="part of its model name (case-insensitive)")] = None,
                    status: Annotated[GpuStatus | None, Query()] = None,
                    allocated: Annotated[bool | None, Query(description="held now")] = None,
-                   page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> dict[str, Any]:
+                   page: PageNumber = 1,
+                   page_size: PageSize = DEFAULT_SIZE) -> Paged[DeviceOut]:
         cut = paginate(core.list_gpus(node or None, model or None, status, allocated), page,
                        page_size)
-        return paged(cut, [device_json(v) for v in cut.items])
+        return paged(cut, DeviceOut.from_core)
 
-    @router.get("/gpus/{uuid}", summary="One GPU", response_model=Envelope[DeviceOut])
+    @router.get("/gpus/{uuid}", summary="One GPU")
     def gpu(uuid: str, node: Annotated[str | None, Query(
-            description="its node, when UUIDs repeat across nodes")] = None) -> dict[str, Any]:
-        return ok(device_json(core.find_device(uuid, node)))
+            description="its node, when UUIDs repeat across nodes")] = None,
+            ) -> Answer[DeviceOut]:
+        return ok(DeviceOut.from_core(core.find_device(uuid, node)))
 
-    @router.get("/gpus/{uuid}/metrics", summary="Range series of one GPU",
-                response_model=Envelope[GpuRangeOut])
+    @router.get("/gpus/{uuid}/metrics", summary="Range series of one GPU")
     def gpu_metrics(uuid: str, metric: Metric, start: Start = None, end: End = None,
                           step: Step = None, agg: AggParam = "avg",
-                          node: str | None = None) -> dict[str, Any]:
+                          node: str | None = None) -> Envelope[GpuRangeOut, PointsMeta]:
         view = core.find_device(uuid, node)
         r = core.query_range(view.device.node, metric, time_ns("start", start),
                              time_ns("end", end), duration_ns("step", step), agg, uuid)
-        (series,) = r.gpus
-        data = {"node": r.node, "gpu": uuid, "index": view.device.index, **range_head(r),
-                "points": points_json(series)}
-        return ok(data, points=len(series.ts_ns))
+        answer = GpuRangeOut.from_core(r, uuid, view.device.index)
+        return Envelope(data=answer, meta=PointsMeta(points=len(answer.points)))
 
     return router
 
