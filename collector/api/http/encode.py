@@ -9,6 +9,7 @@ from gputel.collector.query.cluster import Heatmap, Overview, Top, UtilizationHi
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
 from gputel.collector.query.costs import CostLine, CostReport
 from gputel.collector.query.health import HealthReport
+from gputel.collector.query.kubeview import PodContext
 from gputel.collector.query.statistics import UsageStatistics, UsageStats
 from gputel.collector.query.workloads import (
     Hierarchy,
@@ -59,13 +60,25 @@ def workload_json(w: WorkloadSummary) -> dict[str, Any]:
     return {"uid": i.uid, "kind": i.kind, "namespace": i.namespace, "pod": i.pod,
             "container": i.container, "podUid": i.pod_uid or None, "labels": i.labels,
             "owners": [{"kind": k, "name": n} for k, n in i.owners],
-            "status": "running" if w.running else "ended",
+            "status": w.status or ("running" if w.running else "ended"),
             "firstSeen": format_time(i.first_ns), "lastSeen": format_time(i.last_ns),
             "gpus": w.gpus, "gpuUuids": w.gpu_uuids,
             "held": [{"node": h.node, "gpu": h.uuid, "fraction": h.fraction} for h in w.held],
             "powerWatts": w.power_watts, "memoryUsedBytes": w.memory_used_bytes,
             "utilizationPercent": w.utilization_percent, **_usage_json(w.usage),
-            "gpuHours": w.gpu_hours, "energyKilowattHours": w.energy_kwh}
+            "gpuHours": w.gpu_hours, "energyKilowattHours": w.energy_kwh,
+            "kubernetes": _kube_pod_json(w.context), "children": list(w.children)}
+
+
+def _kube_pod_json(ctx: PodContext | None) -> dict[str, Any] | None:
+    if ctx is None:
+        return None
+    p = ctx.pod
+    return {"phase": p.phase, "node": p.node or None, "annotations": dict(p.annotations),
+            "createdAt": format_time(p.created_ns) if p.created_ns else None,
+            "startedAt": format_time(p.started_ns) if p.started_ns else None,
+            "gpusRequested": p.gpus_requested, "waitingSeconds": ctx.waiting_seconds,
+            "queue": p.queue or None}
 
 
 def node_workload_json(n: NodeWorkload) -> dict[str, Any]:

@@ -179,8 +179,22 @@ class HeldOut(ApiModel):
     fraction: float
 
 
+class KubePodOut(ApiModel):
+    """What the Kubernetes API says of a pod workload (allow-listed annotations only)."""
+
+    phase: str
+    node: str | None
+    annotations: dict[str, str]
+    created_at: str | None
+    started_at: str | None
+    gpus_requested: float
+    waiting_seconds: float | None
+    queue: str | None
+
+
 class WorkloadOut(ApiModel):
-    """A workload: identity, what it holds now, what it used."""
+    """A workload: identity, what it holds now, what it used; `status` pending, running,
+    succeeded, failed or ended; `children` the pods of an owner workload (a Job...)."""
 
     uid: str
     kind: str
@@ -204,6 +218,8 @@ class WorkloadOut(ApiModel):
     gpu_seconds_busy: float
     gpu_hours: float
     energy_kilowatt_hours: float
+    kubernetes: KubePodOut | None = None
+    children: list[str] = Field(default_factory=list)
 
 
 class NodeWorkloadOut(WorkloadOut):
