@@ -34,7 +34,11 @@ import httpx
 from lightkube import AsyncClient, KubeConfig
 from lightkube.core.exceptions import ApiError, ConfigError
 from lightkube.core.generic_client import ALL_NS
-from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.generic_resource import (
+    create_global_resource,
+    create_namespaced_resource,
+    get_generic_resource,
+)
 
 from gputel.collector.kube import objects
 from gputel.collector.registry.cluster import (
@@ -256,6 +260,11 @@ class KubeWatcher:
 
 
 def _resource_type(res: Resource) -> Any:
-    """lightkube's generic resource class for one kind: objects stay plain JSON dicts."""
+    """lightkube's generic resource class for one kind (objects stay plain JSON dicts); made
+    once per process, as lightkube registers each."""
+    known = get_generic_resource(  # type: ignore[no-untyped-call]
+        f"{res.group}/{res.version}".lstrip("/"), res.kind)
+    if known is not None:
+        return known
     make = create_namespaced_resource if res.namespaced else create_global_resource
     return make(res.group, res.version, res.kind, res.plural)

@@ -99,6 +99,7 @@ class KubeApiStandIn:
         self.denied: set[str] = set()  # plurals answered 403
         self.absent: set[str] = set()  # plurals answered 404 (a CRD not installed)
         self.requests: list[tuple[str, str]] = []  # (verb list|watch, plural), in order
+        self.watch_queries: list[dict[str, str]] = []  # the query of every watch request
         self._objects: dict[Key, dict[tuple[str, str], Obj]] = {}
         self._events: list[tuple[int, Key, str, Obj]] = []
         self._rv = 100
@@ -289,6 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
         key = (match["group"] or "", match["version"], match["plural"])
         watch = query.get("watch") in ("true", "1")
         api.requests.append(("watch" if watch else "list", key[2]))
+        if watch:
+            api.watch_queries.append(query)
         if key[2] in api.denied:
             self._json(403, _status(403, "Forbidden", f'{key[2]} is forbidden: cannot '
                                     f'{"watch" if watch else "list"} resource "{key[2]}"'))
