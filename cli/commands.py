@@ -18,6 +18,7 @@ from gputel.agent.runtime import Agent
 from gputel.cli.options import die
 from gputel.collector.api.secrets import SecurityConfigError
 from gputel.collector.ingest.admission import IngestLimits
+from gputel.collector.kube.watcher import KubeConfigError, KubeSettings
 from gputel.collector.query.alerts import AlertRules
 from gputel.collector.query.core import HealthPolicy
 from gputel.collector.query.costs import Pricing
@@ -28,6 +29,8 @@ from gputel.collector.storage.rollups import Tier
 
 # `gputel up`'s default --spool-dir: its agent spools under the collector's data directory.
 UP_SPOOL_DIR = "<data-dir>/agent-spool"
+# Present in every pod that mounts its service account's token: in a cluster.
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -125,6 +128,17 @@ def _limit_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _kube_settings(args: argparse.Namespace) -> KubeSettings | None:
+    """The Kubernetes watch's settings; None when off (auto: off outside a cluster unless a
+    kubeconfig is given)."""
+    kubeconfig = _path(args, "kubeconfig")
+    if args.kubernetes == "off" or (args.kubernetes == "auto" and kubeconfig is None
+                                    and not Path(SERVICE_ACCOUNT_TOKEN).exists()):
+        return None
+    return KubeSettings(kubeconfig, frozenset(_csv(args.kube_annotations)),
+                        max_objects=args.kube_max_objects)
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
@@ -164,9 +178,9 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers),
             tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
-            **_api_config(args), **_limit_config(args)))
+            kube=_kube_settings(args), **_api_config(args), **_limit_config(args)))
         await collector.start()
-    except (StorageError, SecurityConfigError) as exc:
+    except (StorageError, SecurityConfigError, KubeConfigError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot use {args.data_dir if exc.filename else args.host}: "

@@ -26,6 +26,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         _api_flags(p, env)
         _ingest_limit_flags(p, env)
         _limit_flags(p, env)
+        _kube_flags(p, env)
     for p in (up, agent):
         _agent_flags(p, env, up=p is up)
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
@@ -124,6 +125,19 @@ def _ingest_limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> N
     o.add(p, env, "--mtls-any-node", "off", "on: a client certificate may stream as any node "
           "(a shared agent certificate); off: the node must be its CN or a DNS name",
           choices=("on", "off"))
+
+def _kube_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """The Kubernetes API watch (collector/kube/)."""
+    o.add(p, env, "--kubernetes", "auto", "watch the Kubernetes API for labels, owners, "
+          "pending pods, nodes and queues: auto (in a cluster, or with --kubeconfig), on, off",
+          choices=("auto", "on", "off"))
+    o.add(p, env, "--kubeconfig", "", "kubeconfig file of the cluster to watch (empty: the "
+          "pod's service account)")
+    o.add(p, env, "--kube-annotations", "", "comma list of pod annotation keys that may be "
+          "kept and shown (none by default: annotations can hold secrets)")
+    o.add(p, env, "--kube-max-objects", 200_000, "objects of one kind held at most; more are "
+          "refused and counted", o.ranged(int, 100, 10**8))
+
 
 def _limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
     """What the collector refuses to protect itself (issue 11)."""

@@ -25,6 +25,7 @@ from gputel.collector.api.metrics.exporter import (
     WorkloadRollup,
     ack_latency_histogram,
 )
+from gputel.collector.api.metrics.kube import KubeCollector
 from gputel.collector.api.metrics.limits import LimitsCollector
 from gputel.collector.api.secrets import read_headers, read_secret
 from gputel.collector.api.serving import (
@@ -41,6 +42,7 @@ from gputel.collector.api.serving import (
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.ingest.backpressure import return_freed_memory, steady_allocator
 from gputel.collector.ingest.core import IngestCore
+from gputel.collector.kube.watcher import KubeSettings, KubeWatcher
 from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.maintenance import Maintenance
 from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
@@ -51,6 +53,7 @@ from gputel.collector.query.costs import Pricing
 from gputel.collector.query.health import HealthReport, health_report, store_health
 from gputel.collector.query.limits import QueryLimits
 from gputel.collector.query.services import build_services
+from gputel.collector.registry.cluster import ClusterLimits, ClusterRegistry
 from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
 from gputel.collector.storage.durable import FrameLog
@@ -121,6 +124,7 @@ class CollectorConfig:
     log_repeat_limit: int = 10
     workload_retention_seconds: float = 86_400.0  # an ended workload is kept this long
     max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
+    kube: KubeSettings | None = None  # watch the Kubernetes API (None: off)
 
 
 class Collector:
@@ -149,10 +153,15 @@ class Collector:
                                  workload_limits=WorkloadLimits(
                                      int(config.workload_retention_seconds * 1e9),
                                      config.max_workloads), registry=self.nodes)
+        self.cluster = (ClusterRegistry(ClusterLimits(config.kube.max_objects))
+                        if config.kube is not None else None)
+        self.kube = (KubeWatcher(config.kube, self.cluster)
+                     if config.kube is not None and self.cluster is not None else None)
         self.query = QueryCore(self.nodes, self.ingest.workloads, self.store, time.time_ns,
                                config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
-                               policy=config.health_policy, limits=config.query_limits)
+                               policy=config.health_policy, limits=config.query_limits,
+                               cluster=self.cluster)
         self.webhooks: WebhookSender | None = None
         self.ingest_servicer: IngestServicer | None = None
         self.services = build_services(self.query, self.health, config.alert_rules,
@@ -177,6 +186,8 @@ class Collector:
             self.store_sizes.refresh if self.store_sizes is not None else None)
         self.registry.register(LimitsCollector(self.http_guard, self.query.gate,
                                                self.log_filter))
+        if self.kube is not None:
+            self.registry.register(KubeCollector(self.kube))
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.aio.Server | None = None
@@ -220,6 +231,8 @@ class Collector:
             await asyncio.to_thread(self.store_sizes.refresh)
         if self.remote_write is not None:
             self.remote_write.start()
+        if self.kube is not None:  # its own thread: the API server's pace never slows ingest
+            self.kube.start()
         await self._grpc.start()
         self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
                        asyncio.create_task(self.maintenance.run()),
@@ -328,6 +341,8 @@ class Collector:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.kube is not None:
+            await asyncio.to_thread(self.kube.stop)
         if self.webhooks is not None:  # deliver what is queued, briefly
             await asyncio.to_thread(self.webhooks.stop)
             self.webhooks = None

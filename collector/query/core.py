@@ -30,8 +30,10 @@ from gputel.collector.query.aggregate import (
     check_agg,
     combine,
 )
+from gputel.collector.query.kubeview import KubeView
 from gputel.collector.query.limits import QueryGate, QueryLimits, charge
 from gputel.collector.query.workloads import WorkloadQueries
+from gputel.collector.registry.cluster import ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.collector.storage.rollups import RollupReader, Tier
@@ -150,7 +152,8 @@ class QueryCore:
                  max_points: int = 11_000, rollups: RollupReader | None = None,
                  tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS,
                  policy: HealthPolicy | None = None, limits: QueryLimits | None = None,
-                 ) -> None:
+                 cluster: ClusterRegistry | None = None) -> None:
+        """`cluster`: what the Kubernetes API says (None when the collector does not watch it)."""
         self._nodes = nodes
         self._index = workloads
         self._store = store
@@ -160,7 +163,8 @@ class QueryCore:
         self._tiers = tuple(sorted(tiers, key=lambda t: t.step_ns))
         self._head_ns = head_ns
         self.policy = policy or HealthPolicy()
-        self.workloads = WorkloadQueries(workloads, store)
+        self.kube = KubeView(cluster) if cluster is not None else None
+        self.workloads = WorkloadQueries(workloads, store, self.kube, time_ns)
         self.gate = QueryGate(limits)
 
     @property

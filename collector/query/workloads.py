@@ -8,6 +8,7 @@ degrees, MHz) the fraction-weighted mean.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,8 +16,18 @@ import numpy as np
 import numpy.typing as npt
 
 from gputel.collector.errors import NotFoundError, unknown_metric
+from gputel.collector.query.kubeview import (
+    KubeView,
+    PodContext,
+    QueueView,
+    owner_key,
+    rolled_status,
+    status_of,
+    visible_owners,
+)
 from gputel.collector.query.labels import Selector
 from gputel.collector.query.limits import charge
+from gputel.collector.registry.cluster import OwnerRef
 from gputel.collector.registry.workloads import Usage, WorkloadIndex, WorkloadInfo
 from gputel.collector.storage.store import SeriesStore
 from gputel.proto.metrics import METRICS, Combine
@@ -67,7 +78,10 @@ class HeldGpu:
 
 @dataclass(frozen=True, slots=True)
 class WorkloadSummary(UsageFigures):
-    """A workload with what it holds now and what it used (since the collector's replay)."""
+    """A workload with what it holds now and what it used (since the collector's replay).
+
+    `status` is pending, running, succeeded, failed or ended; `context` what the Kubernetes
+    API says of a pod; `children` the pod workloads of an owner workload (a Job...)."""
 
     info: WorkloadInfo
     running: bool
@@ -77,6 +91,9 @@ class WorkloadSummary(UsageFigures):
     memory_used_bytes: float | None
     usage: Usage
     held: tuple[HeldGpu, ...] = ()
+    status: str = ""
+    context: PodContext | None = None
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,19 +137,40 @@ class NodeWorkload:
 class WorkloadQueries:
     """The workload half of the query core."""
 
-    def __init__(self, index: WorkloadIndex, store: SeriesStore) -> None:
+    def __init__(self, index: WorkloadIndex, store: SeriesStore, kube: KubeView | None = None,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        """`kube` (the Kubernetes API's view) adds metadata, owner and pending workloads."""
         self._index = index
         self._store = store
+        self._kube = kube
+        self._clock = clock
 
     def summaries(self, namespace: str | None = None, kind: str | None = None,
                   running: bool | None = None, name: str | None = None,
-                  selector: Selector | None = None) -> list[WorkloadSummary]:
-        """Every workload, optionally filtered (`name` is the pod or job name), by uid."""
-        out = [self._summary(w) for w in self._index.workloads()
-               if (namespace is None or w.namespace == namespace)
-               and (kind is None or w.kind == kind) and (name is None or w.pod == name)
-               and (selector is None or selector.matches(w.labels))]
-        return [s for s in out if running is None or s.running == running]
+                  selector: Selector | None = None,
+                  status: str | None = None) -> list[WorkloadSummary]:
+        """Every workload, optionally filtered (`name` is the pod, job or owner name), by uid."""
+        return [s for s in self._everything()
+                if (namespace is None or s.info.namespace == namespace)
+                and (kind is None or s.info.kind == kind)
+                and (name is None or s.info.pod == name)
+                and (selector is None or selector.matches(s.info.labels))
+                and (running is None or s.running == running)
+                and (status is None or s.status == status)]
+
+    def _everything(self) -> list[WorkloadSummary]:
+        """The agents' workloads (with the API's metadata), the pods waiting for GPUs, and
+        the owners of both, by uid."""
+        now = self._clock()
+        pods = []
+        for info in self._index.workloads():
+            ctx = self._kube.context(info, now) if self._kube else None
+            pods.append(self._summary(KubeView.enrich(info, ctx), ctx))
+        if self._kube is not None:
+            pods += [WorkloadSummary(info, False, 0.0, [], None, None, Usage(), (),
+                                     status_of(False, ctx), ctx)
+                     for info, ctx in self._kube.pending([p.info for p in pods], now)]
+        return sorted(pods + _owners(pods), key=lambda s: s.info.uid)
 
     def on_node(self, node: str, uuids: list[str], start_ns: int | None = None,
                 end_ns: int | None = None) -> list[NodeWorkload]:
@@ -168,15 +206,29 @@ class WorkloadQueries:
         """Holdings of one GPU clipped to [start_ns, end_ns): (from, to, shares)."""
         return self._index.segments((node, uuid), start_ns, end_ns)
 
+    def queues(self) -> list[QueueView]:
+        """KAI-Scheduler queues with their pods' GPUs and use ([] without the API)."""
+        if self._kube is None:
+            return []
+        return self._kube.queues((s.context.pod.uid, s.gpus, s.usage)
+                                 for s in self._everything()
+                                 if s.context is not None and s.info.kind == "pod")
+
     def info(self, uid: str) -> WorkloadInfo | None:
-        """A workload's metadata, or None."""
-        return self._index.workload(uid)
+        """A workload's metadata (with the API's labels and owners), or None."""
+        info = self._index.workload(uid)
+        if info is None or self._kube is None:
+            return info
+        return KubeView.enrich(info, self._kube.context(info, self._clock()))
 
     def hierarchy(self, uid: str) -> Hierarchy:
         """Owner chain and children of one workload. Raises NotFoundError."""
-        summary = self.summary(uid)
+        everything = self._everything()
+        summary = next((s for s in everything if s.info.uid == uid), None)
+        if summary is None:
+            raise NotFoundError("workload", uid)
         info = summary.info
-        peers = [w for w in self._index.workloads() if w.namespace == info.namespace]
+        peers = [s.info for s in everything if s.info.namespace == info.namespace]
         owned = {w.uid: {(k.lower(), n) for k, n in w.owners} for w in peers}
         owners = [OwnerGroup(kind, name, [u for u, chain in owned.items()
                                           if (kind.lower(), name) in chain])
@@ -188,11 +240,14 @@ class WorkloadQueries:
     def summary(self, uid: str) -> WorkloadSummary:
         """One workload. Raises NotFoundError."""
         info = self._index.workload(uid)
-        if info is None:
-            raise NotFoundError("workload", uid)
+        if info is None or self._kube is not None:
+            found = next((s for s in self._everything() if s.info.uid == uid), None)
+            if found is None:
+                raise NotFoundError("workload", uid)
+            return found
         return self._summary(info)
 
-    def _summary(self, info: WorkloadInfo) -> WorkloadSummary:
+    def _summary(self, info: WorkloadInfo, ctx: PodContext | None = None) -> WorkloadSummary:
         gpus = 0.0
         uuids: list[str] = []
         power: list[float] = []
@@ -211,7 +266,7 @@ class WorkloadQueries:
                     into.append(fraction * latest[1])
         return WorkloadSummary(info, bool(uuids), gpus, uuids, sum(power) if power else None,
                                sum(memory) if memory else None, self._index.usage(info.uid),
-                               tuple(held))
+                               tuple(held), status_of(bool(uuids), ctx), ctx)
 
     def namespaces(self) -> list[NamespaceSummary]:
         """Usage per namespace, by name."""
@@ -232,20 +287,28 @@ class WorkloadQueries:
 
         Raises NotFoundError for an unknown workload or metric.
         """
-        info = self._index.workload(uid)
-        if info is None:
-            raise NotFoundError("workload", uid)
+        members = self._members(uid)
         if metric not in METRICS:
             raise unknown_metric(metric)
         end = start + (n_points - 1) * step
         rows, weights = [], []
-        for key in sorted(info.devices):
-            row, weight = self._device_row(key, uid, metric, start, end, step, n_points, agg,
-                                           aggregate)
-            rows.append((key[0], key[1], row))
-            weights.append(weight)
+        for member in members:
+            for key in sorted(member.devices):
+                row, weight = self._device_row(key, member.uid, metric, start, end, step,
+                                               n_points, agg, aggregate)
+                rows.append((key[0], key[1], row))
+                weights.append(weight)
         combine = Combine.SUM if agg == "count" else METRICS[metric].combine
         return _combine(rows, weights, combine, n_points), rows
+
+    def _members(self, uid: str) -> list[WorkloadInfo]:
+        """The pod workloads whose devices make up `uid`'s series: itself, or an owner's
+        pods. Raises NotFoundError."""
+        info = self._index.workload(uid)
+        if info is not None:
+            return [info]
+        owner = self.summary(uid)
+        return [m for m in (self._index.workload(c) for c in owner.children) if m is not None]
 
     def _device_row(self, key: tuple[str, str], uid: str, metric: str, start: int, end: int,
                     step: int, n_points: int, agg: str,
@@ -280,3 +343,44 @@ def _combine(rows: list[tuple[str, str, FloatArray]], weights: list[FloatArray],
     else:
         out[present] = total[present] / np.nansum(w, axis=0)[present]
     return out
+
+
+def _owners(pods: list[WorkloadSummary]) -> list[WorkloadSummary]:
+    """One workload per owner in the pods' chains (a Job, a Deployment, a PyTorchJob...),
+    its figures its pods' summed; its labels those all its pods share."""
+    groups: dict[str, list[WorkloadSummary]] = {}
+    refs = {}
+    for pod in pods:
+        chain = visible_owners(pod.context.chain) if pod.context else []
+        for i, ref in enumerate(chain):
+            key = owner_key(ref, pod.info.namespace)
+            groups.setdefault(key, []).append(pod)
+            refs[key] = (ref, chain[i + 1:])
+    return [_owner(key, *refs[key], kids) for key, kids in groups.items()]
+
+
+def _owner(uid: str, ref: OwnerRef, above: list[OwnerRef],
+           kids: list[WorkloadSummary]) -> WorkloadSummary:
+    usage = Usage()
+    for kid in kids:
+        usage.add(kid.usage.energy_joules, kid.usage.gpu_seconds_allocated,
+                  kid.usage.gpu_seconds_busy)
+    shared = dict(kids[0].info.labels)
+    for kid in kids[1:]:
+        shared = {k: v for k, v in shared.items() if kid.info.labels.get(k) == v}
+    info = WorkloadInfo(uid, ref.kind, kids[0].info.namespace, ref.name, "", shared,
+                        [(o.kind, o.name) for o in above], "",
+                        min(k.info.first_ns for k in kids), max(k.info.last_ns for k in kids),
+                        {d for k in kids for d in k.info.devices})
+    status = rolled_status(k.status for k in kids)
+
+    def total(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+    return WorkloadSummary(
+        info, status == "running", sum(k.gpus for k in kids),
+        [u for k in kids for u in k.gpu_uuids], total([k.power_watts for k in kids]),
+        total([k.memory_used_bytes for k in kids]), usage,
+        tuple(h for k in kids for h in k.held), status, None,
+        tuple(sorted(k.info.uid for k in kids)))

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
+from gputel.collector.api.http.kube import kube_router
 from gputel.collector.api.http.nodes import nodes_router
 from gputel.collector.api.http.workloads import workloads_router
 from tests.api.conftest import Fed
@@ -25,7 +26,8 @@ ROUTES = {
     ("get", "/api/v1/namespaces"), ("get", "/api/v1/utilization/history"),
     ("get", "/api/v1/heatmap"), ("get", "/api/v1/top"), ("get", "/api/v1/alerts"),
     ("post", "/api/v1/alerts/{alert_id}/acknowledge"), ("get", "/api/v1/statistics/usage"),
-    ("get", "/api/v1/cost"),
+    ("get", "/api/v1/cost"), ("get", "/api/v1/queues"), ("get", "/api/v1/kubernetes/nodes"),
+    ("get", "/api/v1/kubernetes"),
 }
 RANGE_PARAMETERS = {"metric", "start", "end", "step", "agg"}
 
@@ -46,7 +48,7 @@ def _models(fed: Fed) -> dict[tuple[str, str], type[BaseModel]]:
     """The response model of each route, from routers built over the same services."""
     services = fed.server.collector.services
     routers = (cluster_router(services), alerts_router(services), nodes_router(services),
-               workloads_router(services))
+               workloads_router(services), kube_router(services))
     return {(m.lower(), r.path.replace(":path", "")): r.response_model
             for router in routers for r in router.routes if isinstance(r, APIRoute)
             for m in r.methods}

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from gputel.collector.kube.watcher import RESOURCES
 from tests.deploy.conftest import ALL, COMPOSED
 from tests.deploy.manifests import (
     GRPC_PORT_DEST,
@@ -219,8 +220,8 @@ def test_the_collector_admits_agents_on_grpc_and_nothing_else_from_them(
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_one_namespace_and_rbac_only_for_attribution(rendered: dict[str, Manifests],
-                                                     name: str) -> None:
+def test_one_namespace_and_rbac_exactly_what_the_kubernetes_watch_calls(
+        rendered: dict[str, Manifests], name: str) -> None:
     m = rendered[name]
     agent = m.workload("agent")
     namespace = agent.obj["metadata"]["namespace"]
@@ -229,20 +230,25 @@ def test_one_namespace_and_rbac_only_for_attribution(rendered: dict[str, Manifes
         if obj["kind"] not in cluster_scoped:
             assert obj["metadata"]["namespace"] == namespace, obj["metadata"]["name"]
     assert m.get("Namespace", namespace)
-    binding = m.get("ClusterRoleBinding", "gputel-agent")
+    collector = m.workload("collector")
+    binding = m.get("ClusterRoleBinding", "gputel-collector")
     assert binding["subjects"] == [{"kind": "ServiceAccount",
-                                    "name": agent.pod["serviceAccountName"],
+                                    "name": collector.pod["serviceAccountName"],
                                     "namespace": namespace}]
     role = m.get("ClusterRole", binding["roleRef"]["name"])
     granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"]
                for r in rule["resources"] for v in rule["verbs"]}
-    wanted = {(g, r, v) for g, r in (("", "pods"), ("apps", "replicasets"), ("batch", "jobs"))
-              for v in ("get", "list", "watch")}
+    # The watcher's own table: list then watch, per kind, and no other call.
+    wanted = {(r.group, r.plural, v) for r in RESOURCES for v in ("list", "watch")}
     assert granted == wanted
+    assert len(m.of_kind("ClusterRole")) == 1
+    assert len(m.of_kind("ClusterRoleBinding")) == 1
     assert not m.of_kind("Role")
     assert not m.of_kind("RoleBinding")
-    collector = m.workload("collector")
-    assert collector.pod["automountServiceAccountToken"] is False
+    assert collector.pod["automountServiceAccountToken"] is True
+    assert agent.pod.get("automountServiceAccountToken", False) is False
+    account = m.get("ServiceAccount", agent.pod["serviceAccountName"])
+    assert account["automountServiceAccountToken"] is False  # the agent calls no API
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -22,6 +22,7 @@ from gputel.collector.api.access import AccessPolicy
 from gputel.collector.api.http.access import AccessMiddleware
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
 from gputel.collector.api.http.common import strict_query
+from gputel.collector.api.http.kube import kube_router
 from gputel.collector.api.http.nodes import nodes_router
 from gputel.collector.api.http.wire import HTTP_STATUS, error_response
 from gputel.collector.api.http.workloads import workloads_router
@@ -45,7 +46,8 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
                               "parameter is 400 INVALID_PARAMETER naming it.")
     _install_error_handlers(app)
     for router in (cluster_router(services), nodes_router(services),
-                   workloads_router(services), alerts_router(services)):
+                   workloads_router(services), alerts_router(services),
+                   kube_router(services)):
         app.include_router(router)
     _add_probes(app, registry, ready)
     policy = access or AccessPolicy()

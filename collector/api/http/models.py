@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Self, TypedDict
 
+from pydantic import Field
+
 from gputel.collector.api.http.wire import ApiModel
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
+from gputel.collector.query.kubeview import PodContext
 from gputel.collector.query.workloads import (
     Hierarchy,
     NamespaceSummary,
@@ -234,8 +237,32 @@ def usage_fields(u: Usage) -> UsageFields:
                        gpu_seconds_busy=u.gpu_seconds_busy)
 
 
+class KubePodOut(ApiModel):
+    """What the Kubernetes API says of a pod workload (allow-listed annotations only)."""
+
+    phase: str
+    node: str | None
+    annotations: dict[str, str]
+    created_at: str | None
+    started_at: str | None
+    gpus_requested: float
+    waiting_seconds: float | None
+    queue: str | None
+
+    @classmethod
+    def from_core(cls, ctx: PodContext) -> Self:
+        """A pod's Kubernetes context as the API shows it."""
+        p = ctx.pod
+        return cls(phase=p.phase, node=p.node or None, annotations=dict(p.annotations),
+                   created_at=format_time(p.created_ns) if p.created_ns else None,
+                   started_at=format_time(p.started_ns) if p.started_ns else None,
+                   gpus_requested=p.gpus_requested, waiting_seconds=ctx.waiting_seconds,
+                   queue=p.queue or None)
+
+
 class WorkloadOut(ApiModel):
-    """A workload: identity, what it holds now, what it used."""
+    """A workload: identity, what it holds now, what it used; `status` pending, running,
+    succeeded, failed or ended; `children` the pods of an owner workload (a Job...)."""
 
     uid: str
     kind: str
@@ -259,6 +286,8 @@ class WorkloadOut(ApiModel):
     gpu_seconds_busy: float
     gpu_hours: float
     energy_kilowatt_hours: float
+    kubernetes: KubePodOut | None = None
+    children: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_core(cls, w: WorkloadSummary) -> Self:
@@ -267,13 +296,15 @@ class WorkloadOut(ApiModel):
         return cls(uid=i.uid, kind=i.kind, namespace=i.namespace, pod=i.pod,
                    container=i.container, pod_uid=i.pod_uid or None, labels=i.labels,
                    owners=[OwnerOut(kind=k, name=n) for k, n in i.owners],
-                   status="running" if w.running else "ended",
+                   status=w.status or ("running" if w.running else "ended"),
                    first_seen=format_time(i.first_ns), last_seen=format_time(i.last_ns),
                    gpus=w.gpus, gpu_uuids=w.gpu_uuids,
                    held=[HeldOut(node=h.node, gpu=h.uuid, fraction=h.fraction) for h in w.held],
                    power_watts=w.power_watts, memory_used_bytes=w.memory_used_bytes,
                    utilization_percent=w.utilization_percent, **usage_fields(w.usage),
-                   gpu_hours=w.gpu_hours, energy_kilowatt_hours=w.energy_kwh)
+                   gpu_hours=w.gpu_hours, energy_kilowatt_hours=w.energy_kwh,
+                   kubernetes=KubePodOut.from_core(w.context) if w.context else None,
+                   children=list(w.children))
 
 
 class NodeWorkloadOut(WorkloadOut):

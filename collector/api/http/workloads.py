@@ -37,19 +37,20 @@ def workloads_router(services: QueryServices) -> APIRouter:
     core = services.query
     router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
-    @router.get("/workloads", summary="Workloads (pods, Slurm jobs) that held GPUs")
+    @router.get("/workloads", summary="Workloads (pods, Slurm jobs, and from the Kubernetes "
+                "API their owners and the pods waiting for GPUs)")
     def workloads(
             namespace: str | None = None, kind: str | None = None,
-            status: Annotated[Literal["running", "ended"] | None, Query()] = None,
+            status: Annotated[Literal["pending", "running", "succeeded", "failed", "ended"]
+                              | None, Query()] = None,
             name: Annotated[str | None, Query(description="pod or job name")] = None,
             labels: Annotated[str | None, Query(
                 description="Kubernetes label selector: a=b,c!=d,e in (x,y),f notin (z),g,!h",
                 examples=["app"])] = None,
             page: PageNumber = 1,
             page_size: PageSize = DEFAULT_SIZE) -> Paged[WorkloadOut]:
-        running = None if status is None else status == "running"
-        found = core.workloads.summaries(namespace or None, kind or None, running, name or None,
-                                         parse_selector(labels))
+        found = core.workloads.summaries(namespace or None, kind or None, None, name or None,
+                                         parse_selector(labels), status)
         return paged(paginate(found, page, page_size), WorkloadOut.from_core)
 
     @router.get("/workloads/{uid:path}/metrics", summary="Range series of one workload")

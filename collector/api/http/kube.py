@@ -1,0 +1,131 @@
+"""HTTP routes for what the Kubernetes API says: queues, nodes, and the watch's state."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gputel.collector.api.http.common import DEFAULT_SIZE, PageNumber, PageSize
+from gputel.collector.api.http.wire import ERRORS, Answer, ApiModel, Paged, ok, paged
+from gputel.collector.query.kubeview import KubeNode, QueueView
+from gputel.collector.query.paging import paginate
+from gputel.collector.query.services import QueryServices
+from gputel.collector.registry.cluster import KindState
+from gputel.collector.timefmt import format_time
+
+
+class QueueOut(ApiModel):
+    """A KAI-Scheduler queue: parent, children, GPU quota/limit (-1: unlimited), over-quota
+    weight; GPUs given to its scheduled pods (their requests), held now by telemetry, asked
+    for by its waiting pods; and its pods' use so far."""
+
+    name: str
+    parent: str | None
+    children: list[str]
+    gpu_quota: float
+    gpu_limit: float
+    gpu_over_quota_weight: float
+    pods: int
+    allocated_gpus: float
+    held_gpus: float
+    pending_pods: int
+    pending_gpus: float
+    energy_joules: float
+    gpu_seconds_allocated: float
+    gpu_seconds_busy: float
+
+    @classmethod
+    def from_core(cls, v: QueueView) -> QueueOut:
+        """The answer for one queue."""
+        q = v.queue
+        return cls(name=q.name, parent=q.parent or None, children=list(v.children),
+                   gpu_quota=q.gpu_quota, gpu_limit=q.gpu_limit,
+                   gpu_over_quota_weight=q.gpu_over_quota_weight, pods=v.pods,
+                   allocated_gpus=v.allocated_gpus, held_gpus=v.held_gpus,
+                   pending_pods=v.pending_pods, pending_gpus=v.pending_gpus,
+                   energy_joules=v.usage.energy_joules,
+                   gpu_seconds_allocated=v.usage.gpu_seconds_allocated,
+                   gpu_seconds_busy=v.usage.gpu_seconds_busy)
+
+
+class KubeNodeOut(ApiModel):
+    """A node as the API sees it: Ready (None: no condition yet), addresses by type, roles,
+    kubelet version, labels, capacity and allocatable (cores, bytes, devices); whether a
+    gputel agent streams from it, and `agentMissing` when it has GPUs but none does."""
+
+    name: str
+    ready: bool | None
+    addresses: dict[str, str]
+    roles: list[str]
+    kubelet_version: str
+    labels: dict[str, str]
+    capacity: dict[str, float]
+    allocatable: dict[str, float]
+    gpus: float
+    agent: bool
+    agent_missing: bool
+
+    @classmethod
+    def from_core(cls, v: KubeNode) -> KubeNodeOut:
+        """The answer for one node."""
+        n = v.node
+        return cls(name=n.name, ready=n.ready, addresses=dict(n.addresses),
+                   roles=list(n.roles), kubelet_version=n.kubelet_version,
+                   labels=dict(n.labels), capacity=dict(n.capacity),
+                   allocatable=dict(n.allocatable), gpus=n.gpus, agent=v.agent,
+                   agent_missing=v.agent_missing)
+
+
+class KindStateOut(ApiModel):
+    """One watched kind: objects held, when last listed, stale since when and why."""
+
+    kind: str
+    objects: int
+    synced_at: str | None
+    stale: bool
+    stale_since: str | None
+    error: str | None
+
+    @classmethod
+    def from_core(cls, kind: str, objects: int, s: KindState) -> KindStateOut:
+        """The answer for one kind."""
+        return cls(kind=kind, objects=objects,
+                   synced_at=format_time(s.synced_ns) if s.synced_ns else None,
+                   stale=bool(s.stale_since_ns or not s.synced_ns),
+                   stale_since=format_time(s.stale_since_ns) if s.stale_since_ns else None,
+                   error=s.error or None)
+
+
+class KubeStateOut(ApiModel):
+    """Whether the collector watches the Kubernetes API, and each kind's state."""
+
+    enabled: bool
+    stale: bool
+    kinds: list[KindStateOut]
+
+
+def kube_router(services: QueryServices) -> APIRouter:
+    """/queues, /kubernetes/nodes and /kubernetes."""
+    core = services.query
+    router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+    @router.get("/queues", summary="KAI-Scheduler queues: hierarchy, quotas, GPUs given and used")
+    def queues(page: PageNumber = 1, page_size: PageSize = DEFAULT_SIZE) -> Paged[QueueOut]:
+        return paged(paginate(core.workloads.queues(), page, page_size), QueueOut.from_core)
+
+    @router.get("/kubernetes/nodes", summary="Nodes as the Kubernetes API sees them")
+    def kube_nodes(page: PageNumber = 1,
+                   page_size: PageSize = DEFAULT_SIZE) -> Paged[KubeNodeOut]:
+        agents = [s.name for s in core.node_states() if s.streams > 0]
+        found = core.kube.nodes(agents) if core.kube is not None else []
+        return paged(paginate(found, page, page_size), KubeNodeOut.from_core)
+
+    @router.get("/kubernetes", summary="The Kubernetes API watch: per kind, synced or stale")
+    def kube_state() -> Answer[KubeStateOut]:
+        if core.kube is None:
+            return ok(KubeStateOut(enabled=False, stale=False, kinds=[]))
+        cluster = core.kube.cluster
+        kinds = [KindStateOut.from_core(k, cluster.count(k), s)
+                 for k, s in cluster.states().items()]
+        return ok(KubeStateOut(enabled=True, stale=any(k.stale for k in kinds), kinds=kinds))
+
+    return router

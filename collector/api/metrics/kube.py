@@ -1,0 +1,50 @@
+"""/metrics for the Kubernetes API watch: objects held, lists, 410s, events, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from gputel.collector.kube.watcher import KubeWatcher
+
+
+class KubeCollector(Collector):
+    """Per kind: objects held, whether stale, and the watch's counters."""
+
+    def __init__(self, watcher: KubeWatcher) -> None:
+        self._watcher = watcher
+
+    def collect(self) -> Iterator[Metric]:
+        """The current counts."""
+        registry, stats = self._watcher.registry, self._watcher.stats
+        kinds = [r.kind for r in self._watcher.settings.resources]
+        held = GaugeMetricFamily("gputel_collector_kube_objects",
+                                 "Kubernetes objects held, by kind.", labels=["kind"])
+        stale = GaugeMetricFamily(
+            "gputel_collector_kube_stale",
+            "1 while a kind's watch is broken (the last known objects are kept) or was never "
+            "listed.", labels=["kind"])
+        states = registry.states()
+        for kind in kinds:
+            held.add_metric([kind], registry.count(kind))
+            state = states.get(kind)
+            stale.add_metric([kind], 1 if state is None or state.stale_since_ns
+                             or not state.synced_ns else 0)
+        yield held
+        yield stale
+        for name, text, counts in (
+                ("lists", "Full lists of a kind (the first, and after 410 Gone or a failure).",
+                 stats.lists),
+                ("watch_expired", "Watches answered 410 Gone (listed again).", stats.gone),
+                ("events", "Watch events applied.", stats.events),
+                ("bookmarks", "Watch bookmarks received.", stats.bookmarks),
+                ("failures", "Failed lists or watches (API server away, 403, broken stream).",
+                 stats.failures),
+                ("objects_dropped", "Objects refused past --kube-max-objects.",
+                 registry.dropped)):
+            family = CounterMetricFamily(f"gputel_collector_kube_{name}", text, labels=["kind"])
+            for kind in kinds:
+                family.add_metric([kind], counts.get(kind, 0))
+            yield family
