@@ -31,7 +31,8 @@ def health_json(h: HealthReport) -> dict[str, Any]:
              "retentionSeconds": s.retention_seconds, "path": s.path, "bytes": s.size_bytes,
              "writeFailures": s.write_failures,
              "tiers": [{"stepSeconds": a, "retentionSeconds": b} for a, b in s.tiers]
-             if s.kind != "memory" else None}
+             if s.kind != "memory" else None,
+             "problems": list(s.problems) if s.kind != "memory" else None}
     return {"status": h.status, "version": h.version, "store": store,
             "connectedAgents": h.connected_agents, "nodes": h.nodes,
             "activeAlerts": h.active_alerts, "uptimeSeconds": h.uptime_seconds}

@@ -21,7 +21,7 @@ class TierOut(ApiModel):
 
 
 class StoreOut(ApiModel):
-    """The store (path, size, write failures and tiers only for sqlite)."""
+    """The store (path, size, write failures, tiers and problems only on disk)."""
 
     kind: str
     status: str
@@ -31,6 +31,7 @@ class StoreOut(ApiModel):
     size_bytes: int | None = Field(default=None, alias="bytes")
     write_failures: int | None = None
     tiers: list[TierOut] | None = None
+    problems: list[str] | None = None
 
 
 class HealthOut(ApiModel):
