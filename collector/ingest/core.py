@@ -436,7 +436,8 @@ class IngestCore:
         state["workloads"] = self.workloads.state()
         state["latest"] = self._store.latest_state()
         done = self._journal.snapshot(SNAPSHOT, json.dumps(state).encode(), folded)
-        done.add_done_callback(lambda f: self._unfold(folded) if f.exception() else None)
+        done.add_done_callback(
+            lambda f: self._unfold(folded) if f.cancelled() or f.exception() else None)
         return done
 
     def _unfold(self, folded: list[tuple[str, str, int]]) -> None:

@@ -171,6 +171,7 @@ class DurableStore:
     def _write(self, batch: list[_Item]) -> None:
         """Frames and agents in one transaction; snapshots and maintenance each on their own.
         Any failure fails the items' futures (nothing acknowledged); the writer goes on."""
+        batch = [i for i in batch if i.future.set_running_or_notify_cancel()]  # not cancelled
         writes = [i for i in batch if i.kind in ("frame", "agent")]
         if writes:
             self._guarded(writes, self._commit_writes,

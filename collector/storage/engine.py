@@ -527,11 +527,15 @@ class Engine:
         if self.data_dir is not None or held <= floor:
             return 0
         keep = max(floor, int(held * fraction))
-        row = self._w.execute("SELECT quantile_disc(ts, ?) FROM head",
-                              [1.0 - keep / held]).fetchone()
-        if not row or row[0] is None:
-            return 0
-        return self._trim_head(int(row[0]), "memory")
+        dropped = 0
+        while self.sample_count() > keep:  # oldest rows first, until under the bound
+            held = self.sample_count()
+            row = self._w.execute("SELECT quantile_disc(ts, ?), min(ts) FROM head",
+                                  [1.0 - keep / held]).fetchone()
+            if not row or row[1] is None:
+                break
+            dropped += self._trim_head(max(int(row[0]), int(row[1]) + 1), "memory")
+        return dropped
 
     # --------------------------------------------------------- verification
     def verify_some(self, max_bytes: int = 256 << 20) -> int:
