@@ -7,7 +7,7 @@ frames each), and reads the collector's CPU time from /proc (psutil). Encoding a
 the client's CPU are not counted: the figure is the collector's cost only.
 
 Usage: python benchmarks/ingest.py [--agents 50] [--frames 60] [--gpus 8] [--rate 10]
-                                   [--store sqlite|memory]
+                                   [--store duckdb|memory]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ async def run(args: argparse.Namespace) -> None:
     stored = health["store"]["samples"]
     assert sum(acks) == args.agents * args.frames, "every frame acknowledged"
     assert stored == samples_sent, f"stored {stored} of {samples_sent}"
-    durability = "acknowledged after fsync" if args.store == "sqlite" else "no durability"
+    durability = "acknowledged after fsync" if args.store == "duckdb" else "no durability"
     print(f"store={args.store} ({durability})")
     print(f"agents={args.agents} gpus/agent={args.gpus} metrics=8 rate={args.rate:g}Hz "
           f"frames/agent={args.frames} samples/frame={samples_sent // (args.agents * args.frames)}")
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--gpus", type=int, default=8)
     parser.add_argument("--rate", type=float, default=10.0)
-    parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
+    parser.add_argument("--store", choices=("duckdb", "memory"), default="duckdb")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -167,7 +167,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -> int:
-    durable = args.store == "sqlite"
+    durable = args.store == "duckdb"
     try:
         if durable:
             Path(args.data_dir).mkdir(parents=True, exist_ok=True)
@@ -176,6 +176,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             http_port=args.http_port, retention_seconds=args.retention,
             max_points=args.max_points, data_dir=Path(args.data_dir) if durable else None,
             tiers=tuple(Tier(int(step * 1e9), int(keep * 1e9)) for step, keep in args.tiers),
+            max_disk_bytes=args.max_disk,
             tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
             kube=_kube_settings(args), **_api_config(args), **_limit_config(args)))
@@ -186,7 +187,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
         die(f"cannot use {args.data_dir if exc.filename else args.host}: "
             f"{exc.strerror or exc}")
     host = _shown(args.host)
-    where = (f"sqlite in {Path(args.data_dir) / 'gputel.db'}, acknowledged once durable"
+    where = (f"duckdb in {Path(args.data_dir)}, acknowledged once durable"
              if durable else "in memory, lost on restart")
     _say(f"gputel collector: gRPC on {host}:{collector.grpc_port}, "
          f"HTTP on http://{host}:{collector.http_port} (store: {where}; full rate kept "

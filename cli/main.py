@@ -44,11 +44,14 @@ def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None
     o.add(p, env, "--grpc-port", 50051, "collector gRPC port (ingest and query)", o.PORT)
     o.add(p, env, "--http-port", 8080, "collector HTTP port (API, /metrics, probes)", o.PORT)
     o.add(p, env, "--data-dir", "./gputel-data", "directory of the collector's durable store")
-    o.add(p, env, "--store", "sqlite", "sqlite: acknowledge frames once durable in --data-dir; "
-          "memory: keep nothing across restarts", choices=("sqlite", "memory"))
+    o.add(p, env, "--store", "duckdb", "duckdb: acknowledge frames once durable in --data-dir "
+          "(DuckDB head + Parquet blocks); memory: keep nothing across restarts",
+          choices=("duckdb", "memory"))
     o.add(p, env, "--retention", "1h", "how long full-rate samples are kept (e.g. 1h, 3600)",
           o.duration(1, 10 * 365 * 86400))
     o.add(p, env, "--tiers", "10s:7d,5m:90d", "rollup tiers as STEP:RETENTION,...", o.tiers)
+    o.add(p, env, "--max-disk", "0", "bound on the store's bytes on disk (e.g. 50GiB; 0: none): "
+          "past it the oldest blocks go first, then the oldest rollups (counted)", o.size)
     o.add(p, env, "--max-points", 11000, "most points one range query may return per series",
           o.ranged(int, 10, 10**7))
 
@@ -111,7 +114,7 @@ def _ingest_limit_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> N
     o.add(p, env, "--max-series", 2_000_000, "series (node x GPU x metric) the collector holds",
           o.ranged(int, 1, 10**9))
     o.add(p, env, "--max-memory", "0", "memory budget (e.g. 2GiB; 0: none): past it new frames "
-          "wait (RESOURCE_EXHAUSTED) and the in-memory head evicts its oldest samples", o.size)
+          "wait (RESOURCE_EXHAUSTED) and an in-memory store evicts its oldest samples", o.size)
     o.add(p, env, "--ingest-inflight", "256MiB", "bytes of frames read but not yet "
           "acknowledged, over every stream; readers wait past it", o.size)
     o.add(p, env, "--node-ttl", "24h", "a node with no stream is forgotten after this long",

@@ -1,5 +1,6 @@
-"""Housekeeping on a timer: head retention, idle nodes, workload retention, and the frame
-log's rollups and disk retention (in its writer thread, never on the event loop)."""
+"""Housekeeping on a timer: newest-value retention, idle nodes, workload retention, the ingest
+state snapshot, and the store's sealing, retention and checks (in its writer thread, never
+on the event loop)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ import time
 from collections.abc import Callable
 
 from gputel.collector.ingest.core import IngestCore
-from gputel.collector.storage.durable import FrameLog, StorageError
+from gputel.collector.storage.durable import DurableStore, StorageError
 from gputel.collector.storage.store import SeriesStore
 
 log = logging.getLogger(__name__)
+CHECKPOINT_TIMEOUT_S = 30.0
 
 
 class Maintenance:
     """One collector's housekeeping. `refresh_sizes` (blocking) recounts the store's sizes
     for /metrics, so a scrape never has to."""
 
-    def __init__(self, store: SeriesStore, ingest: IngestCore, frame_log: FrameLog | None,
+    def __init__(self, store: SeriesStore, ingest: IngestCore, durable: DurableStore,
                  interval_seconds: float,
                  refresh_sizes: Callable[[], object] | None = None) -> None:
         self._store = store
         self._ingest = ingest
-        self._log = frame_log
+        self._durable = durable
         self._interval = interval_seconds
         self._refresh_sizes = refresh_sizes
 
@@ -35,18 +37,27 @@ class Maintenance:
             self._store.enforce_retention(time.time_ns())
             self._ingest.forget_idle()
             self._ingest.workloads.enforce_retention(time.time_ns())
-            if self._log is not None:
-                self._log.supervise()
-                try:
-                    await asyncio.wrap_future(self._log.maintain())
-                except StorageError as exc:
-                    log.debug("store maintenance failed: %s", exc)  # logged once by the writer
+            self._durable.supervise()
+            try:
+                await self.checkpoint()
+                await asyncio.wrap_future(self._durable.maintain())
+            except StorageError as exc:
+                log.debug("store maintenance failed: %s", exc)  # logged once by the writer
             if self._refresh_sizes is not None:  # counted here, never on the scrape path
                 await asyncio.to_thread(self._refresh_sizes)
+
+    async def checkpoint(self) -> None:
+        """Snapshot the ingest state (built here, on the event loop, between commits) and
+        wait until it is durable. Raises StorageError; a no-op while the writer is down."""
+        if not self._durable.writing():
+            return
+        done = self._ingest.checkpoint()
+        if done is not None:
+            await asyncio.wait_for(asyncio.wrap_future(done), CHECKPOINT_TIMEOUT_S)
 
     async def now(self) -> None:
         """One pass right away (tests, shutdown). Raises StorageError."""
         self._store.enforce_retention(time.time_ns())
         self._ingest.workloads.enforce_retention(time.time_ns())
-        if self._log is not None:
-            await asyncio.wrap_future(self._log.maintain())
+        await self.checkpoint()
+        await asyncio.wrap_future(self._durable.maintain())

@@ -56,7 +56,8 @@ from gputel.collector.query.services import build_services
 from gputel.collector.registry.cluster import ClusterLimits, ClusterRegistry
 from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
-from gputel.collector.storage.durable import FrameLog
+from gputel.collector.storage.durable import DurableStore, StorageError
+from gputel.collector.storage.engine import Engine
 from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.storage.store import SeriesStore
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
@@ -72,7 +73,11 @@ class CollectorConfig:
     """Listen addresses, storage and limits. Durations in seconds.
 
     `data_dir` None keeps everything in memory (nothing survives a restart);
-    otherwise frames are acknowledged only once durable in data_dir/gputel.db.
+    otherwise frames are acknowledged only once durable in data_dir (DuckDB + Parquet
+    blocks, see storage.engine). `max_disk_bytes` (0: no bound) drops the oldest blocks,
+    then the oldest rollups, past it; `seal_seconds` is how long samples stay in the
+    write-optimised head before they seal into a block; `store_memory_bytes` bounds the
+    engine's own buffers (default: a quarter of --max-memory, else 1 GiB).
 
     Query API: `api_token_file` (`token: role` lines) and `api_tokens` (`token:role,...`)
     turn on bearer tokens for HTTP /api and gRPC QueryService; `rate_limit_per_second` 0
@@ -89,7 +94,9 @@ class CollectorConfig:
     data_dir: Path | None = None
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     maintenance_seconds: float = 10.0
-    synchronous: str = "FULL"
+    max_disk_bytes: int = 0
+    seal_seconds: float = 60.0
+    store_memory_bytes: int = 0
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -133,16 +140,16 @@ class Collector:
     def __init__(self, config: CollectorConfig) -> None:
         self.config = config
         retention_ns = int(config.retention_seconds * 1e9)
-        # A quarter of the memory budget for the head, at ~12 B per held sample; it shrinks
-        # further if the process still goes over (_relieve_memory).
-        self.store = SeriesStore(retention_ns, max(10**6, config.max_memory_bytes // 48)
-                                 if config.max_memory_bytes else 0)
-        self.log: FrameLog | None = None
-        rollups = None
-        if config.data_dir is not None:
-            path = config.data_dir / "gputel.db"
-            self.log = FrameLog(path, config.tiers, retention_ns, synchronous=config.synchronous)
-            rollups = RollupReader(path)
+        budget = config.max_memory_bytes
+        engine = Engine(config.data_dir, config.tiers, retention_ns, config.max_disk_bytes,
+                        config.store_memory_bytes or (budget // 2 if budget else 1 << 30))
+        # In memory, a quarter of the memory budget for samples at ~24 B each in DuckDB's
+        # uncompressed in-memory tables; it shrinks further if the process still goes over
+        # (_relieve_memory).
+        self.store = SeriesStore(retention_ns, max(10**6, budget // 96)
+                                 if budget and config.data_dir is None else 0, engine=engine)
+        self.log = DurableStore(engine, seal_ns=int(config.seal_seconds * 1e9))
+        rollups = RollupReader(engine) if config.data_dir is not None else None
         self.remote_write = (RemoteWriter(_remote_write_config(config),
                                           holders=self._largest_holders)
                              if config.remote_write_url else None)
@@ -171,7 +178,7 @@ class Collector:
         self.registry = CollectorRegistry()
         self.ack_latency = ack_latency_histogram()
         self.store_sizes = (StoreGauges(self.log, rollups, config.tiers)
-                            if self.log is not None and rollups is not None else None)
+                            if rollups is not None else None)
         self.registry.register(CollectorCollector(
             self.ingest, self.query, self.store, frame_log=self.log,
             store_sizes=self.store_sizes, remote_write=self.remote_write,
@@ -205,13 +212,11 @@ class Collector:
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
         self._protect_process()
-        if self.log is not None:
-            since = time.time_ns() - int(self.config.retention_seconds * 1e9)
-            t0 = time.perf_counter()
-            frames = await asyncio.to_thread(self.ingest.recover, since)
-            self.log.start()
-            log.info("recovered %d frame(s) from %s in %.1f s", frames, self.log.path,
-                     time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        frames = await asyncio.to_thread(self.ingest.recover)
+        self.log.start()
+        log.info("recovered the state from %s in %.2f s (%d frame(s) after its snapshot)",
+                 self.log.path, time.perf_counter() - t0, frames)
         security = self._security()
         self._start_webhooks()
         self._grpc = grpc_server(security)
@@ -248,7 +253,7 @@ class Collector:
 
     def ready(self) -> bool:
         """Serving, and able to make frames durable (readiness tells the truth)."""
-        return self._ready and (self.log is None or self.log.writing())
+        return self._ready and self.log.writing()
 
     def _ingest_policy(self, security: Security) -> IngestPolicy:
         cfg = self.config
@@ -257,11 +262,12 @@ class Collector:
             inflight = min(inflight, cfg.max_memory_bytes // 8)
         return IngestPolicy(security.node_binding, cfg.max_memory_bytes, inflight,
                             int(cfg.retry_after_seconds * 1000),
-                            store_failing=lambda: self.log.failing if self.log else "",
+                            store_failing=lambda: self.log.failing,
                             relieve=self._relieve_memory)
 
     def _relieve_memory(self) -> None:
-        """Over --max-memory: the head gives back half of what it holds (still on disk)."""
+        """Over --max-memory: an in-memory store gives back half of what it holds; on disk
+        the engine's buffers are bounded already (store_memory_bytes)."""
         evicted = self.store.shrink(0.5)
         return_freed_memory()
         log.warning("over the memory budget: %d sample(s) evicted from memory", evicted)
@@ -349,8 +355,11 @@ class Collector:
         if self.remote_write is not None:  # push what is queued, briefly
             await asyncio.to_thread(self.remote_write.stop, 5.0)
             self.remote_write = None
-        if self.log is not None:  # what was acknowledged is committed; close cleanly
-            await asyncio.to_thread(self.log.close)
+        try:  # a clean restart reads no frame back
+            await self.maintenance.checkpoint()
+        except (StorageError, TimeoutError) as exc:
+            log.warning("no final state snapshot (%s); the next start reads the tail", exc)
+        await asyncio.to_thread(self.log.close)
         if self.ingest_servicer is not None:
             self.ingest_servicer.close()
         if self.log_filter is not None:

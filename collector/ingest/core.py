@@ -14,13 +14,16 @@ or go back across frames, and every table input can grow has a limit (IngestLimi
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
 
 from gputel.collector.errors import (
     AlreadyStreamingError,
@@ -33,12 +36,14 @@ from gputel.collector.ingest.admission import IngestLimits, check_frame, hello_p
 from gputel.collector.ingest.dedup import INSTANCES_KEPT, Instance, inventory_of
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex, WorkloadLimits
+from gputel.collector.storage.engine import DeviceRows
 from gputel.collector.storage.store import SeriesStore
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
 
 log = logging.getLogger(__name__)
+SNAPSHOT = "ingest"  # the state snapshot's name in the store
 
 
 @dataclass(slots=True)
@@ -73,47 +78,42 @@ class Prepared:
 
 
 class Journal(Protocol):
-    """Where frames become durable before they are acknowledged (the frame log)."""
+    """Where frames become durable before they are acknowledged, and what start-up reads
+    back (storage.durable.DurableStore)."""
 
-    def append(self, node: str, instance: str, seq: int, min_ts: int, max_ts: int,
-               payload: bytes) -> Future[bool]:
-        """Write a frame; resolves True if new, False if already held."""
+    def append(self, node: str, instance: str, seq: int, digest: bytes, payload: bytes,
+               metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> Future[bool]:
+        """Write a frame; resolves True if new, False if already written."""
 
-    def remember_agent(self, node: str, instance: str, hello: pb.Hello,
+    def remember_agent(self, node: str, instance: str, hello: bytes,
                        seen_ns: int | None = None) -> Future[bool]:
-        """Keep an agent's Hello, seen at seen_ns (Unix ns; default now)."""
+        """Keep an agent's Hello (bytes), seen at seen_ns (Unix ns; default now)."""
 
-    def agents(self) -> list[tuple[str, str, pb.Hello, int]]:
-        """Every (node, instance, hello, seen ns) held."""
+    def snapshot(self, name: str, body: bytes,
+                 folded: Sequence[tuple[str, str, int]]) -> Future[bool]:
+        """Keep a state snapshot that holds the `folded` frames (dropped from the tail)."""
+
+    def recovery(self) -> Recovery:
+        """What start-up reads back."""
+
+
+class Recovery(Protocol):
+    """The persisted state start-up reads (the engine): never the retained samples."""
+
+    def agents(self) -> list[tuple[str, str, bytes, int]]:
+        """Every (node, instance, hello bytes, seen ns) held."""
 
     def first_seen(self) -> dict[str, int]:
         """Each node's first hello ever (Unix ns)."""
 
-    def seqs(self) -> dict[tuple[str, str], list[int]]:
-        """Sequence numbers held per (node, instance), ascending."""
+    def applied(self) -> list[tuple[str, str, int, bytes]]:
+        """(node, instance, seq, digest) of the newest applied frames."""
 
-    def replay(self, since_ns: int) -> Iterable[StoredFrameLike]:
-        """Frames whose newest sample is at or after since_ns."""
+    def tail(self) -> Iterable[tuple[str, str, int, bytes]]:
+        """(node, instance, seq, payload) of frames the snapshot does not hold yet."""
 
-
-class StoredFrameLike(Protocol):
-    """What replay yields (read-only)."""
-
-    @property
-    def node(self) -> str:
-        """The frame's node."""
-
-    @property
-    def instance(self) -> str:
-        """The agent instance that sent it."""
-
-    @property
-    def seq(self) -> int:
-        """Its sequence number."""
-
-    @property
-    def payload(self) -> bytes:
-        """The Frame's bytes."""
+    def snapshot(self, name: str) -> bytes | None:
+        """The state snapshot `name`, None when none was written."""
 
 
 # Called after each new frame is durable and applied: node, its devices (index-aligned
@@ -151,6 +151,7 @@ class IngestCore:
         self._instances: dict[str, OrderedDict[str, Instance]] = {}
         self._live: dict[str, Session] = {}
         self._last_ts: dict[tuple[str, str], int] = {}
+        self._folded: list[tuple[str, str, int]] = []  # applied since the last snapshot
         self._lock = threading.Lock()
         self.changed = threading.Condition()
         self.stats = IngestStats()
@@ -189,7 +190,8 @@ class IngestCore:
             self._live[hello.node] = session
             acked = state.dedup.watermark
         if self._journal is not None:  # frames after it are committed after it
-            self._journal.remember_agent(hello.node, hello.agent_instance, hello, now)
+            self._journal.remember_agent(hello.node, hello.agent_instance,
+                                         hello.SerializeToString(), now)
         self._notify()
         return session, acked
 
@@ -312,7 +314,8 @@ class IngestCore:
             done.set_result(not prepared.duplicate)
             return done
         return self._journal.append(session.node, session.instance, prepared.seq,
-                                    prepared.min_ts, prepared.max_ts, prepared.payload)
+                                    prepared.digest, prepared.payload, session.metric_ids,
+                                    list(_rows(session.uuids, prepared.blocks)))
 
     def commit(self, session: Session, prepared: Prepared, new: bool) -> bool:
         """Apply a durable frame to the head; return True if it was a duplicate (not applied)."""
@@ -323,14 +326,15 @@ class IngestCore:
                 return True
             session.state.dedup.add(prepared.seq, prepared.digest)
             self._advance(session.node, session.uuids, prepared.blocks)
-        stored = self._store_blocks(session.node, session.uuids, session.metric_ids,
-                                    prepared.blocks)
+        stored = self._store_blocks(session, prepared.blocks)
         self.workloads.apply(session.node, session.uuids, session.metric_ids, session.period_ns,
                              prepared.blocks, prepared.frame)
         with self._lock:
             self.stats.frames += 1
             self.stats.samples += stored
             devices = self.registry.count(session.node, stored, seen_ns=self._time_ns())
+            if self._journal is not None:  # the next state snapshot holds it
+                self._folded.append((session.node, session.instance, prepared.seq))
         if self._on_commit is not None and devices is not None:  # remote write: queues only
             self._on_commit(session.node, devices, session.metric_ids, prepared.blocks)
         self._notify()
@@ -349,57 +353,110 @@ class IngestCore:
         return self.commit(session, prepared, new=not prepared.duplicate)
 
     # ------------------------------------------------------------ recovery
-    def recover(self, since_ns: int) -> int:
-        """Rebuild nodes, duplicate detection and the head from the journal; return frames.
+    def recover(self) -> int:
+        """Rebuild nodes, duplicate detection, workloads and newest values from the persisted
+        state: the last snapshot, then the frames committed after it (the tail, bounded by
+        the snapshot interval, never by retention). Return the tail frames applied.
 
-        A held frame that no longer decodes against its agent's Hello is skipped with a
-        log line and counted (frames_quarantined), never a crash.
+        A tail frame that no longer decodes against its agent's Hello is skipped with a log
+        line and counted (frames_quarantined), never a crash.
         """
         if self._journal is None:
             return 0
-        sessions: dict[tuple[str, str], Session] = {}
-        horizon = self._time_ns() - self.limits.node_ttl_ns
-        for name, instance, hello, seen_ns in self._journal.agents():
-            state = self._instances.setdefault(name, OrderedDict()).setdefault(
-                instance, Instance(inventory_of(hello)))
-            sessions[(name, instance)] = _session(hello, state)
-            if seen_ns >= horizon:
-                self._restore_node(hello, seen_ns)
-        for name, first_ns in self._journal.first_seen().items():
+        held = self._journal.recovery()
+        sessions = self._recover_agents(held)
+        for name, first_ns in held.first_seen().items():
             self.registry.set_first_seen(name, first_ns)  # not the latest restart's hello
-        for (node, instance), seqs in self._journal.seqs().items():
-            state = self._instances.setdefault(node, OrderedDict()).setdefault(
-                instance, Instance(b""))
-            if not state.dedup.seen(seqs[0]):
-                state.dedup.watermark = max(state.dedup.watermark, seqs[0] - 1)
-            for seq in seqs:  # older frames were held, then aged out
-                state.dedup.add(seq)
+        body = held.snapshot(SNAPSHOT)
+        if body is not None:
+            self._restore(json.loads(body))
+        for node, instance, seq, digest in held.applied():
+            known = self._instances.get(node)
+            state = known.get(instance) if known is not None else None
+            if state is not None:
+                state.dedup.remember(seq, digest)
         replayed = 0
-        for stored in self._journal.replay(since_ns):
-            session = sessions.get((stored.node, stored.instance))
-            if session is not None and self._replay_one(session, stored):
+        for node, instance, seq, payload in held.tail():
+            session = sessions.get((node, instance))
+            if session is not None and not session.state.dedup.seen(seq) \
+                    and self._replay_one(session, seq, payload):
                 replayed += 1
         for name in self.registry.names():  # no stream is open yet: holdings wait for a new frame
             self.workloads.close_node(name)
         return replayed
 
-    def _replay_one(self, session: Session, stored: StoredFrameLike) -> bool:
+    def _recover_agents(self, held: Recovery) -> dict[tuple[str, str], Session]:
+        sessions: dict[tuple[str, str], Session] = {}
+        horizon = self._time_ns() - self.limits.node_ttl_ns
+        for name, instance, raw, seen_ns in held.agents():
+            hello = pb.Hello.FromString(raw)
+            state = self._instances.setdefault(name, OrderedDict()).setdefault(
+                instance, Instance(inventory_of(hello)))
+            sessions[(name, instance)] = _session(hello, state)
+            if seen_ns >= horizon:
+                self._restore_node(hello, seen_ns)
+        return sessions
+
+    def _replay_one(self, session: Session, seq: int, payload: bytes) -> bool:
+        """Apply a tail frame to everything but the samples (they are in the store)."""
         try:
-            frame = pb.Frame.FromString(stored.payload)
+            frame = pb.Frame.FromString(payload)
             blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
         except (frames.FrameError, ValueError) as exc:
             self.stats.frames_quarantined += 1
             log.error("frame %d of %s/%s does not decode against its agent's hello (%s); "
-                      "skipped", stored.seq, stored.node, stored.instance, exc)
+                      "skipped", seq, session.node, session.instance, exc)
             return False
-        session.state.dedup.remember(stored.seq, hashlib.blake2b(
-            stored.payload, digest_size=16).digest())
+        session.state.dedup.add(seq, hashlib.blake2b(payload, digest_size=16).digest())
         self._advance(session.node, session.uuids, blocks)
-        samples = self._store_blocks(session.node, session.uuids, session.metric_ids, blocks)
+        rows = _rows(session.uuids, blocks)
+        self._store.observe(session.node, session.metric_ids, rows)
         self.workloads.apply(session.node, session.uuids, session.metric_ids,
                              session.period_ns, blocks, frame)
-        self.registry.count(session.node, samples)
+        self.registry.count(session.node, _known_samples(session.metric_ids, rows))
+        self._folded.append((session.node, session.instance, seq))
         return True
+
+    def checkpoint(self) -> Future[bool] | None:
+        """Snapshot what start-up would otherwise rebuild from frames (dedup, newest
+        timestamps, node counters, workloads, newest values) and drop the frames it holds
+        from the tail. Call it from the thread that commits (the event loop), so no frame
+        is half applied; None without a journal."""
+        if self._journal is None:
+            return None
+        with self._lock:
+            folded, self._folded = self._folded, []
+            state: dict[str, Any] = {
+                "instances": [[node, instance, st.dedup.watermark, sorted(st.dedup.above)]
+                              for node, insts in self._instances.items()
+                              for instance, st in insts.items()],
+                "last_ts": [[n, u, t] for (n, u), t in self._last_ts.items()],
+                "nodes": [[n.name, n.frames, n.samples, n.last_seen_ns]
+                          for n in self.registry.nodes()]}
+        state["workloads"] = self.workloads.state()
+        state["latest"] = self._store.latest_state()
+        done = self._journal.snapshot(SNAPSHOT, json.dumps(state).encode(), folded)
+        done.add_done_callback(
+            lambda f: self._unfold(folded) if f.cancelled() or f.exception() else None)
+        return done
+
+    def _unfold(self, folded: list[tuple[str, str, int]]) -> None:
+        """A snapshot that failed to write holds nothing: its frames stay to be folded."""
+        with self._lock:
+            self._folded[:0] = folded
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        for node, instance, watermark, above in state["instances"]:
+            inst = self._instances.setdefault(node, OrderedDict()).setdefault(
+                instance, Instance(b""))
+            inst.dedup.watermark = max(inst.dedup.watermark, int(watermark))
+            inst.dedup.above.update(int(s) for s in above if s > inst.dedup.watermark)
+        for node, uuid, ts in state["last_ts"]:
+            self._last_ts[(node, uuid)] = int(ts)
+        for name, frames_n, samples, last_seen in state["nodes"]:
+            self.registry.restore_counts(name, int(frames_n), int(samples), int(last_seen))
+        self.workloads.restore(state["workloads"])
+        self._store.restore_latest(state["latest"])
 
     def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:
         old = self.registry.node(hello.node)
@@ -423,18 +480,19 @@ class IngestCore:
                 raise InvalidFrameError(f"frame {seq}: timestamps more than "
                                         f"{behind // 10**9} s behind the collector's clock", seq)
 
-    def _store_blocks(self, node: str, uuids: list[str], metric_ids: list[str],
-                      blocks: list[frames.Block]) -> int:
-        stored = 0
-        for block in blocks:
-            uuid = uuids[block.device]
-            for row, m in enumerate(block.metrics):
-                metric_id = metric_ids[m]
-                if metric_id not in METRICS:
-                    self.stats.samples_unknown_metric += block.ts_ns.size
-                    continue
-                stored += self._store.append((node, uuid, metric_id), block.ts_ns,
-                                             block.values[row])
+    def _store_blocks(self, session: Session, blocks: list[frames.Block]) -> int:
+        """Samples of known metrics in the blocks; written here without a journal (the
+        journal wrote them durably before the ack otherwise), newest values noted."""
+        rows = _rows(session.uuids, blocks)
+        stored = _known_samples(session.metric_ids, rows)
+        unknown = sum(int(np.count_nonzero(~np.isnan(values[r])))
+                      for _, _, metrics, values in rows for r, m in enumerate(metrics)
+                      if session.metric_ids[m] not in METRICS)
+        self.stats.samples_unknown_metric += unknown
+        if self._journal is None:
+            self._store.write(session.node, session.metric_ids, rows)
+        else:
+            self._store.observe(session.node, session.metric_ids, rows)
         return stored
 
     def reject(self, reason: str) -> None:
@@ -494,6 +552,18 @@ def _node_state(hello: pb.Hello, old: NodeState | None, now: int, streams: int) 
         first_seen_ns=old.first_seen_ns if old else now, last_seen_ns=now,
         streams=streams,
         frames=old.frames if old else 0, samples=old.samples if old else 0)
+
+
+def _rows(uuids: Sequence[str], blocks: Sequence[frames.Block]) -> list[DeviceRows]:
+    """Decoded blocks as the store takes them: (GPU uuid, ts, metric indexes, values)."""
+    return [(uuids[b.device], b.ts_ns, b.metrics, b.values) for b in blocks]
+
+
+def _known_samples(metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> int:
+    """Non-NaN values of metrics the catalogue knows."""
+    return sum(int(np.count_nonzero(~np.isnan(values[r])))
+               for _, _, metrics, values in rows for r, m in enumerate(metrics)
+               if metric_ids[m] in METRICS)
 
 
 def _session(hello: pb.Hello, state: Instance) -> Session:

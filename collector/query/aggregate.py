@@ -35,7 +35,7 @@ def _groups(k: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     return starts, k[starts], np.diff(np.append(starts, k.size))
 
 
-def aggregate(ts: IntArray, values: npt.NDArray[np.float32], start: int, step: int,
+def aggregate(ts: IntArray, values: npt.NDArray[np.floating], start: int, step: int,
               n_points: int, agg: str) -> FloatArray:
     """One value per grid point (NaN where the window (t-step, t] holds no sample)."""
     out = np.full(n_points, np.nan)

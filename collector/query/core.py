@@ -37,7 +37,7 @@ from gputel.collector.registry.cluster import ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.collector.storage.rollups import RollupReader, Tier
-from gputel.collector.storage.store import Float32Array, SeriesStore
+from gputel.collector.storage.store import Float64Array, SeriesStore
 from gputel.proto.metrics import METRICS
 
 __all__ = ["AGGREGATIONS", "DeviceView", "Grid", "HealthPolicy", "NodeSummary", "QueryCore",
@@ -443,7 +443,7 @@ class QueryCore:
         return step
 
 
-def _charged(read: tuple[IntArray, Float32Array]) -> tuple[IntArray, Float32Array]:
+def _charged(read: tuple[IntArray, Float64Array]) -> tuple[IntArray, Float64Array]:
     """A store read, counted against the running query's sample budget."""
     charge(int(read[0].size))
     return read

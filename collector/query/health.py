@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gputel.collector.registry.nodes import NodeState
-from gputel.collector.storage.durable import FrameLog
+from gputel.collector.storage.durable import DurableStore
 from gputel.collector.storage.rollups import Tier
 from gputel.collector.storage.store import SeriesStore
 from gputel.proto.version import VERSION
@@ -14,9 +14,10 @@ from gputel.proto.version import VERSION
 
 @dataclass(frozen=True, slots=True)
 class StoreHealth:
-    """The store: kind (memory, sqlite), status (ok, or degraded after a failed write),
-    samples in the head, head retention in seconds, and for sqlite its file, size in bytes,
-    failed writes and tiers as (step, retention) seconds."""
+    """The store: kind (memory, duckdb), status (ok; failing while writes fail; degraded
+    after damage was found: a file quarantined, a truncated database), samples held, full-rate
+    retention in seconds, and on disk its directory, size in bytes, failed writes, tiers as
+    (step, retention) seconds and what damage was found."""
 
     kind: str
     status: str
@@ -26,6 +27,7 @@ class StoreHealth:
     size_bytes: int | None = None
     write_failures: int | None = None
     tiers: tuple[tuple[float, float], ...] = ()
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +43,18 @@ class HealthReport:
     uptime_seconds: float
 
 
-def store_health(store: SeriesStore, log: FrameLog | None, retention_seconds: float,
+def store_health(store: SeriesStore, durable: DurableStore, retention_seconds: float,
                  tiers: Sequence[Tier]) -> StoreHealth:
-    """The store's part: the head (memory) alone, or the SQLite frame log behind it."""
+    """The store's part: in memory, or on disk (DuckDB and its blocks)."""
     samples = store.sample_count()
-    if log is None:
-        return StoreHealth("memory", "ok", samples, retention_seconds)
-    return StoreHealth("sqlite", "failing" if log.failing else "ok", samples, retention_seconds,
-                       str(log.path), log.size_bytes(), log.stats.failures,
-                       tuple((t.step_ns / 1e9, t.retention_ns / 1e9) for t in tiers))
+    engine = durable.engine
+    status = "failing" if durable.failing else "degraded" if engine.problems else "ok"
+    if engine.data_dir is None:
+        return StoreHealth("memory", status, samples, retention_seconds)
+    return StoreHealth("duckdb", status, samples, retention_seconds,
+                       str(engine.data_dir), durable.size_bytes(), durable.stats.failures,
+                       tuple((t.step_ns / 1e9, t.retention_ns / 1e9) for t in tiers),
+                       tuple(engine.problems))
 
 
 def health_report(ready: bool, nodes: Sequence[NodeState], store: StoreHealth,

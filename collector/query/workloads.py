@@ -33,7 +33,7 @@ from gputel.collector.storage.store import SeriesStore
 from gputel.proto.metrics import METRICS, Combine
 
 FloatArray = npt.NDArray[np.float64]
-Aggregate = Callable[[npt.NDArray[np.int64], npt.NDArray[np.float32], int, int, int, str],
+Aggregate = Callable[[npt.NDArray[np.int64], npt.NDArray[np.floating], int, int, int, str],
                      FloatArray]
 JOULES_PER_KWH = 3.6e6
 

@@ -103,6 +103,14 @@ class NodeRegistry:
             if state is not None:
                 state.first_seen_ns = first_seen_ns
 
+    def restore_counts(self, name: str, frames: int, samples: int, last_seen_ns: int) -> None:
+        """Counters of a node from the state snapshot (after its hello is restored)."""
+        with self._lock:
+            state = self._nodes.get(name)
+            if state is not None:
+                state.frames, state.samples = frames, samples
+                state.last_seen_ns = max(state.last_seen_ns, last_seen_ns)
+
     def count(self, name: str, samples: int, seen_ns: int | None = None,
               ) -> list[DeviceRecord] | None:
         """One more frame of `samples` applied for the node (seen at `seen_ns` when given);

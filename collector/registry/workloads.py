@@ -32,6 +32,7 @@ import bisect
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -362,6 +363,49 @@ class WorkloadIndex:
                               fraction * float(busy[sel].sum()))
                     held[sel] += fraction
         device.unattributed_joules += float((joules * (1.0 - held)).sum())
+
+    # ----------------------------------------------------------- persistence
+    def state(self) -> dict[str, Any]:
+        """Everything the index holds, as JSON-ready lists (the store's state snapshot), so a
+        restart restores it without reading frames back."""
+        with self._lock:
+            return {
+                "workloads": [[w.uid, w.kind, w.namespace, w.pod, w.container, w.labels,
+                               w.owners, w.pod_uid, w.first_ns, w.last_ns, sorted(w.devices)]
+                              for w in self._workloads.values()],
+                "usage": [[uid, u.energy_joules, u.gpu_seconds_allocated, u.gpu_seconds_busy]
+                          for uid, u in self._usage.items()],
+                "devices": [[*k, d.energy_joules, d.unattributed_joules, d.seconds]
+                            for k, d in self._devices.items()],
+                "timelines": [[*k, t.since, [[list(s) for s in sh] for sh in t.shares],
+                               t.closed_ns] for k, t in self._timelines.items()],
+                "edges": [[*k, e.ts, list(e.values)] for k, e in self._edges.items()],
+                "home": self._home, "attribution": self._state, "dropped": self.dropped}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what `state()` gave (at start-up, before any frame)."""
+        with self._lock:
+            for uid, kind, ns, pod, container, labels, owners, pod_uid, first, last, devices \
+                    in state["workloads"]:
+                self._workloads[uid] = WorkloadInfo(
+                    uid, kind, ns, pod, container, dict(labels),
+                    [(str(k), str(n)) for k, n in owners], pod_uid, int(first), int(last),
+                    {(str(n), str(u)) for n, u in devices})
+            for uid, energy, allocated, busy in state["usage"]:
+                self._usage[uid] = Usage(energy, allocated, busy)
+            for node, uuid, energy, unattributed, seconds in state["devices"]:
+                self._devices[(node, uuid)] = DeviceUsage(energy, unattributed, seconds)
+            for node, uuid, since, shares, closed in state["timelines"]:
+                timeline = self._timelines[(node, uuid)] = Timeline()
+                timeline.since = [int(t) for t in since]
+                timeline.shares = [tuple((str(u), float(f)) for u, f in sh) for sh in shares]
+                timeline.closed_ns = closed
+            for node, uuid, ts, values in state["edges"]:
+                self._edges[(node, uuid)] = _Edge(int(ts), tuple(float(v) for v in values))
+            self._home.update(state["home"])
+            self._state.update({k: int(v) for k, v in state["attribution"].items()})
+            for reason, n in state["dropped"].items():
+                self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
 
     # ----------------------------------------------------------------- reads
     def workloads(self) -> list[WorkloadInfo]:

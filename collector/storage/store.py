@@ -1,177 +1,134 @@
-"""In-memory columnar series: per (node, gpu, metric) chunks of int64 timestamps and float32 values.
+"""The series store as the query side sees it: reads over the columnar engine, and the newest
+value of each series in memory.
 
-Appends go into the open chunk of a series; full chunks are sealed. Retention is
-by age: chunks whose newest sample is older than `retention_ns` are dropped, so
-memory is bounded by rate x retention, not by run time.
+Samples live in the engine (engine.py): its head table and sealed blocks, in DuckDB whether
+on disk or in memory. What memory holds here is one (ts, value) per series, the newest: node
+lists, GPU states, Watch and /metrics ask for it on every call, and a table scan per series
+per call would cost them ~1 ms each. It is bounded by the series the ingest limits admit
+(--max-series), and entries older than the retention go.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from gputel.collector.storage.engine import DeviceRows, Engine, sample_batch
+
 Int64Array = npt.NDArray[np.int64]
-Float32Array = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
 SeriesKey = tuple[str, str, str]  # node, gpu uuid, metric id
-
-CHUNK = 4096
-FIRST = 64
-
-
-@dataclass(slots=True)
-class _Chunk:
-    """Up to CHUNK samples; its arrays grow by doubling, so a new series costs little."""
-
-    ts: Int64Array = field(default_factory=lambda: np.empty(FIRST, dtype=np.int64))
-    values: Float32Array = field(default_factory=lambda: np.empty(FIRST, dtype=np.float32))
-    n: int = 0
-    sorted: bool = True
-
-    def append(self, ts: Int64Array, values: Float32Array) -> int:
-        take = min(CHUNK - self.n, ts.size)
-        if self.n + take > self.ts.size:
-            size = min(CHUNK, max(self.ts.size * 2, self.n + take))
-            self.ts = np.resize(self.ts, size)
-            self.values = np.resize(self.values, size)
-        if take and self.n and ts[0] <= self.ts[self.n - 1]:
-            self.sorted = False
-        self.ts[self.n:self.n + take] = ts[:take]
-        self.values[self.n:self.n + take] = values[:take]
-        self.n += take
-        return take
-
-
-@dataclass(slots=True)
-class _Series:
-    chunks: list[_Chunk] = field(default_factory=list)
-    held: int = 0  # samples in `chunks` now (appended minus aged out)
-    latest_ts: int = 0
-    latest_value: float = float("nan")
+Latest = dict[SeriesKey, tuple[int, float]]
 
 
 class SeriesStore:
-    """Thread-safe store of every series; reads return copies.
+    """Thread-safe reads of every series (values float64, exact for integers).
 
-    `max_samples` bounds what memory holds whatever the input: past it, the oldest chunks
-    go first (counted in `evicted`); they stay durable on disk.
+    `retention_ns`: how long full-rate samples are kept. Without an engine, an in-memory
+    one is made (nothing survives the process).
     """
 
-    def __init__(self, retention_ns: int, max_samples: int = 0) -> None:
+    def __init__(self, retention_ns: int, max_samples: int = 0,
+                 engine: Engine | None = None) -> None:
         if retention_ns <= 0:
             raise ValueError("retention must be positive")
+        self.engine = engine if engine is not None else Engine(None, retention_ns=retention_ns)
         self._retention_ns = retention_ns
         self._max_samples = max_samples
-        self._series: dict[SeriesKey, _Series] = {}
-        self._order: deque[tuple[SeriesKey, _Chunk]] = deque()  # every chunk, oldest first
-        self._held = 0
-        self.evicted = 0
+        self._latest: Latest = {}
         self._lock = threading.Lock()
 
-    def append(self, key: SeriesKey, ts: Int64Array, values: Float32Array) -> int:
-        """Add samples (NaN values skipped); return how many were stored."""
-        keep = ~np.isnan(values)
-        ts, values = ts[keep], values[keep]
-        if not ts.size:
-            return 0
-        with self._lock:
-            series = self._series.get(key)
-            if series is None:
-                series = self._series[key] = _Series()
-            done = 0
-            while done < ts.size:
-                if not series.chunks or series.chunks[-1].n == CHUNK:
-                    series.chunks.append(_Chunk())
-                    self._order.append((key, series.chunks[-1]))
-                done += series.chunks[-1].append(ts[done:], values[done:])
-            series.held += int(ts.size)
-            self._held += int(ts.size)
-            self._evict()
-            last = int(np.argmax(ts))
-            if ts[last] >= series.latest_ts:
-                series.latest_ts, series.latest_value = int(ts[last]), float(values[last])
-        return int(ts.size)
+    @property
+    def evicted(self) -> int:
+        """Samples dropped to stay under the memory bound (in-memory store only)."""
+        return self.engine.stats.samples_dropped.get("memory", 0)
 
-    def read(self, key: SeriesKey, start_ns: int, end_ns: int) -> tuple[Int64Array, Float32Array]:
-        """Samples with start_ns <= ts <= end_ns, sorted by time."""
+    # ------------------------------------------------------------------ writes
+    def append(self, key: SeriesKey, ts: Int64Array, values: npt.NDArray[np.floating]) -> int:
+        """Add samples of one series now (NaN skipped); return how many were stored."""
+        rows: DeviceRows = (key[1], ts, (0,), values.reshape(1, -1))
+        return self.write(key[0], (key[2],), [rows])
+
+    def write(self, node: str, metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> int:
+        """Add a frame's decoded samples now, without a durable writer (tests, memory);
+        return how many were stored."""
+        batch = sample_batch([(node, metric_ids, rows)])
+        with self.engine.transaction() as cur:
+            self.engine.insert(cur, batch)
+        self.engine.counted(batch.counts)
+        self.observe(node, metric_ids, rows)
+        if self._max_samples and self.engine.sample_count() > self._max_samples:
+            self.engine.shrink_head(self._max_samples / self.engine.sample_count(), 0)
+        return sum(batch.counts.values())
+
+    def observe(self, node: str, metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> None:
+        """Note the newest value of each series in committed samples."""
         with self._lock:
-            series = self._series.get(key)
-            parts = [] if series is None else [
-                (c.ts[:c.n].copy(), c.values[:c.n].copy(), c.sorted) for c in series.chunks
-                if c.n and c.ts[:c.n].min() <= end_ns and c.ts[:c.n].max() >= start_ns]
-        if not parts:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        ts = np.concatenate([p[0] for p in parts])
-        values = np.concatenate([p[1] for p in parts])
-        if not all(p[2] for p in parts) or np.any(np.diff(ts) < 0):
-            order = np.argsort(ts, kind="stable")
-            ts, values = ts[order], values[order]
-        sel = (ts >= start_ns) & (ts <= end_ns)
-        return ts[sel], values[sel]
+            for uuid, ts, metrics, values in rows:
+                for row, m in enumerate(metrics):
+                    vals = values[row]
+                    present = np.flatnonzero(~np.isnan(vals))
+                    if not present.size:
+                        continue
+                    i = present[int(np.argmax(ts[present]))]
+                    key = (node, uuid, metric_ids[m])
+                    held = self._latest.get(key)
+                    if held is None or int(ts[i]) >= held[0]:
+                        self._latest[key] = (int(ts[i]), float(vals[i]))
+
+    # ------------------------------------------------------------------- reads
+    def read(self, key: SeriesKey, start_ns: int, end_ns: int) -> tuple[Int64Array, Float64Array]:
+        """Samples with start_ns <= ts <= end_ns, sorted by time."""
+        return self.engine.read(key[0], key[1], key[2], start_ns, end_ns)
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""
         with self._lock:
-            series = self._series.get(key)
-            if series is None:  # a series exists from its first stored sample on
-                return None
-            return series.latest_ts, series.latest_value
+            return self._latest.get(key)
 
     def sample_count(self, node: str | None = None) -> int:
-        """Samples held (after retention), for one node or all; all is a counter (scrapes)."""
-        with self._lock:
-            if node is None:
-                return self._held
-            return sum(s.held for k, s in self._series.items() if k[0] == node)
-
-    def shrink(self, fraction: float = 0.5, floor: int = 100_000) -> int:
-        """Memory pressure: lower the bound to `fraction` of what is held (not below
-        `floor`) and evict the oldest down to it; return how many samples went."""
-        with self._lock:
-            before = self._held
-            self._max_samples = max(floor, int(self._held * fraction))
-            self._evict()
-            return before - self._held
-
-    def _evict(self) -> None:
-        """Drop the oldest chunks while over max_samples (under the lock)."""
-        while self._max_samples and self._held > self._max_samples and self._order:
-            key, chunk = self._order.popleft()
-            series = self._series.get(key)
-            if series is None or not any(c is chunk for c in series.chunks):
-                continue  # already gone by retention
-            series.chunks = [c for c in series.chunks if c is not chunk]
-            series.held -= chunk.n
-            self._held -= chunk.n
-            self.evicted += chunk.n
-
-    def enforce_retention(self, now_ns: int) -> int:
-        """Drop chunks, full or not, whose newest sample is older than the retention, and
-        series left empty; return how many samples went."""
-        horizon = now_ns - self._retention_ns
-        dropped = 0
-        with self._lock:
-            for key in list(self._series):
-                series = self._series[key]
-                keep = []
-                for c in series.chunks:
-                    if c.n and c.ts[:c.n].max() < horizon:
-                        dropped += c.n
-                        series.held -= c.n
-                    else:
-                        keep.append(c)
-                series.chunks = keep
-                if not keep and series.latest_ts < horizon:
-                    del self._series[key]
-            self._order = deque((k, c) for k, c in self._order
-                                if k in self._series and c.n and c.ts[:c.n].max() >= horizon)
-            self._held -= dropped
-        return dropped
+        """Samples held (after retention), for one node or all."""
+        return self.engine.sample_count(node)
 
     def series_count(self) -> int:
-        """Series held now."""
+        """Series with a newest value held in memory."""
         with self._lock:
-            return len(self._series)
+            return len(self._latest)
+
+    # --------------------------------------------------------------- retention
+    def shrink(self, fraction: float = 0.5, floor: int = 100_000) -> int:
+        """Memory pressure: an in-memory store drops its oldest samples down to `fraction`
+        of what it holds (not below `floor`); on disk nothing needs to go. Return samples
+        dropped."""
+        return self.engine.shrink_head(fraction, floor)
+
+    def enforce_retention(self, now_ns: int) -> int:
+        """Forget newest values older than the retention; an in-memory engine also drops
+        its samples older than that. Return samples dropped."""
+        horizon = now_ns - self._retention_ns
+        with self._lock:
+            for key in [k for k, (ts, _) in self._latest.items() if ts < horizon]:
+                del self._latest[key]
+        if self.engine.data_dir is None:
+            before = self.engine.sample_count()
+            self.engine.retain(now_ns)
+            return before - self.engine.sample_count()
+        return 0
+
+    # ------------------------------------------------------------ persistence
+    def latest_state(self) -> list[tuple[str, str, str, int, float]]:
+        """Every newest value, for the state snapshot."""
+        with self._lock:
+            return [(*k, ts, v) for k, (ts, v) in self._latest.items()]
+
+    def restore_latest(self, rows: Sequence[Sequence[object]]) -> None:
+        """Newest values from a state snapshot (newer ones already held win)."""
+        with self._lock:
+            for node, uuid, metric, ts, value in rows:
+                key = (str(node), str(uuid), str(metric))
+                held = self._latest.get(key)
+                if held is None or int(str(ts)) > held[0]:
+                    self._latest[key] = (int(str(ts)), float(str(value)))

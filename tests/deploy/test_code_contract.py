@@ -167,7 +167,7 @@ def test_the_collector_keeps_its_store_on_the_claim(rendered: dict[str, Manifest
     m = rendered[name]
     collector = m.workload("collector")
     settings = _settings(collector)
-    assert settings.store == "sqlite"
+    assert settings.store == "duckdb"
     claims = {t["metadata"]["name"] for t in collector.obj["spec"]["volumeClaimTemplates"]}
     data = PurePosixPath(settings.data_dir)
     assert any(data.is_relative_to(mnt["mountPath"]) and mnt["name"] in claims

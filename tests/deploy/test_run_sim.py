@@ -210,7 +210,7 @@ def test_sim_overlay_containers_run_probe_and_stream(rendered: dict[str, Manifes
         assert c.stop(collector.pod["terminationGracePeriodSeconds"]) == 0, "".join(c.output)
 
     data_dir = Path(collector_env["GPUTEL_DATA_DIR"])
-    assert (data_dir / "gputel.db").is_file(), "the store is not on the data volume"
+    assert (data_dir / "gputel.duckdb").is_file(), "the store is not on the data volume"
     for w, path in rootfs.items():
         assert not any(path.iterdir()), f"{w} wrote {sorted(path.iterdir())} outside its volumes"
     for out in (c.output, a.output):

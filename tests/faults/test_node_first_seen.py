@@ -18,13 +18,13 @@ def _first_seen(server: CollectorThread) -> int:
 
 def test_first_seen_is_the_first_hello_across_restarts(tmp_path: Path) -> None:
     before = time.time_ns()
-    first = CollectorThread(data_dir=tmp_path, synchronous="NORMAL").start()
+    first = CollectorThread(data_dir=tmp_path).start()
     open_node(first.grpc_target, "n1").close()
     seen = _first_seen(first)
     assert seen >= before - 10**6  # RFC 3339 keeps microseconds
     first.stop()
     for _ in range(2):  # each restart: the agent says hello again, later
-        again = CollectorThread(data_dir=tmp_path, synchronous="NORMAL").start()
+        again = CollectorThread(data_dir=tmp_path).start()
         assert _first_seen(again) == seen
         open_node(again.grpc_target, "n1").close()
         assert _first_seen(again) == seen

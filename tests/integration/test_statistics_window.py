@@ -26,7 +26,7 @@ def _samples(server: CollectorThread, **params: object) -> int:
 
 
 def test_the_window_joins_rollups_and_raw_samples(tmp_path: Path) -> None:
-    server = CollectorThread(data_dir=tmp_path, synchronous="NORMAL", retention_seconds=60.0,
+    server = CollectorThread(data_dir=tmp_path, retention_seconds=60.0,
                              maintenance_seconds=3600.0, rate_limit_per_second=0.0).start()
     try:
         now = time.time_ns() - 3 * 10**9

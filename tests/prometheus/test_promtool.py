@@ -39,7 +39,7 @@ def test_every_collector_family_passes_promtool(tmp_path: Path) -> None:
     try:
         c = server.collector
         assert c.log is not None
-        sizes = StoreGauges(c.log, RollupReader(c.log.path), c.config.tiers)
+        sizes = StoreGauges(c.log, RollupReader(c.log.engine), c.config.tiers)
         sizes.refresh()
         latency = ack_latency_histogram()
         latency.observe(0.002)

@@ -33,7 +33,7 @@ class TierOut(ApiModel):
 
 
 class StoreOut(ApiModel):
-    """The store (path, size, write failures and tiers only for sqlite)."""
+    """The store (path, size, write failures, tiers and problems only on disk)."""
 
     kind: str
     status: str
@@ -43,6 +43,7 @@ class StoreOut(ApiModel):
     size_bytes: int | None = Field(default=None, alias="bytes")
     write_failures: int | None = None
     tiers: list[TierOut] | None = None
+    problems: list[str] | None = None
 
     @classmethod
     def from_core(cls, s: StoreHealth) -> Self:
@@ -51,7 +52,8 @@ class StoreOut(ApiModel):
         return cls(kind=s.kind, status=s.status, samples=s.samples,
                    retention_seconds=s.retention_seconds, path=s.path,
                    bytes=s.size_bytes,  # size_bytes by its alias, the name type checkers know
-                   write_failures=s.write_failures, tiers=tiers if s.kind != "memory" else None)
+                   write_failures=s.write_failures, tiers=tiers if s.kind != "memory" else None,
+                   problems=list(s.problems) if s.kind != "memory" else None)
 
 
 class HealthOut(ApiModel):

@@ -23,7 +23,7 @@ from gputel.collector.ingest.backpressure import ByteBudget, MemoryGuard
 from gputel.collector.ingest.core import IngestCore
 from gputel.collector.outbound.remote_write import RemoteWriter
 from gputel.collector.query.core import QueryCore
-from gputel.collector.storage.durable import FrameLog
+from gputel.collector.storage.durable import DurableStore
 from gputel.collector.storage.rollups import RollupReader, Tier
 from gputel.collector.storage.store import SeriesStore
 
@@ -74,7 +74,7 @@ class StoreSizes:
 class StoreGauges:
     """Counts the store off the scrape path: call `refresh()` from the maintenance loop."""
 
-    def __init__(self, log: FrameLog, rollups: RollupReader, tiers: Sequence[Tier]) -> None:
+    def __init__(self, log: DurableStore, rollups: RollupReader, tiers: Sequence[Tier]) -> None:
         self._log = log
         self._rollups = rollups
         self._tiers = tuple(tiers)
@@ -136,7 +136,7 @@ class CollectorCollector(Collector):
     """Ingest counters, store size, remote write, connected agents, node/workload rollups."""
 
     def __init__(self, ingest: IngestCore, query: QueryCore, store: SeriesStore, *,
-                 frame_log: FrameLog | None = None, store_sizes: StoreGauges | None = None,
+                 frame_log: DurableStore | None = None, store_sizes: StoreGauges | None = None,
                  remote_write: RemoteWriter | None = None, workloads: Workloads | None = None,
                  ack_latency: Histogram | None = None,
                  flow: Callable[[], IngestFlow | None] | None = None) -> None:
@@ -178,7 +178,8 @@ class CollectorCollector(Collector):
             dropped.add_metric([reason], count)
         yield dropped
         yield GaugeMetricFamily("gputel_collector_store_samples",
-                                "Samples held in memory.", value=self._store.sample_count())
+                                "Samples held by the store (head and sealed blocks).",
+                                value=self._store.sample_count())
         yield from self._bounds()
         yield from self._durability()
         yield from self._remote_write()
@@ -193,11 +194,12 @@ class CollectorCollector(Collector):
         s, prefix = self._ingest.stats, "gputel_collector"
         yield GaugeMetricFamily(f"{prefix}_ingest_streams", "Ingest streams open now.",
                                 value=self._ingest.live_streams())
-        yield GaugeMetricFamily(f"{prefix}_store_series", "Series held in memory.",
+        yield GaugeMetricFamily(f"{prefix}_store_series",
+                                "Series whose newest value is held in memory.",
                                 value=self._store.series_count())
         yield CounterMetricFamily(f"{prefix}_store_samples_evicted",
-                                  "Samples dropped from memory to stay under --max-memory "
-                                  "(still durable on disk).", value=self._store.evicted)
+                                  "Samples dropped by an in-memory store to stay under "
+                                  "--max-memory.", value=self._store.evicted)
         yield CounterMetricFamily(f"{prefix}_nodes_forgotten",
                                   "Nodes forgotten after --node-ttl without a stream.",
                                   value=s.nodes_forgotten)
@@ -234,16 +236,17 @@ class CollectorCollector(Collector):
                                     "1 while the frame log writes (0: failing; not ready).",
                                     value=float(self._log.writing()))
             yield CounterMetricFamily("gputel_collector_store_frames_quarantined",
-                                      "Held frames that no longer decode, skipped and logged.",
-                                      value=st.frames_quarantined
-                                      + self._ingest.stats.frames_quarantined)
+                                      "Frames read back at start that no longer decode, "
+                                      "skipped and logged.",
+                                      value=self._ingest.stats.frames_quarantined)
             yield CounterMetricFamily("gputel_collector_store_writer_restarts",
-                                      "Times the frame log's writer thread was restarted.",
+                                      "Times the store's writer thread was restarted.",
                                       value=st.writer_restarts)
+            yield from _engine_metrics(self._log)
         sizes = self._sizes.latest if self._sizes is not None else None
         if sizes is not None:
             yield GaugeMetricFamily("gputel_collector_store_bytes",
-                                    "Bytes of the durable store on disk (database and WAL).",
+                                    "Bytes of the durable store on disk (database, WAL, blocks).",
                                     value=sizes.disk_bytes)
             rows = GaugeMetricFamily("gputel_collector_store_rollup_rows",
                                      "Rollup rows held, by tier step in seconds.",
@@ -310,6 +313,32 @@ class CollectorCollector(Collector):
             if n.power_watts is not None:
                 power.add_metric([n.state.name], n.power_watts)
         yield from (agents, gpus, util, power)
+
+
+def _engine_metrics(durable: DurableStore) -> Iterator[Metric]:
+    """Blocks sealed, what retention dropped by reason, damage quarantined."""
+    e, prefix = durable.engine.stats, "gputel_collector_store"
+    yield CounterMetricFamily(f"{prefix}_blocks_sealed", "Blocks sealed from the head.",
+                              value=e.blocks_sealed)
+    yield GaugeMetricFamily(f"{prefix}_blocks", "Sealed blocks held.",
+                            value=len(durable.engine.blocks()))
+    for name, doc, counts in (
+            ("blocks_dropped", "Blocks deleted, by reason (age: past --retention; disk: "
+             "over --max-disk, oldest first).", e.blocks_dropped),
+            ("samples_dropped", "Full-rate samples deleted, by reason (age, disk, memory).",
+             e.samples_dropped),
+            ("rollup_rows_dropped", "Rollup rows deleted, by reason (age: past the tier's "
+             "retention; disk: over --max-disk, oldest first).", e.rollup_rows_dropped)):
+        family = CounterMetricFamily(f"{prefix}_{name}", doc, labels=("reason",))
+        for reason, count in sorted(counts.items()):
+            family.add_metric([reason], count)
+        yield family
+    yield CounterMetricFamily(f"{prefix}_files_quarantined",
+                              "Damaged store files moved to quarantine/ (see the log).",
+                              value=e.files_quarantined)
+    yield GaugeMetricFamily(f"{prefix}_damaged", "1 while damage found since start is "
+                            "reported (health store.status degraded).",
+                            value=float(bool(durable.engine.problems)))
 
 
 def _workload_metrics(rollups: Sequence[WorkloadRollup]) -> Iterator[Metric]:

@@ -1,0 +1,597 @@
+"""The embedded columnar store: DuckDB for the recent part and the collector's state, sealed
+Parquet blocks (see blocks.py) for the rest, rollup tiers computed by SQL as blocks seal.
+
+Layout under the data directory:
+
+- `gputel.duckdb` (+ its WAL): the head table, one row per (node, GPU, tick) and a DOUBLE
+  column per metric id (NULL where the frame had none), each commit sorted by (node, gpu,
+  ts); the rollup table; the agents, applied sequence numbers, the frames not yet folded into
+  the ingest state snapshot (`tail`), the snapshot itself. DuckDB fsyncs its WAL on COMMIT,
+  so a committed row survives `kill -9` and power loss.
+- `blocks/`: sealed blocks, one per seal, sorted by series, delta/byte-stream-split encoded
+  and zstd-compressed by DuckDB's Parquet writer. `meta.sealed_through` in the database
+  names the newest block whose seal committed, so a crash between writing a block and
+  deleting its rows from the head never serves a sample twice.
+- `LOCK`: held (flock) while a collector uses the directory; a second one is refused.
+- `quarantine/`: damaged files moved aside, never deleted.
+
+Reads go through `read()` (head + the blocks that may hold the range); the database serves
+any number of threads, each through its own cursor. Writes come from one thread at a time
+(the writer of durable.py, or a test's own thread in memory mode), under `write_lock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from gputel.collector.storage import blocks as blk
+from gputel.proto.metrics import METRICS
+
+log = logging.getLogger(__name__)
+
+COLUMNS = tuple(METRICS)
+COLUMN_INDEX = {m: i for i, m in enumerate(COLUMNS)}
+DB_NAME = "gputel.duckdb"
+DB_MIN_BYTES = 3 * 4096  # DuckDB's file headers: a shorter database file was cut short
+ROW_GROUP = 65_536
+Int64Array = npt.NDArray[np.int64]
+Float64Array = npt.NDArray[np.float64]
+
+
+class StorageError(RuntimeError):
+    """The store cannot open or write (disk full, read-only, in use, damaged); says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One rollup tier: bucket width and how long its buckets are kept (ns)."""
+
+    step_ns: int
+    retention_ns: int
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters for /metrics and health."""
+
+    blocks_sealed: int = 0
+    samples_sealed: int = 0
+    blocks_dropped: dict[str, int] = field(default_factory=dict)  # by reason: age, disk
+    samples_dropped: dict[str, int] = field(default_factory=dict)
+    rollup_rows_dropped: dict[str, int] = field(default_factory=dict)
+    files_quarantined: int = 0
+    blocks_verified: int = 0
+    tail_frames_read: int = 0  # frames read back at start-up (the state's tail)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_COLS_SQL = ", ".join(f"{_quote(c)} DOUBLE" for c in COLUMNS)
+_COUNT_SQL = " + ".join(f"count({_quote(c)})" for c in COLUMNS)
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS head (node VARCHAR NOT NULL, gpu VARCHAR NOT NULL,
+    ts BIGINT NOT NULL, {_COLS_SQL});
+CREATE TABLE IF NOT EXISTS rollups (tier BIGINT, node VARCHAR, gpu VARCHAR, metric VARCHAR,
+    bucket BIGINT, min DOUBLE, max DOUBLE, sum DOUBLE, count BIGINT, last DOUBLE,
+    last_ts BIGINT);
+CREATE TABLE IF NOT EXISTS agents (node VARCHAR, instance VARCHAR, hello BLOB, seen_ns BIGINT,
+    PRIMARY KEY (node, instance));
+CREATE TABLE IF NOT EXISTS nodes (node VARCHAR PRIMARY KEY, first_ns BIGINT);
+CREATE TABLE IF NOT EXISTS applied (node VARCHAR, instance VARCHAR, seq BIGINT, digest BLOB);
+CREATE TABLE IF NOT EXISTS tail (node VARCHAR, instance VARCHAR, seq BIGINT,
+    received_ns BIGINT, payload BLOB);
+CREATE TABLE IF NOT EXISTS state (name VARCHAR PRIMARY KEY, body BLOB);
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value BIGINT);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBatch:
+    """Rows for the head (an Arrow table) and the samples they hold per node."""
+
+    table: pa.Table
+    counts: dict[str, int]
+
+
+DeviceRows = tuple[str, Int64Array, Sequence[int], npt.NDArray[np.floating]]
+
+
+def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]]],
+                 ) -> SampleBatch:
+    """Head rows of decoded frames: each (node, the agent's metric ids, [(GPU uuid, ts,
+    metric indexes of the rows, values[rows, ts])]). NaN values and unknown metrics are not
+    stored (NULL); a tick with no known value makes no row. Built column by column over the
+    whole batch, so a commit costs its own values about twice, whatever the catalogue."""
+    names: dict[tuple[str, str], int] = {}
+    keys, stamps = [], []
+    pieces: dict[int, list[tuple[int, Float64Array]]] = {}
+    counts: dict[str, int] = {}
+    offset = 0
+    for node, metric_ids, device_rows in frames:
+        for uuid, ts, rows, values in device_rows:
+            known = [(COLUMN_INDEX[metric_ids[m]], np.asarray(values[r], dtype=np.float64))
+                     for r, m in enumerate(rows) if metric_ids[m] in COLUMN_INDEX]
+            if not ts.size or not known:
+                continue
+            present = ~np.isnan(np.vstack([v for _, v in known]))
+            keep = present.any(axis=0)
+            n = int(keep.sum())
+            if not n:
+                continue
+            counts[node] = counts.get(node, 0) + int(present.sum())
+            keys.append(np.full(n, names.setdefault((node, uuid), len(names)), np.int32))
+            stamps.append(ts[keep])
+            for col, v in known:
+                pieces.setdefault(col, []).append((offset, v[keep]))
+            offset += n
+    if not offset:
+        return SampleBatch(_EMPTY, counts)
+    key = np.concatenate(keys)
+    data: dict[str, pa.Array] = {
+        "node": pa.DictionaryArray.from_arrays(key, [n for n, _ in names]).dictionary_decode(),
+        "gpu": pa.DictionaryArray.from_arrays(key, [g for _, g in names]).dictionary_decode(),
+        "ts": pa.array(np.concatenate(stamps).astype(np.int64, copy=False))}
+    for i, c in enumerate(COLUMNS):
+        if i not in pieces:
+            data[c] = pa.nulls(offset, pa.float64())
+            continue
+        column = np.full(offset, np.nan)
+        for start, v in pieces[i]:
+            column[start:start + v.size] = v
+        data[c] = pa.array(column, mask=np.isnan(column))
+    return SampleBatch(pa.table(data), counts)
+
+
+_EMPTY = pa.table({"node": pa.array([], pa.string()), "gpu": pa.array([], pa.string()),
+                   "ts": pa.array([], pa.int64()),
+                   **{c: pa.array([], pa.float64()) for c in COLUMNS}})
+
+
+class Engine:
+    """The store's files and the one DuckDB database over them.
+
+    `data_dir` None: an in-memory database, no blocks (nothing survives the process).
+    Raises StorageError when the directory is in use by another collector or cannot be
+    opened at all; a damaged database or block is quarantined and reported in `problems`.
+    """
+
+    def __init__(self, data_dir: Path | None, tiers: Sequence[Tier] = (),
+                 retention_ns: int = 3600 * 10**9, max_disk_bytes: int = 0,
+                 memory_limit_bytes: int = 0) -> None:
+        self.data_dir = data_dir
+        self.tiers = tuple(tiers)
+        self.retention_ns = retention_ns
+        self.max_disk_bytes = max_disk_bytes
+        self.stats = EngineStats()
+        self.problems: list[str] = []  # damage found: health says "degraded" while any
+        self.write_lock = threading.RLock()
+        self._local = threading.local()
+        self._counts_lock = threading.Lock()
+        self._node_samples: dict[str, int] = {}
+        self._blocks: tuple[blk.Block, ...] = ()  # swapped whole (readers take a snapshot)
+        self._unverified: list[blk.Block] = []
+        self._lock_file: IO[str] | None = None
+        self._sealed_through = 0
+        self._con = self._open()
+        if memory_limit_bytes:
+            self._con.execute(f"SET memory_limit = '{max(memory_limit_bytes, 64 << 20)}B'")
+        self._w = self._con.cursor()
+        self._load()
+
+    # ------------------------------------------------------------------ opening
+    @property
+    def path(self) -> Path | None:
+        """The database file (None in memory)."""
+        return None if self.data_dir is None else self.data_dir / DB_NAME
+
+    @property
+    def blocks_dir(self) -> Path | None:
+        """Where sealed blocks live (None in memory)."""
+        return None if self.data_dir is None else self.data_dir / "blocks"
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self.data_dir is None:
+            con = duckdb.connect(":memory:")
+            con.execute(SCHEMA)
+            return con
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            (self.data_dir / "blocks").mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot use the data directory {self.data_dir}: "
+                               f"{exc.strerror or exc}") from exc
+        self._lock_dir(self.data_dir)
+        path = self.data_dir / DB_NAME
+        existed = path.exists()
+        if existed and path.stat().st_size < DB_MIN_BYTES:
+            self._set_aside(path, f"the database is {path.stat().st_size} bytes long, shorter "
+                            "than a DuckDB file can be: it was truncated")
+            existed = False
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            if not existed:
+                raise StorageError(f"cannot open the store {path}: {exc}") from exc
+            self._set_aside(path, f"it does not open ({exc})")
+            existed = False
+            con = self._connect_fresh(path)
+        con.execute(SCHEMA)
+        if not existed and any((self.data_dir / "blocks").glob("*.parquet")):
+            if not self.problems:
+                self.problems.append("the database was missing while sealed blocks exist: "
+                                     "the newest (unsealed) samples and the ingest state are "
+                                     "gone; the blocks are served")
+                log.error("storage: %s", self.problems[-1])
+            newest = max((int(m.group(1)) for p in (self.data_dir / "blocks").glob("*")
+                          if (m := blk.NAME.match(p.name))), default=0)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('sealed_through', ?)", [newest])
+        return con
+
+    def _connect_fresh(self, path: Path) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open the store {path}: {exc}") from exc
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        """A damaged database (and its WAL) go to quarantine/; reported, never silent."""
+        for part in (path.with_name(path.name + ".wal"), path):
+            if part.exists():
+                blk.quarantine(part, why)
+                self.stats.files_quarantined += 1
+        self.problems.append(f"{path.name}: {why}; moved to quarantine/, started empty")
+
+    def _lock_dir(self, data_dir: Path) -> None:
+        """One collector per data directory: an exclusive flock on data_dir/LOCK."""
+        f = (data_dir / "LOCK").open("a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            f.close()
+            raise StorageError(f"the data directory {data_dir} is in use by another collector "
+                               f"(pid {holder}); one collector per data directory") from exc
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        self._lock_file = f
+
+    def _load(self) -> None:
+        """Blocks from the directory, samples per node: no frame is read back."""
+        row = self._w.execute("SELECT value FROM meta WHERE key = 'sealed_through'").fetchone()
+        self._sealed_through = int(row[0]) if row else 0
+        if self.blocks_dir is not None:
+            found, problems = blk.scan(self.blocks_dir, self._sealed_through)
+            self.stats.files_quarantined += len(problems)
+            self.problems.extend(problems)
+            self._blocks = tuple(found)
+            self._unverified = list(found)
+        counts: dict[str, int] = {}
+        for b in self._blocks:
+            for node, n in b.nodes.items():
+                counts[node] = counts.get(node, 0) + n
+        for node, n in self._w.execute(f"SELECT node, {_COUNT_SQL} FROM head GROUP BY node"
+                                       ).fetchall():
+            counts[node] = counts.get(node, 0) + int(n)
+        self._node_samples = counts
+        self._w.execute("SET parquet_metadata_cache = true")
+
+    def close(self) -> None:
+        """Checkpoint and close the database, release the lock; idempotent."""
+        with self.write_lock:
+            with contextlib.suppress(duckdb.Error):
+                self._w.close()
+                self._con.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    # ------------------------------------------------------------------ cursors
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own cursor on the database."""
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._con.cursor()
+        return cur
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction (BEGIN ... COMMIT, rolled back on any error)."""
+        with self.write_lock:
+            self._w.execute("BEGIN TRANSACTION")
+            try:
+                yield self._w
+                self._w.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    self._w.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------------- writes
+    def insert(self, cur: duckdb.DuckDBPyConnection, batch: SampleBatch) -> None:
+        """Add head rows, sorted by (node, gpu, ts) within the commit (in a transaction)."""
+        if not batch.table.num_rows:
+            return
+        cur.register("batch_rows", batch.table)
+        try:
+            cur.execute("INSERT INTO head SELECT * FROM batch_rows ORDER BY node, gpu, ts")
+        finally:
+            cur.unregister("batch_rows")
+
+    def counted(self, counts: dict[str, int]) -> None:
+        """Samples committed per node (after the commit)."""
+        with self._counts_lock:
+            for node, n in counts.items():
+                self._node_samples[node] = self._node_samples.get(node, 0) + n
+
+    def _uncount(self, counts: dict[str, int]) -> int:
+        with self._counts_lock:
+            for node, n in counts.items():
+                left = self._node_samples.get(node, 0) - n
+                if left > 0:
+                    self._node_samples[node] = left
+                else:
+                    self._node_samples.pop(node, None)
+        return sum(counts.values())
+
+    # -------------------------------------------------------------------- reads
+    def read(self, node: str, gpu: str, metric: str, start_ns: int,
+             end_ns: int) -> tuple[Int64Array, Float64Array]:
+        """Samples of one series with start_ns <= ts <= end_ns, by time (float64, exact)."""
+        if metric not in COLUMN_INDEX or end_ns < start_ns:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        files = [b for b in self._blocks if b.holds(node, start_ns, end_ns)]
+        try:
+            return self._read(node, gpu, metric, start_ns, end_ns, files)
+        except duckdb.Error:
+            if not files or not self._check(files):
+                raise
+            files = [b for b in self._blocks if b.holds(node, start_ns, end_ns)]
+            return self._read(node, gpu, metric, start_ns, end_ns, files)
+
+    def _read(self, node: str, gpu: str, metric: str, start_ns: int, end_ns: int,
+              files: list[blk.Block]) -> tuple[Int64Array, Float64Array]:
+        col = _quote(metric)
+        where = f"node = $1 AND gpu = $2 AND ts BETWEEN $3 AND $4 AND {col} IS NOT NULL"
+        sql = f"SELECT ts, {col} AS v FROM head WHERE {where}"
+        if files:
+            paths = ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in files)
+            sql += f" UNION ALL SELECT ts, {col} AS v FROM read_parquet([{paths}]) WHERE {where}"
+        got = self.cursor().execute(sql + " ORDER BY ts", [node, gpu, start_ns, end_ns]
+                                    ).fetchnumpy()
+        return (np.asarray(got["ts"], dtype=np.int64), np.asarray(got["v"], dtype=np.float64))
+
+    def sample_count(self, node: str | None = None) -> int:
+        """Samples held (head and blocks), for one node or all."""
+        with self._counts_lock:
+            if node is None:
+                return sum(self._node_samples.values())
+            return self._node_samples.get(node, 0)
+
+    def blocks(self) -> tuple[blk.Block, ...]:
+        """The sealed blocks now, by number."""
+        return self._blocks
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: database, its WAL and every block."""
+        if self.data_dir is None:
+            return 0
+        total = sum(b.size_bytes for b in self._blocks)
+        for name in (DB_NAME, DB_NAME + ".wal"):
+            with contextlib.suppress(OSError):
+                total += (self.data_dir / name).stat().st_size
+        return total
+
+    def head_rows(self) -> int:
+        """Rows in the head (not yet sealed)."""
+        row = self.cursor().execute("SELECT count(*) FROM head").fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------ sealing
+    def seal(self, cutoff_ns: int) -> int:
+        """Move head rows older than cutoff_ns into a new block and their rollups into the
+        tiers, in one transaction after the block is durable; return samples sealed."""
+        if self.blocks_dir is None:
+            return 0
+        with self.write_lock:
+            per_node = self._w.execute(
+                f"SELECT node, min(ts), max(ts), {_COUNT_SQL} FROM head WHERE ts < ? "
+                "GROUP BY node", [cutoff_ns]).fetchall()
+            if not per_node:
+                return 0
+            number = self._sealed_through + 1
+            info = {"min_ts": min(int(r[1]) for r in per_node),
+                    "max_ts": max(int(r[2]) for r in per_node),
+                    "nodes": {str(r[0]): int(r[3]) for r in per_node}}
+            path = self._write_block(number, cutoff_ns, info)
+            try:
+                with self.transaction() as cur:
+                    self._roll_up(cur, cutoff_ns)
+                    cur.execute("DELETE FROM head WHERE ts < ?", [cutoff_ns])
+                    cur.execute("INSERT OR REPLACE INTO meta VALUES ('sealed_through', ?)",
+                                [number])
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            self._sealed_through = number
+            block = blk.open_block(path)
+            self._blocks = (*self._blocks, block)
+            self.stats.blocks_sealed += 1
+            self.stats.samples_sealed += block.samples
+            return block.samples
+
+    def _write_block(self, number: int, cutoff_ns: int, info: dict[str, object]) -> Path:
+        assert self.blocks_dir is not None
+        tmp = self.blocks_dir / f".tmp-{number}.parquet"
+        meta = json.dumps(info).replace("'", "''")
+        try:
+            self._w.execute(
+                f"COPY (SELECT * FROM head WHERE ts < {int(cutoff_ns)} ORDER BY node, gpu, ts) "
+                f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2, "
+                f"ROW_GROUP_SIZE {ROW_GROUP}, KV_METADATA {{gputel: '{meta}'}})")
+            blk.fsync_path(tmp)
+            final = self.blocks_dir / blk.block_name(number, blk.file_crc(tmp))
+            os.replace(tmp, final)
+            blk.fsync_path(self.blocks_dir)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final
+
+    def _roll_up(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> None:
+        cols = ", ".join(_quote(c) for c in COLUMNS)
+        for tier in self.tiers:
+            step = int(tier.step_ns)
+            cur.execute(
+                f"INSERT INTO rollups SELECT {step}, node, gpu, metric, ts // {step} * {step}, "
+                "min(v), max(v), sum(v), count(v), arg_max(v, ts), max(ts) FROM (UNPIVOT "
+                f"(SELECT * FROM head WHERE ts < {int(cutoff_ns)}) ON {cols} INTO NAME metric "
+                "VALUE v) GROUP BY ALL")
+
+    # ---------------------------------------------------------- retention
+    def retain(self, now_ns: int) -> None:
+        """Drop blocks past the full-rate retention and rollup buckets past their tier's,
+        then the oldest blocks while over max_disk_bytes; each counted by reason."""
+        horizon = now_ns - self.retention_ns
+        for block in [b for b in self._blocks if b.max_ts < horizon]:
+            self._drop(block, "age")
+        with self.transaction() as cur:
+            for tier in self.tiers:
+                row = cur.execute("DELETE FROM rollups WHERE tier = ? AND bucket < ?",
+                                  [tier.step_ns, now_ns - tier.retention_ns]).fetchone()
+                self._count_rollups("age", int(row[0]) if row else 0)
+        if self.data_dir is None:
+            self._trim_head(horizon, "age")
+        self._keep_under_max_disk()
+
+    def _keep_under_max_disk(self) -> None:
+        if not self.max_disk_bytes or self.data_dir is None:
+            return
+        while self.size_bytes() > self.max_disk_bytes and self._blocks:
+            self._drop(min(self._blocks, key=lambda b: (b.max_ts, b.number)), "disk")
+        if self.size_bytes() > self.max_disk_bytes and self.tiers:
+            with self.transaction() as cur:  # then the oldest tenth of the rollup buckets
+                row = cur.execute("DELETE FROM rollups WHERE bucket <= (SELECT quantile_disc("
+                                  "bucket, 0.1) FROM rollups)").fetchone()
+                self._count_rollups("disk", int(row[0]) if row else 0)
+            self._w.execute("CHECKPOINT")
+
+    def _count_rollups(self, reason: str, rows: int) -> None:
+        if rows:
+            dropped = self.stats.rollup_rows_dropped
+            dropped[reason] = dropped.get(reason, 0) + rows
+
+    def _drop(self, block: blk.Block, reason: str) -> None:
+        """Remove a block (counted by reason); its samples leave the counts."""
+        self._blocks = tuple(b for b in self._blocks if b is not block)
+        self._unverified = [b for b in self._unverified if b is not block]
+        block.path.unlink(missing_ok=True)
+        self.stats.blocks_dropped[reason] = self.stats.blocks_dropped.get(reason, 0) + 1
+        self.stats.samples_dropped[reason] = (self.stats.samples_dropped.get(reason, 0)
+                                              + self._uncount(block.nodes))
+
+    def _trim_head(self, before_ns: int, reason: str) -> int:
+        """Delete head rows older than before_ns (memory mode's retention); return samples."""
+        with self.transaction() as cur:
+            rows = cur.execute(f"SELECT node, {_COUNT_SQL} FROM head WHERE ts < ? GROUP BY node",
+                               [before_ns]).fetchall()
+            if rows:
+                cur.execute("DELETE FROM head WHERE ts < ?", [before_ns])
+        gone = self._uncount({str(n): int(c) for n, c in rows})
+        if gone:
+            self.stats.samples_dropped[reason] = self.stats.samples_dropped.get(reason, 0) + gone
+        return gone
+
+    def shrink_head(self, fraction: float, floor: int) -> int:
+        """Memory mode under memory pressure: drop the oldest head rows until about
+        `fraction` of the samples remain (not below `floor`); return samples dropped."""
+        held = self.sample_count()
+        if self.data_dir is not None or held <= floor:
+            return 0
+        keep = max(floor, int(held * fraction))
+        dropped = 0
+        while self.sample_count() > keep:  # oldest rows first, until under the bound
+            held = self.sample_count()
+            row = self._w.execute("SELECT quantile_disc(ts, ?), min(ts) FROM head",
+                                  [1.0 - keep / held]).fetchone()
+            if not row or row[1] is None:
+                break
+            dropped += self._trim_head(max(int(row[0]), int(row[1]) + 1), "memory")
+        return dropped
+
+    # --------------------------------------------------------- verification
+    def verify_some(self, max_bytes: int = 256 << 20) -> int:
+        """Check the checksums of blocks not yet verified since start, up to max_bytes per
+        call; a damaged one is quarantined. Return blocks found damaged."""
+        budget, checked = max_bytes, []
+        for b in list(self._unverified):
+            if budget <= 0:
+                break
+            checked.append(b)
+            budget -= b.size_bytes
+        return self._check(checked)
+
+    def _check(self, candidates: list[blk.Block]) -> int:
+        damaged = 0
+        for b in candidates:
+            self._unverified = [u for u in self._unverified if u is not b]
+            why = blk.verify(b)
+            self.stats.blocks_verified += 1
+            if why and b.path.exists():
+                damaged += 1
+                self._blocks = tuple(x for x in self._blocks if x is not b)
+                self._uncount(b.nodes)
+                blk.quarantine(b.path, why)
+                self.stats.files_quarantined += 1
+                self.problems.append(f"{b.path.name}: {why}")
+        return damaged
+
+    # ------------------------------------------------------------ state I/O
+    def agents(self) -> list[tuple[str, str, bytes, int]]:
+        """Every (node, instance, hello bytes, last seen ns) held."""
+        rows = self.cursor().execute("SELECT node, instance, hello, seen_ns FROM agents"
+                                     ).fetchall()
+        return [(str(n), str(i), bytes(h), int(s)) for n, i, h, s in rows]
+
+    def first_seen(self) -> dict[str, int]:
+        """Each node's first hello ever (Unix ns)."""
+        return {str(n): int(t) for n, t in
+                self.cursor().execute("SELECT node, first_ns FROM nodes").fetchall()}
+
+    def applied(self) -> list[tuple[str, str, int, bytes]]:
+        """(node, instance, seq, digest) of the newest applied frames, by seq."""
+        rows = self.cursor().execute("SELECT node, instance, seq, digest FROM applied "
+                                     "ORDER BY node, instance, seq").fetchall()
+        return [(str(n), str(i), int(s), bytes(d)) for n, i, s, d in rows]
+
+    def tail(self) -> Iterator[tuple[str, str, int, bytes]]:
+        """Frames committed after the state snapshot, in commit order (counted)."""
+        cur = self.cursor().execute("SELECT node, instance, seq, payload FROM tail "
+                                    "ORDER BY received_ns, seq")
+        while rows := cur.fetchmany(1024):
+            for node, instance, seq, payload in rows:
+                self.stats.tail_frames_read += 1
+                yield str(node), str(instance), int(seq), bytes(payload)
+
+    def snapshot(self, name: str) -> bytes | None:
+        """A state snapshot's body, None when none was written."""
+        row = self.cursor().execute("SELECT body FROM state WHERE name = ?", [name]).fetchone()
+        return bytes(row[0]) if row else None
