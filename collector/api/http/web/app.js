@@ -189,12 +189,14 @@ function poll(page, ms, fn) {
   const tick = async () => {
     try {
       await fn();
+      if (page.signal.aborted) return; // a page left meanwhile says nothing
       report(null);
       markLive();
     } catch (e) {
+      if (page.signal.aborted) return;
       report(e);
     }
-    if (!page.signal.aborted) timer = setTimeout(tick, ms);
+    timer = setTimeout(tick, ms);
   };
   page.signal.addEventListener("abort", () => clearTimeout(timer));
   return tick();
@@ -246,7 +248,8 @@ function epoch(iso) {
 
 async function overviewPage(page, main) {
   const tiles = h("dl", { class: "tiles", "aria-label": "Cluster now" });
-  const history = h("figure", {}, h("figcaption", { id: "util-caption" }, "Mean utilization"));
+  const caption = h("figcaption", { id: "util-caption" }, "Mean utilization");
+  const history = h("figure", {}, caption);
   const nodes = h("div");
   replace(main, h("h1", {}, "Cluster overview"), tiles,
           h("h2", {}, "Utilization, last hour"), history, h("h2", {}, "Nodes"), nodes);
@@ -284,7 +287,7 @@ async function overviewPage(page, main) {
       }
       plot.setData([xs, ys]);
       history.setAttribute("aria-label", "Mean utilization: " + summary(ys, 1, "%"));
-      document.getElementById("util-caption").textContent =
+      caption.textContent =
         "Mean utilization of the GPUs reporting: " + summary(ys, 1, "%");
     }
   });
@@ -339,7 +342,6 @@ async function heatmapPage(page, main, params) {
       byNode.get(d.node).push(d);
     }
     const width = Math.max(0, ...[...byNode.values()].map((l) => Math.max(...l.map((d) => d.index)) + 1));
-    const focused = document.activeElement && document.activeElement.dataset.cell;
     const table = h("table", { "aria-label": `GPU ${m.label} per node and GPU index` },
       h("thead", {}, h("tr", {}, h("th", {}, "Node"),
                        Array.from({ length: width }, (_, i) => h("th", {}, "GPU " + i)))),
@@ -366,11 +368,19 @@ async function heatmapPage(page, main, params) {
       a.style.background = colour(v / m.max);
       if (v / m.max < 0.45) a.style.color = "#f0f4f8";
     }
-    replace(grid, table);
-    if (focused) {
-      const again = grid.querySelector(`[data-cell="${focused}"]`);
-      if (again) again.focus();
+    const before = grid.querySelectorAll("a.cell");
+    const after = table.querySelectorAll("a.cell");
+    const same = before.length === after.length && [...before].every(
+      (a, i) => a.dataset.gpu === after[i].dataset.gpu && a.dataset.cell === after[i].dataset.cell);
+    if (!same) {
+      replace(grid, table);
+      return;
     }
+    before.forEach((a, i) => { // in place: focus, hover and the reader's position stay
+      const b = after[i];
+      for (const name of ["aria-label", "title", "style"]) a.setAttribute(name, b.getAttribute(name) || "");
+      a.replaceChildren(...b.childNodes);
+    });
   };
   grid.addEventListener("keydown", (e) => moveInGrid(grid, e));
   poll(page, 5000, async () => {
@@ -409,6 +419,7 @@ async function nodePage(page, main, params, name) {
   const inventory = h("div");
   const holders = h("div");
   const charts = h("div", { class: "charts" });
+  const resolution = h("span", { class: "muted", id: "resolution" });
   replace(main, h("h1", {}, "Node ", h("span", { "data-key": "node" }, name)), head,
     h("h2", {}, "GPUs"), inventory, h("h2", {}, "Who holds what"), holders,
     h("h2", {}, "Per-GPU series"),
@@ -420,13 +431,13 @@ async function nodePage(page, main, params, name) {
       h("label", { for: "node-window" }, "Window"),
       h("select", { id: "node-window", onchange: (e) => go("window", e.target.value) },
         Object.keys(WINDOWS).map((k) => h("option", { value: k, selected: k === win }, k))),
-      h("span", { class: "muted", id: "resolution" })),
+      resolution),
     charts);
   const info = (await api("/nodes/" + encodeURIComponent(name)).catch((e) => {
     report(e);
     return null;
   }));
-  if (!info) return;
+  if (!info || page.signal.aborted) return;
   const rate = info.data.sampleRateHz;
   const plots = new Map();
   poll(page, 2000, async () => {
@@ -450,7 +461,7 @@ async function nodePage(page, main, params, name) {
   const span = WINDOWS[win];
   const step = rangeStep(span, rate);
   const banded = step > 1 / rate + 1e-9;
-  document.getElementById("resolution").textContent = banded
+  resolution.textContent = banded
     ? `${fixed(step, 2)} s per point: line = mean, band = min to max`
     : `full resolution: every sample (${rate} Hz)`;
   poll(page, banded ? 10000 : 1000, async () => {
