@@ -10,6 +10,7 @@ is one line in the status bar, and top keeps trying.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import os
 import time
@@ -262,14 +263,7 @@ class TopApp(App[None]):
         self.draw()
 
     async def _fetch(self) -> Snapshot:
-        worker = self.run_worker(self.client.snapshot, thread=True, exit_on_error=False)
-        await worker.wait()
-        if isinstance(worker.error, TopError):
-            raise worker.error
-        if worker.error is not None:
-            raise TopError(f"refresh failed: {worker.error}")
-        assert worker.result is not None
-        return worker.result
+        return await asyncio.to_thread(self.client.snapshot)
 
     def draw(self) -> None:
         """Put the snapshot on screen."""

@@ -100,7 +100,8 @@ class UpProcess:
     def stop(self) -> str:
         """SIGTERM, wait; what it printed."""
         assert self.proc is not None
-        if self.proc.poll() is None:
+        if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        rest, _ = self.proc.communicate(timeout=30)
-        return "".join(self.lines) + (rest or "")
+            rest, _ = self.proc.communicate(timeout=30)
+            self.lines.append(rest or "")
+        return "".join(self.lines)
