@@ -328,15 +328,17 @@ def base_url(text: str) -> str:
 def run_top(args: argparse.Namespace) -> int:
     """Check the collector answers, then run the terminal view until `q`."""
     try:
-        client = Client(base_url(args.collector), read_token(args.token_file, os.environ),
-                        args.node or None)
-        first = client.snapshot()
+        token = read_token(args.token_file, os.environ)
     except TopError as exc:
         o.die(f"top: {exc}")
-    if args.node and not first.gpus:
-        o.die(f"top: node {args.node!r} has no GPUs at {client.base}")
+    client = Client(base_url(args.collector), token, args.node or None)
     try:
+        first = client.snapshot()
+        if args.node and not first.gpus:
+            raise TopError(f"node {args.node!r} has no GPUs at {client.base}")
         TopApp(client, first, args.interval, args.sort).run()
+    except TopError as exc:
+        o.die(f"top: {exc}")
     finally:
         client.close()
     return 0
