@@ -195,6 +195,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
     child = None
     if agent_backend is not None:
         child = _spawn_agent(args, agent_backend, collector.grpc_port)
+        _say(f"  console: http://{host}:{collector.http_port}/")
         _say(f"  nodes:   http://{host}:{collector.http_port}/api/v1/nodes")
         _say(f"  API doc: http://{host}:{collector.http_port}/docs")
         _say(f"  agent:   http://{host}:{args.agent_port}/metrics")

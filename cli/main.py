@@ -1,4 +1,4 @@
-"""`gputel up | agent | collector`: the one console script."""
+"""`gputel up | agent | collector | top`: the one console script."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 
 from gputel.cli import options as o
 from gputel.cli.commands import UP_SPOOL_DIR, run_agent, run_collector, run_up
+from gputel.cli.top import add_parser as add_top_parser
+from gputel.cli.top import run_top
 
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -33,6 +35,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
           o.host_port)
     _security_flags(collector, agent, env)
     o.add(agent, env, "--http-host", "0.0.0.0", "agent HTTP listen address")
+    add_top_parser(sub, env)
     for p in (up, collector, agent):
         o.add(p, env, "--log-level", "info", "log level",
               choices=("debug", "info", "warning", "error"))
@@ -241,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = o.environ()
     args = build_parser(env).parse_args(argv)
     configure_logging(args.log_level)
-    command = {"up": run_up, "collector": run_collector, "agent": run_agent}[args.command]
+    command = {"up": run_up, "collector": run_collector, "agent": run_agent,
+               "top": run_top}[args.command]
     return command(args)
 
 

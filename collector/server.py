@@ -231,7 +231,8 @@ class Collector:
         sock = bind_http(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
         self._http = http_server(create_app(self.services, self.registry, self.ready,
-                                            security.access), self.http_guard, security.tls)
+                                            security.access, self._http_closing),
+                                 self.http_guard, security.tls)
         if self.store_sizes is not None:
             await asyncio.to_thread(self.store_sizes.refresh)
         if self.remote_write is not None:
@@ -250,6 +251,10 @@ class Collector:
         self._ready = True
         for name in ("", *SERVICE_NAMES[:2]):
             await self._grpc_health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def _http_closing(self) -> bool:
+        """The HTTP server is stopping (its open event streams then end)."""
+        return self._http is None or self._http.should_exit
 
     def ready(self) -> bool:
         """Serving, and able to make frames durable (readiness tells the truth)."""

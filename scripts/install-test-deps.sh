@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Install what the test suite needs from Debian: the package `prometheus`, which brings the
-# `prometheus` server and `promtool` that tests/prometheus runs for real.
-# Idempotent, quiet and instant when both are already on PATH. Runs as root (CI,
+# Install what the test suite needs from Debian: `prometheus` (the server and `promtool`
+# that tests/prometheus runs for real), `chromium` and `chromium-driver` (the headless
+# browser tests/console drives with selenium) and `tmux` (the terminal `gputel top` is
+# tested in).
+# Idempotent, quiet and instant when every command is already on PATH. Runs as root (CI,
 # containers) without sudo, or through `sudo -n` when not root.
 set -euo pipefail
-if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+packages=(prometheus chromium chromium-driver tmux)
+commands=(prometheus promtool chromium chromedriver tmux)
+missing() {
+    local c
+    for c in "${commands[@]}"; do
+        command -v "$c" >/dev/null 2>&1 || return 0
+    done
+    return 1
+}
+if ! missing; then
     exit 0
 fi
 if [ "$(id -u)" -eq 0 ]; then
@@ -12,12 +23,12 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
     as_root=(sudo -n)
 else
-    echo "install-test-deps: installing the Debian package prometheus needs root or sudo" >&2
+    echo "install-test-deps: installing the Debian packages ${packages[*]} needs root or sudo" >&2
     exit 1
 fi
 apt_get=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -qq -o Dpkg::Use-Pty=0)
 # A fresh machine may have no package lists, an old one stale lists: refresh once when
-# the package is unknown or its install fails, then install it without its recommends
+# a package is unknown or the install fails, then install them without their recommends
 # (node-exporter is not needed).
 # apt's chatter (debconf, invoke-rc.d refusing to start the service in a container) is
 # shown only when a step fails.
@@ -28,15 +39,15 @@ quietly() {
         return 1
     fi
 }
-if ! apt-cache show prometheus >/dev/null 2>&1; then
+if ! apt-cache show "${packages[@]}" >/dev/null 2>&1; then
     quietly "${apt_get[@]}" update
 fi
-if ! "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null 2>&1; then
+if ! "${apt_get[@]}" install -y --no-install-recommends "${packages[@]}" >/dev/null 2>&1; then
     quietly "${apt_get[@]}" update
-    quietly "${apt_get[@]}" install -y --no-install-recommends prometheus
+    quietly "${apt_get[@]}" install -y --no-install-recommends "${packages[@]}"
 fi
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-    echo "install-test-deps: prometheus or promtool still missing after apt-get install" >&2
+if missing; then
+    echo "install-test-deps: one of ${commands[*]} is still missing after apt-get install" >&2
     exit 1
 fi
-echo "install-test-deps: $(prometheus --version 2>&1 | head -n1)"
+echo "install-test-deps: $(prometheus --version 2>&1 | head -n1); $(chromium --version); $(tmux -V)"

@@ -27,8 +27,11 @@ import fcntl
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -187,6 +190,7 @@ class Engine:
         self._blocks: tuple[blk.Block, ...] = ()  # swapped whole (readers take a snapshot)
         self._unverified: list[blk.Block] = []
         self._lock_file: IO[str] | None = None
+        self._spill: Callable[[], object] | None = None  # removes the spill directory
         self._sealed_through = 0
         self._con = self._open()
         if memory_limit_bytes:
@@ -207,7 +211,11 @@ class Engine:
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.data_dir is None:
-            con = duckdb.connect(":memory:")
+            # DuckDB spills an in-memory database to `.tmp` in the working directory unless
+            # told otherwise: a private temporary directory instead, removed at close.
+            spill = tempfile.mkdtemp(prefix="gputel-duckdb-")
+            self._spill = weakref.finalize(self, shutil.rmtree, spill, ignore_errors=True)
+            con = duckdb.connect(":memory:", config={"temp_directory": spill})
             con.execute(SCHEMA)
             return con
         try:
@@ -303,6 +311,8 @@ class Engine:
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None
+            if self._spill is not None:
+                self._spill()  # removes the spill directory (once)
 
     # ------------------------------------------------------------------ cursors
     def cursor(self) -> duckdb.DuckDBPyConnection:

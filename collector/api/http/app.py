@@ -22,6 +22,8 @@ from gputel.collector.api.access import AccessPolicy
 from gputel.collector.api.http.access import AccessMiddleware
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
 from gputel.collector.api.http.common import strict_query
+from gputel.collector.api.http.console import mount_console
+from gputel.collector.api.http.events import events_router
 from gputel.collector.api.http.kube import kube_router
 from gputel.collector.api.http.nodes import nodes_router
 from gputel.collector.api.http.wire import HTTP_STATUS, error_response
@@ -36,8 +38,10 @@ _RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 
 
 def create_app(services: QueryServices, registry: CollectorRegistry,
-               ready: Callable[[], bool], access: AccessPolicy | None = None) -> FastAPI:
-    """The collector's HTTP app; `ready` reports whether the collector serves yet."""
+               ready: Callable[[], bool], access: AccessPolicy | None = None,
+               closing: Callable[[], bool] = lambda: False) -> FastAPI:
+    """The collector's HTTP app; `ready` reports whether the collector serves yet,
+    `closing` that it is stopping (event streams end)."""
     app = FastAPI(title="gputel collector", version=VERSION,
                   dependencies=[Depends(strict_query)],
                   description="GPU telemetry at high frequency, per GPU, node and workload. "
@@ -49,7 +53,9 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
                    workloads_router(services), alerts_router(services),
                    kube_router(services)):
         app.include_router(router)
+    app.include_router(events_router(services, closing))
     _add_probes(app, registry, ready)
+    mount_console(app)
     policy = access or AccessPolicy()
     app.add_middleware(AccessMiddleware, policy=policy)
     if policy.cors_origins:  # outermost, so preflights need no token
