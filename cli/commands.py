@@ -98,7 +98,7 @@ def _api_config(args: argparse.Namespace) -> dict[str, Any]:
         "webhook_secret_file": _path(args, "webhook_secret_file"),
         "pricing": Pricing(args.price_gpu_hour, args.price_gpu_hour_by_model, args.price_kwh,
                            args.currency),
-        "watch_interval_seconds": args.watch_interval,
+        "watch_interval_seconds": args.watch_interval, "compat": args.compat,
         "remote_write_url": args.remote_write_url,
         "remote_write_queue_samples": args.remote_write_queue_samples,
         "remote_write_headers_file": _path(args, "remote_write_headers_file"),

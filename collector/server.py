@@ -121,6 +121,7 @@ class CollectorConfig:
     log_repeat_limit: int = 10
     workload_retention_seconds: float = 86_400.0  # an ended workload is kept this long
     max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
+    compat: tuple[str, ...] = ()  # compatibility routers to mount (collector.api.compat)
 
 
 class Collector:
@@ -215,7 +216,8 @@ class Collector:
         sock = bind_http(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
         self._http = http_server(create_app(self.services, self.registry, self.ready,
-                                            security.access), self.http_guard, security.tls)
+                                            security.access, self.config.compat),
+                                 self.http_guard, security.tls)
         if self.store_sizes is not None:
             await asyncio.to_thread(self.store_sizes.refresh)
         if self.remote_write is not None:
@@ -259,7 +261,7 @@ class Collector:
         store = store_health(self.store, self.log, self.config.retention_seconds,
                              self.config.tiers)
         return health_report(self._ready, nodes, store, self.services.alerts.active_count(),
-                             time.monotonic() - self._started)
+                             time.monotonic() - self._started, self.config.compat)
 
     def _protect_process(self) -> None:
         """Rate-limit repeated log lines (every root handler); raise the open-file limit;

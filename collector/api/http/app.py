@@ -9,7 +9,7 @@ access control (tokens, rate limits) is middleware (access), CORS Starlette's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gputel.collector.api import compat as compat_api
 from gputel.collector.api.access import AccessPolicy
 from gputel.collector.api.http.access import AccessMiddleware
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
@@ -34,8 +35,10 @@ _RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 
 
 def create_app(services: QueryServices, registry: CollectorRegistry,
-               ready: Callable[[], bool], access: AccessPolicy | None = None) -> FastAPI:
-    """The collector's HTTP app; `ready` reports whether the collector serves yet."""
+               ready: Callable[[], bool], access: AccessPolicy | None = None,
+               compat: Sequence[str] = ()) -> FastAPI:
+    """The collector's HTTP app; `ready` reports whether the collector serves yet; `compat`
+    names the compatibility routers to mount (collector.api.compat)."""
     app = FastAPI(title="gputel collector", version=VERSION,
                   dependencies=[Depends(strict_query)],
                   description="GPU telemetry at high frequency, per GPU, node and workload. "
@@ -48,6 +51,7 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
         app.include_router(router)
     _add_probes(app, registry, ready)
     policy = access or AccessPolicy()
+    compat_api.mount(app, services, compat, policy)
     app.add_middleware(AccessMiddleware, policy=policy)
     if policy.cors_origins:  # outermost, so preflights need no token
         app.add_middleware(CORSMiddleware, allow_origins=list(policy.cors_origins),

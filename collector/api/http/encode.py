@@ -34,7 +34,8 @@ def health_json(h: HealthReport) -> dict[str, Any]:
              if s.kind != "memory" else None}
     return {"status": h.status, "version": h.version, "store": store,
             "connectedAgents": h.connected_agents, "nodes": h.nodes,
-            "activeAlerts": h.active_alerts, "uptimeSeconds": h.uptime_seconds}
+            "activeAlerts": h.active_alerts, "uptimeSeconds": h.uptime_seconds,
+            "compat": list(h.compat)}
 
 
 def overview_json(o: Overview) -> dict[str, Any]:

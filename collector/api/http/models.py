@@ -43,6 +43,7 @@ class HealthOut(ApiModel):
     nodes: int
     active_alerts: int
     uptime_seconds: float
+    compat: list[str]
 
 
 class OverviewOut(ApiModel):
