@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 
 from gputel.collector.api.compat import NAMES
 from gputel.proto import frames
@@ -100,6 +101,16 @@ class Compat:
     def call(self, path: str, method: str = "GET", **params: object) -> httpx.Response:
         """A compatibility route, as its clients call it."""
         return httpx.request(method, f"{self.base}{path}", params=params, timeout=10)
+
+    def seed(self, path: str, shape: Any, expect: int = 200,
+             **params: object) -> Any:
+        """GET a compatibility route: assert its status is `expect`, validate its body against the
+        seed's shape, return the body."""
+        response = self.call(path, **params)
+        assert response.status_code == expect, response.text
+        body = response.json()
+        TypeAdapter(shape).validate_python(body, strict=True)
+        return body
 
 
 @pytest.fixture(scope="package")
