@@ -243,6 +243,12 @@ def test_control_plane_writes_answer_501(compat: Compat, method: str, path: str)
     assert "does not allocate" in body.error.message
 
 
+def test_webhook_registration_is_not_there_yet(compat: Compat) -> None:
+    response = compat.call(f"{P}/webhooks", "POST")
+    assert response.status_code == 501
+    assert s.Failure.model_validate(response.json()).error.code == "NOT_IMPLEMENTED"
+
+
 def test_unknown_routes_and_parameters(compat: Compat) -> None:
     assert compat.seed(f"{P}/gpu/nothing", s.Failure, 404)["error"]["code"] == \
         "RESOURCE_NOT_FOUND"

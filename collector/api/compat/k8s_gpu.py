@@ -62,6 +62,10 @@ def router(services: QueryServices) -> APIRouter:
     _cluster_routes(r, services)
     add_control_plane(r)
 
+    @r.post("/webhooks", summary="K8s GPU: register a webhook (501 for now)", status_code=501)
+    def register_webhook() -> JSONResponse:
+        raise not_yet("webhook registration through the API (use --webhook-url)")
+
     @r.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"],
                  include_in_schema=False)
     def unknown(rest: str) -> JSONResponse:
