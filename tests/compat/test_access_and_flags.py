@@ -15,7 +15,9 @@ import pytest
 from gputel.cli.commands import _api_config
 from gputel.cli.main import build_parser
 from gputel.collector.api.compat import NAMES
+from tests.compat.schemas import gpu_monitoring as gpu
 from tests.compat.schemas import k8s_gpu as k8s
+from tests.compat.schemas import kai_visualizer as kai
 from tests.compat.schemas import primus_lens as lens
 from tests.harness.servers import CollectorThread, running_agent, wait_until
 
@@ -101,3 +103,30 @@ def test_routers_over_a_simulated_agent() -> None:
             assert [(n["name"], n["gpuCount"]) for n in nodes["data"]["data"]] == [("sim-a", 4)]
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def locked() -> Iterator[CollectorThread]:
+    server = CollectorThread(compat=NAMES, api_tokens="reader:read",
+                             rate_limit_per_second=0.0).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(("path", "shape", "code"), [
+    ("/api/clusters/overview", lens.LensError, 40004),
+    ("/api/v1/visualizer/summary", kai.VisualizerError, None),
+    ("/api/v1/gpu/metrics", gpu.Failure, None),
+])
+def test_refusals_on_the_other_seeds_are_in_their_form(locked: CollectorThread, path: str,
+                                                       shape: type, code: int | None) -> None:
+    anonymous = httpx.get(locked.http_base + path, timeout=10)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    body = shape.model_validate(anonymous.json())
+    if code is not None:
+        assert body.code == code
+    allowed = _get(locked, path, "reader")
+    assert allowed.status_code == 200, allowed.text
+    own = httpx.get(f"{locked.http_base}/api/v1/overview", timeout=10)
+    assert set(own.json()) == {"error"}  # gputel's own routes keep gputel's envelope

@@ -21,6 +21,7 @@ from gputel.collector.query.services import QueryServices
 from gputel.collector.timefmt import format_time
 
 NAME = "gpu-monitoring"
+PREFIXES = ("/api/health", "/api/v1/gpu/")
 NO_POWER_LIMIT = "power_limit: the device inventory does not carry the power limit yet"
 
 

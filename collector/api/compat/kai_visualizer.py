@@ -29,6 +29,7 @@ from gputel.collector.query.workloads import WorkloadSummary
 from gputel.collector.timefmt import format_time
 
 NAME = "kai-visualizer"
+PREFIXES = ("/api/v1/visualizer/",)
 QUEUE_LABELS = ("kai.scheduler/queue", "runai/queue")
 QUEUES_MISSING = ("queue quotas (guaranteed, max), weights and parents: the scheduler's "
                   "queue objects are not watched; queues are pods' queue labels")

@@ -36,6 +36,8 @@ from gputel.collector.query.workloads import Hierarchy, WorkloadSummary
 from gputel.collector.timefmt import format_time
 
 NAME = "primus-lens"
+PREFIXES = ("/api/clusters/", "/api/nodes", "/api/workloads", "/api/workloadMetadata",
+            "/api/storage/")
 CODES = {400: 40001, 401: 40004, 403: 40005, 404: 40003}
 HEATMAP_K = 5  # Lens's heatmap is a top 5
 DEFAULT_STEP_S = 60

@@ -51,8 +51,8 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
         app.include_router(router)
     _add_probes(app, registry, ready)
     policy = access or AccessPolicy()
-    compat_api.mount(app, services, compat, policy)
     app.add_middleware(AccessMiddleware, policy=policy)
+    compat_api.mount(app, services, compat, policy)  # its middleware goes outside access
     if policy.cors_origins:  # outermost, so preflights need no token
         app.add_middleware(CORSMiddleware, allow_origins=list(policy.cors_origins),
                            allow_methods=["GET", "POST"],
