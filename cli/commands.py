@@ -18,6 +18,7 @@ from gputel.agent.runtime import Agent
 from gputel.cli.options import die
 from gputel.collector.api.secrets import SecurityConfigError
 from gputel.collector.ingest.admission import IngestLimits
+from gputel.collector.outbound.hooks import HookStoreError
 from gputel.collector.query.alerts import AlertRules
 from gputel.collector.query.core import HealthPolicy
 from gputel.collector.query.costs import Pricing
@@ -166,7 +167,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
             **_api_config(args), **_limit_config(args)))
         await collector.start()
-    except (StorageError, SecurityConfigError) as exc:
+    except (StorageError, SecurityConfigError, HookStoreError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot use {args.data_dir if exc.filename else args.host}: "

@@ -43,6 +43,7 @@ from gputel.collector.ingest.backpressure import return_freed_memory, steady_all
 from gputel.collector.ingest.core import IngestCore
 from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.maintenance import Maintenance
+from gputel.collector.outbound.hooks import HookRegistry
 from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
 from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender
 from gputel.collector.query.alerts import AlertEvent, AlertRules
@@ -155,6 +156,8 @@ class Collector:
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits)
         self.webhooks: WebhookSender | None = None
+        self.hooks = HookRegistry(config.data_dir / "webhooks.json" if config.data_dir
+                                  else None, time.time_ns)
         self.ingest_servicer: IngestServicer | None = None
         self.services = build_services(self.query, self.health, config.alert_rules,
                                        config.pricing, self._notify,
@@ -195,6 +198,7 @@ class Collector:
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
         self._protect_process()
+        self.hooks.load()  # before recovery: a damaged hooks file stops the start at once
         if self.log is not None:
             since = time.time_ns() - int(self.config.retention_seconds * 1e9)
             t0 = time.perf_counter()
@@ -216,7 +220,8 @@ class Collector:
         sock = bind_http(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
         self._http = http_server(create_app(self.services, self.registry, self.ready,
-                                            security.access, self.config.compat),
+                                            security.access, self.config.compat,
+                                            self.hooks),
                                  self.http_guard, security.tls)
         if self.store_sizes is not None:
             await asyncio.to_thread(self.store_sizes.refresh)
@@ -283,12 +288,14 @@ class Collector:
                              cors_origins=cfg.cors_origins, mtls_any_node=cfg.mtls_any_node)
 
     def _start_webhooks(self) -> None:
-        """Start the webhook sender when URLs are configured. Raises SecurityConfigError."""
+        """Start the webhook sender: the flags' URLs and the hooks registered through the
+        API. Raises SecurityConfigError."""
         cfg = self.config
-        if cfg.webhook_urls and self.webhooks is None:
+        if self.webhooks is None:
             secret = (read_secret(cfg.webhook_secret_file, "webhook secret").strip()
                       if cfg.webhook_secret_file else b"")
-            self.webhooks = WebhookSender(WebhookConfig(cfg.webhook_urls, secret))
+            self.webhooks = WebhookSender(WebhookConfig(cfg.webhook_urls, secret),
+                                          targets=self.hooks.targets)
             self.webhooks.start()
 
     def _notify(self, event: AlertEvent) -> None:

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from gputel.collector.api.compat.common import error_route, gib, holder_names
 from gputel.collector.api.compat.k8s_envelope import (
     PREFIX,
+    NotImplementedByGputelError,
     add_control_plane,
     not_yet,
     ok,
@@ -62,9 +63,12 @@ def router(services: QueryServices) -> APIRouter:
     _cluster_routes(r, services)
     add_control_plane(r)
 
-    @r.post("/webhooks", summary="K8s GPU: register a webhook (501 for now)", status_code=501)
+    @r.post("/webhooks", summary="K8s GPU: register a webhook (501: use /api/v1/webhooks)",
+            status_code=501)
     def register_webhook() -> JSONResponse:
-        raise not_yet("webhook registration through the API (use --webhook-url)")
+        raise NotImplementedByGputelError(
+            "register webhooks through /api/v1/webhooks (admin token) with "
+            "\"format\": \"k8s-gpu\" for this API's event names and payload")
 
     @r.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"],
                  include_in_schema=False)

@@ -24,8 +24,10 @@ from gputel.collector.api.http.access import AccessMiddleware
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
 from gputel.collector.api.http.common import HTTP_STATUS, error_response, strict_query
 from gputel.collector.api.http.nodes import nodes_router
+from gputel.collector.api.http.webhooks import webhooks_router
 from gputel.collector.api.http.workloads import workloads_router
 from gputel.collector.errors import GputelError
+from gputel.collector.outbound.hooks import HookRegistry
 from gputel.collector.query.services import QueryServices
 from gputel.proto.version import VERSION
 
@@ -36,9 +38,10 @@ _RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 
 def create_app(services: QueryServices, registry: CollectorRegistry,
                ready: Callable[[], bool], access: AccessPolicy | None = None,
-               compat: Sequence[str] = ()) -> FastAPI:
+               compat: Sequence[str] = (), hooks: HookRegistry | None = None) -> FastAPI:
     """The collector's HTTP app; `ready` reports whether the collector serves yet; `compat`
-    names the compatibility routers to mount (collector.api.compat)."""
+    names the compatibility routers to mount (collector.api.compat); `hooks`, the webhooks
+    managed through /api/v1/webhooks."""
     app = FastAPI(title="gputel collector", version=VERSION,
                   dependencies=[Depends(strict_query)],
                   description="GPU telemetry at high frequency, per GPU, node and workload. "
@@ -49,8 +52,10 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
     for router in (cluster_router(services), nodes_router(services),
                    workloads_router(services), alerts_router(services)):
         app.include_router(router)
-    _add_probes(app, registry, ready)
     policy = access or AccessPolicy()
+    if hooks is not None:
+        app.include_router(webhooks_router(hooks, policy))
+    _add_probes(app, registry, ready)
     app.add_middleware(AccessMiddleware, policy=policy)
     compat_api.mount(app, services, compat, policy)  # its middleware goes outside access
     if policy.cors_origins:  # outermost, so preflights need no token
