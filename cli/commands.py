@@ -19,6 +19,7 @@ from gputel.cli.options import die
 from gputel.collector.api.secrets import SecurityConfigError
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.kube.watcher import KubeConfigError, KubeSettings
+from gputel.collector.outbound.hooks import HookStoreError
 from gputel.collector.query.alerts import AlertRules
 from gputel.collector.query.core import HealthPolicy
 from gputel.collector.query.costs import Pricing
@@ -101,7 +102,7 @@ def _api_config(args: argparse.Namespace) -> dict[str, Any]:
         "webhook_secret_file": _path(args, "webhook_secret_file"),
         "pricing": Pricing(args.price_gpu_hour, args.price_gpu_hour_by_model, args.price_kwh,
                            args.currency),
-        "watch_interval_seconds": args.watch_interval,
+        "watch_interval_seconds": args.watch_interval, "compat": args.compat,
         "remote_write_url": args.remote_write_url,
         "remote_write_queue_samples": args.remote_write_queue_samples,
         "remote_write_headers_file": _path(args, "remote_write_headers_file"),
@@ -181,7 +182,7 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
             kube=_kube_settings(args), **_api_config(args), **_limit_config(args)))
         await collector.start()
-    except (StorageError, SecurityConfigError, KubeConfigError) as exc:
+    except (StorageError, SecurityConfigError, KubeConfigError, HookStoreError) as exc:
         die(str(exc))
     except OSError as exc:
         die(f"cannot use {args.data_dir if exc.filename else args.host}: "

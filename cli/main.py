@@ -97,6 +97,8 @@ def _api_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
           o.model_table("--price-gpu-hour-by-model"))
     o.add(p, env, "--price-kwh", 0.0, "energy price per kWh", o.ranged(float, 0, 1e9))
     o.add(p, env, "--currency", "USD", "currency label of prices")
+    o.add(p, env, "--compat", "", "comma list of compatibility APIs to serve beside /api/v1: "
+          "primus-lens, kai-visualizer, gpu-monitoring, k8s-gpu", o.compat_names)
     o.add(p, env, "--watch-interval", "1s", "default period of gRPC Watch pushes",
           o.duration(0.01, 3600))
     o.add(p, env, "--remote-write-url", "", "Prometheus remote-write 1.0 endpoint ('' off)")

@@ -143,3 +143,13 @@ def model_table(flag: str) -> Callable[[str], tuple[tuple[str, float], ...]]:
             raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag}: ")) from None
     convert.__name__ = "model table"
     return convert
+
+
+def compat_names(text: str) -> tuple[str, ...]:
+    """'primus-lens,k8s-gpu' -> the names, each checked against the compatibility routers."""
+    from gputel.collector.api.compat import check_names  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        return check_names([p.strip() for p in text.split(",") if p.strip()])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -45,6 +45,7 @@ from gputel.collector.ingest.core import IngestCore
 from gputel.collector.kube.watcher import KubeSettings, KubeWatcher
 from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.maintenance import Maintenance
+from gputel.collector.outbound.hooks import HookRegistry
 from gputel.collector.outbound.remote_write import RemoteWriteConfig, RemoteWriter
 from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender
 from gputel.collector.query.alerts import AlertEvent, AlertRules
@@ -132,6 +133,7 @@ class CollectorConfig:
     workload_retention_seconds: float = 86_400.0  # an ended workload is kept this long
     max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
     kube: KubeSettings | None = None  # watch the Kubernetes API (None: off)
+    compat: tuple[str, ...] = ()  # compatibility routers to mount (collector.api.compat)
 
 
 class Collector:
@@ -170,6 +172,8 @@ class Collector:
                                policy=config.health_policy, limits=config.query_limits,
                                cluster=self.cluster)
         self.webhooks: WebhookSender | None = None
+        self.hooks = HookRegistry(config.data_dir / "webhooks.json" if config.data_dir
+                                  else None, time.time_ns)
         self.ingest_servicer: IngestServicer | None = None
         self.services = build_services(self.query, self.health, config.alert_rules,
                                        config.pricing, self._notify,
@@ -212,6 +216,7 @@ class Collector:
     async def start(self) -> None:
         """Recover the store, bind both ports, serve. Raises OSError (port) or StorageError."""
         self._protect_process()
+        self.hooks.load()  # before recovery: a damaged hooks file stops the start at once
         t0 = time.perf_counter()
         frames = await asyncio.to_thread(self.ingest.recover)
         self.log.start()
@@ -231,7 +236,8 @@ class Collector:
         sock = bind_http(self.config.http_host, self.config.http_port)
         self.http_port = sock.getsockname()[1]
         self._http = http_server(create_app(self.services, self.registry, self.ready,
-                                            security.access, self._http_closing),
+                                            security.access, self._http_closing,
+                                            self.config.compat, self.hooks),
                                  self.http_guard, security.tls)
         if self.store_sizes is not None:
             await asyncio.to_thread(self.store_sizes.refresh)
@@ -283,7 +289,7 @@ class Collector:
         store = store_health(self.store, self.log, self.config.retention_seconds,
                              self.config.tiers)
         return health_report(self._ready, nodes, store, self.services.alerts.active_count(),
-                             time.monotonic() - self._started)
+                             time.monotonic() - self._started, self.config.compat)
 
     def _protect_process(self) -> None:
         """Rate-limit repeated log lines (every root handler); raise the open-file limit;
@@ -305,12 +311,14 @@ class Collector:
                              cors_origins=cfg.cors_origins, mtls_any_node=cfg.mtls_any_node)
 
     def _start_webhooks(self) -> None:
-        """Start the webhook sender when URLs are configured. Raises SecurityConfigError."""
+        """Start the webhook sender: the flags' URLs and the hooks registered through the
+        API. Raises SecurityConfigError."""
         cfg = self.config
-        if cfg.webhook_urls and self.webhooks is None:
+        if self.webhooks is None:
             secret = (read_secret(cfg.webhook_secret_file, "webhook secret").strip()
                       if cfg.webhook_secret_file else b"")
-            self.webhooks = WebhookSender(WebhookConfig(cfg.webhook_urls, secret))
+            self.webhooks = WebhookSender(WebhookConfig(cfg.webhook_urls, secret),
+                                          targets=self.hooks.targets)
             self.webhooks.start()
 
     def _notify(self, event: AlertEvent) -> None:

@@ -5,6 +5,10 @@ The body is signed with HMAC-SHA256 under a shared secret (read from a file):
 the bytes they received and compare in constant time. `X-Gputel-Event` says firing or
 resolved and `X-Gputel-Delivery` is unique per event, the same across retries.
 
+Receivers come from the flags (`WebhookConfig.urls`, one shared secret) and from a
+`targets` function (the hooks registered through the API, each with its own secret,
+event filter and body format, and a callback counting its deliveries and failures).
+
 One sender thread with a bounded queue: `enqueue` never blocks (on overflow the oldest
 event is dropped and counted), so neither alert evaluation nor ingest ever waits on a
 receiver. Connection errors, 408, 425, 429 and 5xx are retried with exponential backoff
@@ -22,6 +26,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +67,20 @@ class WebhookStats:
     dropped: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One receiver of one event: its URL, signing secret (empty: unsigned), body builder
+    (event, sent-at Unix ns) and a callback told (delivered?, error text) once it is done."""
+
+    url: str
+    secret: bytes
+    body: Callable[[AlertEvent, int], bytes]
+    done: Callable[[bool, str], None] | None = None
+
+
+Targets = Callable[[AlertEvent], Sequence[Target]]
+
+
 def sign(secret: bytes, body: bytes) -> str:
     """The signature header's value for `body`."""
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
@@ -90,8 +109,10 @@ def event_body(event: AlertEvent, sent_ns: int) -> bytes:
 class WebhookSender:
     """Delivers alert events to every URL from one background thread; thread-safe."""
 
-    def __init__(self, config: WebhookConfig, client: httpx.Client | None = None) -> None:
+    def __init__(self, config: WebhookConfig, client: httpx.Client | None = None,
+                 targets: Targets | None = None) -> None:
         self.config = config
+        self._targets = targets
         self._client = client or httpx.Client(timeout=config.timeout_seconds)
         # None closes the queue: everything before it is delivered first.
         self._queue: queue.Queue[tuple[AlertEvent, str] | None] = queue.Queue(
@@ -137,15 +158,26 @@ class WebhookSender:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             event, delivery = item
-            body = event_body(event, time.time_ns())
-            for url in self.config.urls:
-                self._deliver(url, body, event.kind, delivery)
+            for target in self.targets(event):
+                body = target.body(event, time.time_ns())
+                error = self._deliver(target.url, target.secret, body, event.kind, delivery)
+                if target.done is not None:
+                    target.done(error is None, error or "")
 
-    def _deliver(self, url: str, body: bytes, kind: str, delivery: str) -> None:
+    def targets(self, event: AlertEvent) -> list[Target]:
+        """The flags' URLs (shared secret, gputel's body), then the registered hooks."""
+        out = [Target(url, self.config.secret, event_body) for url in self.config.urls]
+        if self._targets is not None:
+            out.extend(self._targets(event))
+        return out
+
+    def _deliver(self, url: str, secret: bytes, body: bytes, kind: str,
+                 delivery: str) -> str | None:
+        """POST with retries; None when delivered, else the error."""
         headers = {"Content-Type": "application/json", "X-Gputel-Event": kind,
                    "X-Gputel-Delivery": delivery, "User-Agent": f"gputel-collector/{VERSION}"}
-        if self.config.secret:
-            headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
+        if secret:
+            headers[SIGNATURE_HEADER] = sign(secret, body)
         retry = push.retrying(self.config.backoff_initial_seconds,
                                   self.config.backoff_max_seconds,
                                   self.config.deadline_seconds, self._stop, self._on_retry)
@@ -154,8 +186,9 @@ class WebhookSender:
         except DeliveryError as exc:
             self.stats.failed += 1
             log.error("alert webhook to %s failed (%s); dropped", url, exc)
-        else:
-            self.stats.sent += 1
+            return str(exc)
+        self.stats.sent += 1
+        return None
 
     def _on_retry(self, state: tenacity.RetryCallState) -> None:
         self.stats.retried += 1

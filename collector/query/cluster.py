@@ -19,7 +19,7 @@ import numpy as np
 
 from gputel.collector.errors import InvalidParameterError, unknown_metric
 from gputel.collector.query.aggregate import FloatArray, IntArray, check_agg
-from gputel.collector.query.core import DEFAULT_POINTS, Grid, QueryCore
+from gputel.collector.query.core import DEFAULT_POINTS, DeviceView, Grid, QueryCore
 from gputel.collector.registry.nodes import NodeState
 from gputel.proto.metrics import METRICS
 
@@ -31,7 +31,8 @@ TOP_GROUPS = ("workloads", "namespaces")
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """The cluster now. Rates are 0..1, utilization in percent, power in watts."""
+    """The cluster now. Rates are 0..1, utilization in percent, power in watts; memory
+    utilization (percent) and temperature (degrees C) are means over live GPUs."""
 
     nodes_total: int
     nodes_healthy: int
@@ -47,6 +48,8 @@ class Overview:
     power_watts: float | None
     active_alerts: int
     busy_threshold_percent: float
+    memory_utilization: float | None = None
+    temperature: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +124,8 @@ class ClusterQueries:
         """Nodes by health and idleness, GPUs by allocation, utilization and power now."""
         nodes = self._core.list_nodes()
         live = [v for v in self._core.all_devices() if v.status != "lost"]
-        utils = [v.latest["gpu_util"] for v in live if "gpu_util" in v.latest]
-        powers = [v.latest["power"] for v in live if "power" in v.latest]
+        utils = _latest(live, "gpu_util")
+        powers = _latest(live, "power")
         total = sum(len(n.state.devices) for n in nodes)
         allocated = sum(n.gpus_allocated for n in nodes)
         classes = [n.idle_class for n in nodes]
@@ -133,17 +136,22 @@ class ClusterQueries:
             nodes_busy=classes.count("busy"), gpus_total=total, gpus_allocated=allocated,
             gpus_lost=sum(n.gpus_lost for n in nodes),
             allocation_rate=allocated / total if total else None,
-            gpu_utilization=sum(utils) / len(utils) if utils else None,
+            gpu_utilization=_mean(utils),
             power_watts=sum(powers) if powers else None, active_alerts=self._active_alerts(),
-            busy_threshold_percent=self._core.policy.busy_util_percent)
+            busy_threshold_percent=self._core.policy.busy_util_percent,
+            memory_utilization=_mean(_latest(live, "mem_util")),
+            temperature=_mean(_latest(live, "temperature")))
 
     def utilization_history(self, start_ns: int | None = None, end_ns: int | None = None,
-                            step_ns: int | None = None) -> UtilizationHistory:
-        """Mean GPU utilization over every GPU, and GPUs allocated, per grid point.
+                            step_ns: int | None = None,
+                            node: str | None = None) -> UtilizationHistory:
+        """Mean GPU utilization over every GPU (of `node` when given), and GPUs allocated,
+        per grid point.
 
-        Raises InvalidParameterError (start, end, step).
+        Raises InvalidParameterError (start, end, step) or NotFoundError (node).
         """
-        states = self._core.node_states()
+        states = ([self._core.node_state(node)] if node is not None
+                  else self._core.node_states())
         rate = max((s.sample_rate_hz for s in states), default=1.0)
         gpus = sum(len(s.devices) for s in states)
         grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate,
@@ -240,6 +248,14 @@ class ClusterQueries:
         entries = [TopEntry(i + 1, kind, ident, ns, name, value)
                    for i, (kind, ident, ns, name, value) in enumerate(ranked[:limit])]
         return Top(by, metric, TOP_METRICS[metric], entries)
+
+
+def _latest(views: list[DeviceView], metric: str) -> list[float]:
+    return [v.latest[metric] for v in views if metric in v.latest]
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def _value(metric: str, energy: float, gpu_seconds: float,

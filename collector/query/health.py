@@ -32,7 +32,8 @@ class StoreHealth:
 
 @dataclass(frozen=True, slots=True)
 class HealthReport:
-    """The collector: status (ok, starting), version, store, agents, alerts, uptime (s)."""
+    """The collector: status (ok, starting), version, store, agents, alerts, uptime (s), and
+    the compatibility APIs it serves."""
 
     status: str
     version: str
@@ -41,6 +42,7 @@ class HealthReport:
     nodes: int
     active_alerts: int
     uptime_seconds: float
+    compat: tuple[str, ...] = ()
 
 
 def store_health(store: SeriesStore, durable: DurableStore, retention_seconds: float,
@@ -58,8 +60,9 @@ def store_health(store: SeriesStore, durable: DurableStore, retention_seconds: f
 
 
 def health_report(ready: bool, nodes: Sequence[NodeState], store: StoreHealth,
-                  active_alerts: int, uptime_seconds: float) -> HealthReport:
+                  active_alerts: int, uptime_seconds: float,
+                  compat: tuple[str, ...] = ()) -> HealthReport:
     """The whole answer: `ready` says serving (else "starting"); agents count live streams."""
     return HealthReport("ok" if ready else "starting", VERSION, store,
                         sum(1 for n in nodes if n.streams > 0), len(nodes), active_alerts,
-                        uptime_seconds)
+                        uptime_seconds, compat)

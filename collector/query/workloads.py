@@ -108,6 +108,17 @@ class NamespaceSummary(UsageFigures):
 
 
 @dataclass(frozen=True, slots=True)
+class LabelGroup:
+    """The workloads carrying one value of a label (e.g. a scheduler queue): their uids,
+    how many run, and the GPUs they hold now (fraction-weighted)."""
+
+    value: str
+    workloads: list[str]
+    running: int
+    gpus: float
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerGroup:
     """One owner of a workload's chain (nearest first) and every workload it owns, by uid."""
 
@@ -267,6 +278,18 @@ class WorkloadQueries:
         return WorkloadSummary(info, bool(uuids), gpus, uuids, sum(power) if power else None,
                                sum(memory) if memory else None, self._index.usage(info.uid),
                                tuple(held), status_of(bool(uuids), ctx), ctx)
+
+    def label_groups(self, keys: tuple[str, ...]) -> list[LabelGroup]:
+        """Workloads grouped by the value of the first of the label `keys` they carry (those
+        carrying none are left out), by value."""
+        groups: dict[str, list[WorkloadSummary]] = {}
+        for summary in self.summaries():
+            value = next((summary.info.labels[k] for k in keys if k in summary.info.labels),
+                         None)
+            if value is not None:
+                groups.setdefault(value, []).append(summary)
+        return [LabelGroup(value, [w.info.uid for w in items], sum(w.running for w in items),
+                           sum(w.gpus for w in items)) for value, items in sorted(groups.items())]
 
     def namespaces(self) -> list[NamespaceSummary]:
         """Usage per namespace, by name."""

@@ -45,6 +45,12 @@ class Fed:
         assert set(body) == {"data", "meta"}
         return body["data"], body["meta"]
 
+    def post_json(self, path: str, body: object) -> Any:
+        """POST a JSON body to /api/v1<path>: its data, asserting a 200."""
+        response = httpx.post(self.api + path, json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
     def post(self, path: str, **params: object) -> Any:
         """POST /api/v1<path>: its data, asserting a 200 with the envelope."""
         response = httpx.post(self.api + path, params=params, timeout=10)

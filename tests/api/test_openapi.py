@@ -10,9 +10,11 @@ import pytest
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from gputel.collector.api.access import AccessPolicy
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
 from gputel.collector.api.http.kube import kube_router
 from gputel.collector.api.http.nodes import nodes_router
+from gputel.collector.api.http.webhooks import webhooks_router
 from gputel.collector.api.http.workloads import workloads_router
 from tests.api.conftest import Fed
 
@@ -28,9 +30,16 @@ ROUTES = {
     ("post", "/api/v1/alerts/{alert_id}/acknowledge"), ("get", "/api/v1/statistics/usage"),
     ("get", "/api/v1/cost"), ("get", "/api/v1/queues"), ("get", "/api/v1/kubernetes/nodes"),
     ("get", "/api/v1/kubernetes"), ("get", "/api/v1/watch"),
+    ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{hook_id}"), ("put", "/api/v1/webhooks/{hook_id}"),
+    ("delete", "/api/v1/webhooks/{hook_id}"),
 }
 # Streams (Server-Sent Events), tested in test_watch_sse.py: their schema is the event's.
 STREAMS = {("get", "/api/v1/watch"): "text/event-stream"}
+# Bodies for the routes that take one (the walker's own hook is inactive: no deliveries).
+BODIES = {("post", "/api/v1/webhooks"): {"name": "walk", "url": "http://127.0.0.1:9/",
+                                         "active": False},
+          ("put", "/api/v1/webhooks/{hook_id}"): {"events": ["GPU_LOST"]}}
 RANGE_PARAMETERS = {"metric", "start", "end", "step", "agg"}
 
 
@@ -50,7 +59,8 @@ def _models(fed: Fed) -> dict[tuple[str, str], type[BaseModel]]:
     """The response model of each route, from routers built over the same services."""
     services = fed.server.collector.services
     routers = (cluster_router(services), alerts_router(services), nodes_router(services),
-               workloads_router(services), kube_router(services))
+               workloads_router(services), kube_router(services),
+               webhooks_router(fed.server.collector.hooks, AccessPolicy()))
     return {(m.lower(), r.path.replace(":path", "")): r.response_model
             for router in routers for r in router.routes if isinstance(r, APIRoute)
             for m in r.methods}
@@ -85,8 +95,8 @@ def test_every_answer_declares_its_meta(spec: dict[str, Any]) -> None:
     assert set(schemas["PageMeta"]["properties"]) == {"total", "page", "pageSize"}
 
 
-def _value(fed: Fed, name: str, schema: dict[str, Any], alert: str) -> object:
-    known = {"node": "n1", "uuid": "GPU-n1-0", "uid": "ml/train-a", "alert_id": alert}
+def _value(fed: Fed, name: str, schema: dict[str, Any], known_ids: dict[str, str]) -> object:
+    known = {"node": "n1", "uuid": "GPU-n1-0", "uid": "ml/train-a", **known_ids}
     if name in known:
         return known[name]
     if "examples" in schema:
@@ -98,7 +108,9 @@ def _value(fed: Fed, name: str, schema: dict[str, Any], alert: str) -> object:
 
 def test_every_route_answers_its_declared_model(fed: Fed, spec: dict[str, Any]) -> None:
     models = _models(fed)
-    alert = fed.get("/alerts")[0][0]["id"]
+    hook = fed.post_json("/webhooks", {"name": "openapi", "url": "http://127.0.0.1:9/",
+                                       "active": False})
+    ids = {"alert_id": fed.get("/alerts")[0][0]["id"], "hook_id": hook["id"]}
     for method, path, op in sorted(_operations(spec), key=lambda o: o[1]):
         if (method, path) in STREAMS:
             continue
@@ -106,10 +118,11 @@ def test_every_route_answers_its_declared_model(fed: Fed, spec: dict[str, Any]) 
         for parameter in op.get("parameters", []):
             name = parameter["name"]
             if parameter["in"] == "path":
-                url = url.replace("{" + name + "}", str(_value(fed, name, {}, alert)))
+                url = url.replace("{" + name + "}", str(_value(fed, name, {}, ids)))
             elif parameter.get("required"):
-                params[name] = _value(fed, name, parameter["schema"], alert)
-        response = httpx.request(method.upper(), fed.server.http_base + url, params=params)
+                params[name] = _value(fed, name, parameter["schema"], ids)
+        response = httpx.request(method.upper(), fed.server.http_base + url, params=params,
+                                 json=BODIES.get((method, path)))
         assert response.is_success, (method, url, response.text)
         body = response.json()
         assert set(body) == {"data", "meta"}, url

@@ -9,7 +9,7 @@ access control (tokens, rate limits) is middleware (access), CORS Starlette's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gputel.collector.api import compat as compat_api
 from gputel.collector.api.access import AccessPolicy
 from gputel.collector.api.http.access import AccessMiddleware
 from gputel.collector.api.http.cluster import alerts_router, cluster_router
@@ -26,9 +27,11 @@ from gputel.collector.api.http.console import mount_console
 from gputel.collector.api.http.events import events_router
 from gputel.collector.api.http.kube import kube_router
 from gputel.collector.api.http.nodes import nodes_router
+from gputel.collector.api.http.webhooks import webhooks_router
 from gputel.collector.api.http.wire import HTTP_STATUS, error_response
 from gputel.collector.api.http.workloads import workloads_router
 from gputel.collector.errors import GputelError
+from gputel.collector.outbound.hooks import HookRegistry
 from gputel.collector.query.services import QueryServices
 from gputel.proto.version import VERSION
 
@@ -39,9 +42,11 @@ _RATE_HEADERS = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Rese
 
 def create_app(services: QueryServices, registry: CollectorRegistry,
                ready: Callable[[], bool], access: AccessPolicy | None = None,
-               closing: Callable[[], bool] = lambda: False) -> FastAPI:
-    """The collector's HTTP app; `ready` reports whether the collector serves yet,
-    `closing` that it is stopping (event streams end)."""
+               closing: Callable[[], bool] = lambda: False,
+               compat: Sequence[str] = (), hooks: HookRegistry | None = None) -> FastAPI:
+    """The collector's HTTP app; `ready` reports whether the collector serves yet, `closing`
+    that it is stopping (event streams end); `compat` names the compatibility routers to
+    mount (collector.api.compat); `hooks`, the webhooks managed through /api/v1/webhooks."""
     app = FastAPI(title="gputel collector", version=VERSION,
                   dependencies=[Depends(strict_query)],
                   description="GPU telemetry at high frequency, per GPU, node and workload. "
@@ -54,10 +59,13 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
                    kube_router(services)):
         app.include_router(router)
     app.include_router(events_router(services, closing))
-    _add_probes(app, registry, ready)
-    mount_console(app)
     policy = access or AccessPolicy()
+    if hooks is not None:
+        app.include_router(webhooks_router(hooks, policy))
+    _add_probes(app, registry, ready)
     app.add_middleware(AccessMiddleware, policy=policy)
+    compat_api.mount(app, services, compat, policy)  # its middleware goes outside access
+    mount_console(app)  # last: it serves "/" and below, after every API route
     if policy.cors_origins:  # outermost, so preflights need no token
         app.add_middleware(CORSMiddleware, allow_origins=list(policy.cors_origins),
                            allow_methods=["GET", "POST"],

@@ -66,13 +66,15 @@ class HealthOut(ApiModel):
     nodes: int
     active_alerts: int
     uptime_seconds: float
+    compat: list[str]
 
     @classmethod
     def from_core(cls, h: HealthReport) -> Self:
-        """The collector's health."""
+        """The collector's health; `compat` the compatibility APIs it serves."""
         return cls(status=h.status, version=h.version, store=StoreOut.from_core(h.store),
                    connected_agents=h.connected_agents, nodes=h.nodes,
-                   active_alerts=h.active_alerts, uptime_seconds=h.uptime_seconds)
+                   active_alerts=h.active_alerts, uptime_seconds=h.uptime_seconds,
+                   compat=list(h.compat))
 
 
 class OverviewOut(ApiModel):

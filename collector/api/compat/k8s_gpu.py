@@ -1,0 +1,459 @@
+"""`--compat k8s-gpu`: the Kubernetes GPU Management API's read routes (seed 004) under
+/k8s-monitor/api/v1, in its envelope (k8s_envelope), from the same query services as /api/v1.
+
+Mapping: a device's `deviceId` is its UUID; `deviceStatus` FAILED when gputel counts it
+lost, MIG_ENABLED when MIG instances of it report, else ACTIVE; `memoryGb` GiB; an
+allocation is one workload holding (a share of) one GPU now, `allocationId`
+"<workload uid>@<GPU UUID>", `userId` / `teamId` filters match the pod labels `user` /
+`team`; a pod is a workload, `modelType` vllm / sglang when its name or `app` label says
+so. Usage in percent, temperature degrees C, power watts, costs in the configured
+currency. CPU and memory of pods and nodes, device architecture, MIG profiles, costs
+projected per day / week / month, forecasts and planned release times are not known to
+gputel: null, named in `missing`, or (a whole route) 501.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from gputel.collector.api.compat.common import error_route, gib, holder_names
+from gputel.collector.api.compat.k8s_envelope import (
+    PREFIX,
+    NotImplementedByGputelError,
+    add_control_plane,
+    not_yet,
+    ok,
+    render_error,
+)
+from gputel.collector.errors import InvalidParameterError, NotFoundError
+from gputel.collector.query.alerts import Alert
+from gputel.collector.query.core import DeviceView, NodeSummary
+from gputel.collector.query.services import QueryServices
+from gputel.collector.query.workloads import WorkloadSummary
+from gputel.collector.timefmt import format_time
+
+NAME = "k8s-gpu"
+MODEL_TYPES = ("vllm", "sglang")
+DEVICE_FILTERS = {"available": ("available",), "active": ("available", "allocated"),
+                  "allocated": ("allocated",), "failed": ("lost",), "maintenance": (),
+                  "inactive": ()}
+POD_MISSING = "cpuUsagePercent, memoryUsagePercent: gputel measures GPUs, not pods' CPU/memory"
+NODE_MISSING = ("role, cpuCapacity, memoryCapacity, cpuUsagePercent, memoryUsagePercent: "
+                "gputel's agents report GPUs only; pod counts count pods holding GPUs")
+DEVICE_MISSING = "architecture, migSupport: the device inventory does not carry them yet"
+MIG_MISSING = "profileId: MIG profiles are not reported yet"
+COST_MISSING = ("dailyCost, weeklyCost, monthlyCost, potentialMonthlySavings: cost "
+                "projections are not built yet; totalCost covers the window")
+Hours = Annotated[float, Query(gt=0, le=24 * 366)]
+
+
+def router(services: QueryServices) -> APIRouter:
+    """Every read route of seed 004, and its control-plane writes (501)."""
+    r = APIRouter(prefix=PREFIX, route_class=error_route(render_error),
+                  tags=["compat: k8s-gpu"])
+    _resource_routes(r, services)
+    _device_routes(r, services)
+    _allocation_routes(r, services)
+    _metric_routes(r, services)
+    _cluster_routes(r, services)
+    add_control_plane(r)
+
+    @r.post("/webhooks", summary="K8s GPU: register a webhook (501: use /api/v1/webhooks)",
+            status_code=501)
+    def register_webhook() -> JSONResponse:
+        raise NotImplementedByGputelError(
+            "register webhooks through /api/v1/webhooks (admin token) with "
+            "\"format\": \"k8s-gpu\" for this API's event names and payload")
+
+    @r.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE"],
+                 include_in_schema=False)
+    def unknown(rest: str) -> JSONResponse:
+        raise NotFoundError("route", f"{PREFIX}/{rest}")
+
+    return r
+
+
+# ------------------------------------------------------------------ resources
+def _model_type(w: WorkloadSummary) -> str | None:
+    names = (w.info.pod.lower(), w.info.labels.get("app", "").lower())
+    return next((t for t in MODEL_TYPES if any(t in n for n in names)), None)
+
+
+def _pod(w: WorkloadSummary) -> dict[str, Any]:
+    i = w.info
+    nodes = sorted({h.node for h in w.held} or {n for n, _ in i.devices})
+    return {"name": i.pod, "namespace": i.namespace, "uid": i.uid,
+            "nodeName": nodes[0] if nodes else None,
+            "phase": "Running" if w.running else "Unknown",
+            "modelType": _model_type(w), "modelName": i.labels.get("model"),
+            "cpuUsagePercent": None, "memoryUsagePercent": None,
+            "gpuUsagePercent": w.utilization_percent, "gpuCount": w.gpus,
+            "creationTime": format_time(i.first_ns)}
+
+
+def _node(n: NodeSummary, pods: list[WorkloadSummary]) -> dict[str, Any]:
+    here = [p for p in pods if any(h.node == n.state.name for h in p.held)]
+    types = Counter(_model_type(p) for p in here)
+    return {"name": n.state.name, "role": None, "status": "Ready" if n.connected else "NotReady",
+            "cpuCapacity": None, "memoryCapacity": None,
+            "gpuCapacity": str(len(n.state.devices)), "gpuAllocated": n.gpus_allocated,
+            "cpuUsagePercent": None, "memoryUsagePercent": None,
+            "gpuUsagePercent": n.gpu_utilization, "totalPodCount": len(here),
+            "runningPodCount": sum(p.running for p in here), "vllmPodCount": types["vllm"],
+            "sglangPodCount": types["sglang"]}
+
+
+def _resource_routes(r: APIRouter, services: QueryServices) -> None:
+    core = services.query
+
+    @r.get("/resources/pods", summary="K8s GPU: model-serving pods (vLLM, SGLang)")
+    def serving_pods(namespace: str | None = None) -> JSONResponse:
+        pods = core.workloads.summaries(namespace or None)
+        return ok([_pod(w) for w in pods if _model_type(w)], POD_MISSING)
+
+    @r.get("/resources/pods/all", summary="K8s GPU: every pod that held a GPU")
+    def all_pods(namespace: str | None = None) -> JSONResponse:
+        return ok([_pod(w) for w in core.workloads.summaries(namespace or None)], POD_MISSING)
+
+    @r.get("/resources/pods/top", summary="K8s GPU: top pods by GPU utilization")
+    def top_pods(resource_type: Annotated[str, Query(alias="resourceType")] = "gpu",
+                 limit: Annotated[int, Query(ge=1, le=100)] = 10) -> JSONResponse:
+        if resource_type.lower() != "gpu":
+            if resource_type.lower() in ("cpu", "memory"):
+                return ok([], f"resourceType {resource_type}: gputel measures GPUs only")
+            raise InvalidParameterError("resourceType", f"{resource_type!r} is not one of "
+                                        "cpu, memory, gpu")
+        top = services.cluster.top("workloads", "utilization", limit)
+        return ok([{**_pod(core.workloads.summary(e.id)), "rank": e.rank}
+                   for e in top.entries], POD_MISSING)
+
+    @r.get("/resources/pods/{namespace}/{pod_name}", summary="K8s GPU: one pod")
+    def pod(namespace: str, pod_name: str) -> JSONResponse:
+        found = core.workloads.summaries(namespace, name=pod_name)
+        if not found:
+            raise NotFoundError("pod", f"{namespace}/{pod_name}")
+        return ok(_pod(found[0]), POD_MISSING)
+
+    @r.get("/resources/nodes", summary="K8s GPU: nodes")
+    def nodes() -> JSONResponse:
+        pods = core.workloads.summaries(running=True)
+        return ok([_node(n, pods) for n in core.list_nodes()], NODE_MISSING)
+
+    @r.get("/resources/nodes/{node_name}", summary="K8s GPU: one node")
+    def node(node_name: str) -> JSONResponse:
+        return ok(_node(core.get_node(node_name), core.workloads.summaries(running=True)),
+                  NODE_MISSING)
+
+    @r.get("/resources/usage", summary="K8s GPU: pods, nodes and a cluster summary")
+    def usage(namespace: str | None = None) -> JSONResponse:
+        pods = core.workloads.summaries(namespace or None)
+        running = [p for p in pods if p.running]
+        nodes = [_node(n, running) for n in core.list_nodes()]
+        o = services.cluster.overview()
+        summary = {"totalNodes": o.nodes_total, "readyNodes": sum(n["status"] == "Ready"
+                                                                  for n in nodes),
+                   "totalPods": len(pods), "runningPods": len(running),
+                   "vllmPods": sum(_model_type(p) == "vllm" for p in running),
+                   "sglangPods": sum(_model_type(p) == "sglang" for p in running),
+                   "avgCpuUsage": None, "avgMemoryUsage": None,
+                   "avgGpuUsage": o.gpu_utilization}
+        return ok({"pods": [_pod(p) for p in pods], "nodes": nodes, "clusterSummary": summary,
+                   "timestamp": format_time(core.time_ns())}, POD_MISSING, NODE_MISSING)
+
+    @r.get("/resources/namespaces", summary="K8s GPU: GPU use per namespace")
+    def namespaces() -> JSONResponse:
+        return ok([{"namespace": n.namespace, "podCount": n.workloads,
+                    "runningPodCount": n.running, "gpuCount": n.gpus,
+                    "gpuUsagePercent": n.utilization_percent, "gpuHours": n.gpu_hours,
+                    "energyKwh": n.energy_kwh, "cpuUsage": None, "memoryUsage": None}
+                   for n in core.workloads.namespaces()],
+                  "cpuUsage, memoryUsage: gputel measures GPUs only")
+
+
+# -------------------------------------------------------------------- devices
+def _model_id(model: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", model).strip("_")
+
+
+def _device(v: DeviceView, mig_parents: set[str]) -> dict[str, Any]:
+    d = v.device
+    status = ("FAILED" if v.status == "lost" else "MIG_ENABLED" if d.uuid in mig_parents
+              else "ACTIVE")
+    return {"deviceId": d.uuid, "nodeName": d.node, "modelId": _model_id(d.model),
+            "modelName": d.model, "deviceIndex": d.index, "deviceStatus": status,
+            "currentTempC": v.latest.get("temperature"),
+            "currentPowerW": v.latest.get("power"),
+            "currentUtilization": v.latest.get("gpu_util"),
+            "memoryGb": gib(d.memory_total_bytes), "architecture": None, "migSupport": None,
+            "migParentDeviceId": d.mig_parent_uuid or None,
+            "allocated": bool(holder_names(v.holders))}
+
+
+def _devices(services: QueryServices, **filters: Any) -> tuple[list[DeviceView], set[str]]:
+    views = services.query.list_gpus(**filters)
+    parents = {v.device.mig_parent_uuid for v in services.query.all_devices()
+               if v.device.mig_parent_uuid}
+    return views, parents
+
+
+def _overheating(services: QueryServices) -> list[Alert]:
+    return services.alerts.alerts("firing", "over_temperature")
+
+
+def _device_routes(r: APIRouter, services: QueryServices) -> None:
+    core = services.query
+
+    @r.get("/gpu/devices", summary="K8s GPU: GPU devices")
+    def devices(node_name: Annotated[str | None, Query(alias="nodeName")] = None,
+                model_id: Annotated[str | None, Query(alias="modelId")] = None,
+                status: str | None = None) -> JSONResponse:
+        wanted = None
+        if status:
+            if status.lower() not in DEVICE_FILTERS:
+                raise InvalidParameterError("status", f"{status!r} is not one of "
+                                            f"{', '.join(DEVICE_FILTERS)}")
+            wanted = DEVICE_FILTERS[status.lower()]
+        views, parents = _devices(services, node=node_name or None)
+        model = _model_id(model_id).lower() if model_id else None
+        return ok([_device(v, parents) for v in views
+                   if (wanted is None or v.status in wanted)
+                   and (model is None or model in _model_id(v.device.model).lower())],
+                  DEVICE_MISSING)
+
+    @r.get("/gpu/devices/statistics", summary="K8s GPU: device counts")
+    def statistics() -> JSONResponse:
+        views, parents = _devices(services)
+        shown = [_device(v, parents) for v in views]
+        return ok({"totalDevices": len(shown),
+                   "devicesByStatus": dict(Counter(d["deviceStatus"] for d in shown)),
+                   "devicesByModel": dict(Counter(d["modelId"] for d in shown)),
+                   "allocatedDevices": sum(d["allocated"] for d in shown),
+                   "availableDevices": sum(v.status == "available" for v in views)})
+
+    @r.get("/gpu/devices/overheating", summary="K8s GPU: devices above their temperature limit")
+    def overheating() -> JSONResponse:
+        hot = {a.gpu for a in _overheating(services)}
+        views, parents = _devices(services)
+        return ok([_device(v, parents) for v in views if v.device.uuid in hot], DEVICE_MISSING)
+
+    @r.get("/gpu/devices/{device_id}", summary="K8s GPU: one device")
+    def device(device_id: str) -> JSONResponse:
+        _, parents = _devices(services)
+        return ok(_device(core.find_device(device_id), parents), DEVICE_MISSING)
+
+    @r.get("/gpu/devices/{device_id}/health", summary="K8s GPU: one device's health")
+    def device_health(device_id: str) -> JSONResponse:
+        view = core.find_device(device_id)
+        alerts = services.alerts.alerts("firing", gpu=device_id)
+        return ok({"deviceId": device_id, "healthy": view.status != "lost" and not alerts,
+                   "status": view.status, "temperature": view.latest.get("temperature"),
+                   "lastSeen": format_time(view.latest_ts_ns) if view.latest else None,
+                   "issues": [_alert(a) for a in alerts]})
+
+    @r.get("/gpu/mig/available", summary="K8s GPU: MIG instances no workload holds")
+    def mig_available() -> JSONResponse:
+        return ok([_mig(v) for v in core.all_devices()
+                   if v.device.mig_parent_uuid and v.status == "available"], MIG_MISSING)
+
+    @r.get("/gpu/mig/devices/{device_id}", summary="K8s GPU: MIG instances of one device")
+    def mig_of(device_id: str) -> JSONResponse:
+        core.find_device(device_id)  # 404 for an unknown device
+        return ok([_mig(v) for v in core.all_devices()
+                   if v.device.mig_parent_uuid == device_id], MIG_MISSING)
+
+    @r.get("/gpu/mig/statistics", summary="K8s GPU: MIG instance counts")
+    def mig_statistics() -> JSONResponse:
+        migs = [v for v in core.all_devices() if v.device.mig_parent_uuid]
+        return ok({"totalInstances": len(migs),
+                   "allocatedInstances": sum(v.status == "allocated" for v in migs),
+                   "availableInstances": sum(v.status == "available" for v in migs),
+                   "instancesByDevice": dict(Counter(v.device.mig_parent_uuid for v in migs)),
+                   "instancesByProfile": None},
+                  MIG_MISSING + "; MIG utilization statistics are not built yet")
+
+
+def _mig(v: DeviceView) -> dict[str, Any]:
+    return {"instanceId": v.device.uuid, "parentDeviceId": v.device.mig_parent_uuid,
+            "nodeName": v.device.node, "profileId": None,
+            "memoryGb": gib(v.device.memory_total_bytes), "allocated": v.status == "allocated",
+            "currentUtilization": v.latest.get("gpu_util")}
+
+
+def _alert(a: Alert) -> dict[str, Any]:
+    return {"alertId": a.id, "type": a.rule.upper(), "severity": a.severity.upper(),
+            "message": a.message, "nodeName": a.node, "deviceId": a.gpu or None,
+            "value": a.value, "threshold": a.threshold, "since": format_time(a.since_ns)}
+
+
+# ---------------------------------------------------------------- allocations
+def _allocations(services: QueryServices) -> list[dict[str, Any]]:
+    core = services.query
+    pricing = services.costs.pricing
+    out = []
+    for w in core.workloads.summaries(running=True):
+        for h in w.held:
+            view = core.find_device(h.uuid, h.node)
+            out.append({"allocationId": f"{w.info.uid}@{h.uuid}",
+                        "namespace": w.info.namespace, "podName": w.info.pod,
+                        "containerName": w.info.container or None,
+                        "resourceType": "MIG_INSTANCE" if view.device.mig_parent_uuid
+                        else "FULL_GPU" if h.fraction >= 1 else "SHARED_GPU",
+                        "allocatedResource": h.uuid, "fraction": h.fraction,
+                        "allocatedMemoryGb": None,
+                        "allocationTime": format_time(w.info.first_ns),
+                        "plannedReleaseTime": None, "status": "ALLOCATED",
+                        "costPerHour": pricing.gpu_hour_price(view.device.model) * h.fraction,
+                        "labels": w.info.labels})
+    return out
+
+
+def _allocation_routes(r: APIRouter, services: QueryServices) -> None:
+    @r.get("/gpu/allocations", summary="K8s GPU: GPUs held by workloads now")
+    def allocations(namespace: str | None = None,
+                    user_id: Annotated[str | None, Query(alias="userId")] = None,
+                    team_id: Annotated[str | None, Query(alias="teamId")] = None,
+                    ) -> JSONResponse:
+        return ok([a for a in _allocations(services)
+                   if namespace in (None, "", a["namespace"])
+                   and user_id in (None, "", a["labels"].get("user"))
+                   and team_id in (None, "", a["labels"].get("team"))],
+                  "allocatedMemoryGb, plannedReleaseTime: gputel sees holdings, not requests")
+
+    @r.get("/gpu/allocations/cost-statistics", summary="K8s GPU: cost of allocations")
+    def cost_statistics(days: Annotated[float, Query(gt=0, le=366)] = 30.0) -> JSONResponse:
+        c = services.costs.cost(days)
+        return ok({"days": days, "currency": c.pricing.currency,
+                   "totalCost": c.total.total_cost, "gpuHours": c.total.gpu_hours,
+                   "costByNamespace": {x.key: x.total_cost for x in c.by_namespace},
+                   "costByWorkload": {x.key: x.total_cost for x in c.by_workload}})
+
+    @r.get("/gpu/allocations/expiring", summary="K8s GPU: expiring allocations (501)")
+    def expiring(hours: Hours = 24.0) -> JSONResponse:
+        del hours
+        raise not_yet("allocations/expiring (gputel sees holdings, not planned release times)")
+
+    @r.get("/gpu/cost/analysis", summary="K8s GPU: cost by namespace and team")
+    def cost_analysis(days: Annotated[float, Query(gt=0, le=366)] = 30.0) -> JSONResponse:
+        c = services.costs.cost(days)
+        teams = {x.key.removeprefix("team="): x.total_cost for x in c.by_label
+                 if x.key.startswith("team=")}
+        return ok({"dailyCost": None, "weeklyCost": None, "monthlyCost": None,
+                   "totalCost": c.total.total_cost, "days": days,
+                   "currency": c.pricing.currency,
+                   "costByNamespace": {x.key: x.total_cost for x in c.by_namespace},
+                   "costByTeam": teams, "potentialMonthlySavings": None,
+                   "analysisDate": format_time(c.end_ns)}, COST_MISSING)
+
+    @r.get("/gpu/cost/optimization", summary="K8s GPU: cost optimization (501)")
+    def cost_optimization() -> JSONResponse:
+        raise not_yet("cost optimization")
+
+
+# -------------------------------------------------------------------- metrics
+def _usage_statistics(services: QueryServices, hours: float) -> dict[str, Any]:
+    u = services.statistics.usage(hours)
+    return {"timeRange": f"{hours:g} hours",
+            "deviceStatistics": {d.uuid: {"nodeName": d.node, "modelName": d.model,
+                                          "avgGpuUtilization": d.stats.gpu_utilization,
+                                          "avgMemoryUtilization": d.stats.memory_utilization,
+                                          "avgTemperature": d.stats.temperature}
+                                 for d in u.devices},
+            "modelStatistics": {_model_id(m.model): {"modelName": m.model, "deviceCount": m.gpus,
+                                                     "avgGpuUtilization": m.stats.gpu_utilization,
+                                                     "avgMemoryUtilization":
+                                                         m.stats.memory_utilization,
+                                                     "avgTemperature": m.stats.temperature}
+                                for m in u.models}}
+
+
+def _collection_status(services: QueryServices) -> dict[str, Any]:
+    h = services.health()
+    states = services.query.node_states()
+    last = max((s.last_seen_ns for s in states), default=0)
+    return {"status": "RUNNING" if h.status == "ok" else "STARTING",
+            "collecting": h.connected_agents > 0, "connectedAgents": h.connected_agents,
+            "nodes": h.nodes, "lastCollection": format_time(last) if last else None,
+            "sampleRatesHz": {s.name: s.sample_rate_hz for s in states},
+            "samplesIngested": sum(s.samples for s in states), "version": h.version}
+
+
+def _metric_routes(r: APIRouter, services: QueryServices) -> None:
+    @r.get("/gpu/metrics/usage-statistics", summary="K8s GPU: usage per device and model")
+    def usage_statistics(hours: Hours = 24.0) -> JSONResponse:
+        return ok(_usage_statistics(services, hours))
+
+    @r.get("/resources/statistics", summary="K8s GPU: resource usage statistics")
+    def resource_statistics(hours: Hours = 24.0) -> JSONResponse:
+        return ok({**_usage_statistics(services, hours), "cpu": None, "memory": None},
+                  "cpu, memory: gputel measures GPUs only")
+
+    @r.get("/gpu/metrics/overheating-alerts", summary="K8s GPU: over-temperature alerts")
+    def overheating_alerts() -> JSONResponse:
+        return ok([_alert(a) for a in _overheating(services)])
+
+    @r.get("/resources/alerts", summary="K8s GPU: firing alerts")
+    def alerts() -> JSONResponse:
+        return ok([_alert(a) for a in services.alerts.alerts("firing")])
+
+    @r.get("/gpu/metrics/collection-status", summary="K8s GPU: metric collection status")
+    def collection_status() -> JSONResponse:
+        return ok(_collection_status(services))
+
+    @r.get("/resources/metrics/status", summary="K8s GPU: metrics source status")
+    def metrics_status() -> JSONResponse:
+        return ok(_collection_status(services))
+
+    @r.get("/gpu/forecast", summary="K8s GPU: GPU demand forecast (501)")
+    def gpu_forecast(hours: Hours = 24.0) -> JSONResponse:
+        del hours
+        raise not_yet("forecast")
+
+    @r.get("/resources/forecast", summary="K8s GPU: resource forecast (501)")
+    def resource_forecast(hours: Hours = 24.0) -> JSONResponse:
+        del hours
+        raise not_yet("forecast")
+
+
+# -------------------------------------------------------------------- cluster
+def _health(services: QueryServices) -> dict[str, Any]:
+    o = services.cluster.overview()
+    firing = services.alerts.alerts("firing")
+    severities = Counter(a.severity for a in firing)
+    status = ("CRITICAL" if severities["critical"] else
+              "WARNING" if severities["warning"] or o.nodes_faulty else "HEALTHY")
+    return {"status": status, "totalNodes": o.nodes_total, "healthyNodes": o.nodes_healthy,
+            "faultyNodes": o.nodes_faulty, "totalDevices": o.gpus_total,
+            "failedDevices": o.gpus_lost, "criticalAlerts": severities["critical"],
+            "warningAlerts": severities["warning"], "alerts": [_alert(a) for a in firing]}
+
+
+def _cluster_routes(r: APIRouter, services: QueryServices) -> None:
+    @r.get("/gpu/overview", summary="K8s GPU: cluster overview")
+    def overview() -> JSONResponse:
+        o = services.cluster.overview()
+        views = services.query.all_devices()
+        firing = Counter(a.severity for a in services.alerts.alerts("firing"))
+        return ok({"totalNodes": o.nodes_total, "totalGpuDevices": o.gpus_total,
+                   "totalMigInstances": sum(bool(v.device.mig_parent_uuid) for v in views),
+                   "activeAllocations": len(_allocations(services)),
+                   "devicesByModel": dict(Counter(_model_id(v.device.model) for v in views)),
+                   "overallGpuUtilization": o.gpu_utilization,
+                   "overallMemoryUtilization": o.memory_utilization,
+                   "overallTemperature": o.temperature, "allocationRate": o.allocation_rate,
+                   "totalHourlyCost": None, "totalMonthlyCost": None,
+                   "totalAlerts": sum(firing.values()), "criticalAlerts": firing["critical"],
+                   "warningAlerts": firing["warning"]},
+                  "totalHourlyCost, totalMonthlyCost: cost projections are not built yet")
+
+    @r.get("/gpu/health", summary="K8s GPU: cluster GPU health")
+    def gpu_health() -> JSONResponse:
+        return ok(_health(services))
+
+    @r.get("/resources/health", summary="K8s GPU: cluster health")
+    def resources_health() -> JSONResponse:
+        return ok(_health(services), "node conditions beyond GPUs: not watched")
