@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install what the test suite needs from Debian: the package `prometheus`, which brings the
-# `prometheus` server and `promtool` that tests/prometheus runs for real.
+# `prometheus` server and `promtool` that tests/prometheus runs for real, and
+# `victoria-metrics` (single-node), the remote TSDB tests/scaleout runs.
 # Idempotent, quiet and instant when both are already on PATH. Runs as root (CI,
 # containers) without sudo, or through `sudo -n` when not root.
 set -euo pipefail
-if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then
+have_all() {
+    command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
+        && command -v victoria-metrics >/dev/null 2>&1
+}
+if have_all; then
     exit 0
 fi
 if [ "$(id -u)" -eq 0 ]; then
@@ -28,15 +33,18 @@ quietly() {
         return 1
     fi
 }
-if ! apt-cache show prometheus >/dev/null 2>&1; then
+packages=(prometheus victoria-metrics)
+if ! apt-cache show "${packages[@]}" >/dev/null 2>&1; then
     quietly "${apt_get[@]}" update
 fi
-if ! "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null 2>&1; then
+if ! "${apt_get[@]}" install -y --no-install-recommends "${packages[@]}" >/dev/null 2>&1; then
     quietly "${apt_get[@]}" update
-    quietly "${apt_get[@]}" install -y --no-install-recommends prometheus
+    quietly "${apt_get[@]}" install -y --no-install-recommends "${packages[@]}"
 fi
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-    echo "install-test-deps: prometheus or promtool still missing after apt-get install" >&2
+if ! have_all; then
+    echo "install-test-deps: prometheus, promtool or victoria-metrics still missing after" \
+        "apt-get install" >&2
     exit 1
 fi
-echo "install-test-deps: $(prometheus --version 2>&1 | head -n1)"
+echo "install-test-deps: $(prometheus --version 2>&1 | head -n1);" \
+    "$(victoria-metrics -version 2>&1 | head -n1)"
