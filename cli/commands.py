@@ -27,6 +27,7 @@ from gputel.collector.query.limits import QueryLimits
 from gputel.collector.server import Collector, CollectorConfig
 from gputel.collector.storage.durable import StorageError
 from gputel.collector.storage.rollups import Tier
+from gputel.collector.storage.tsdb import TsdbEndpoints
 
 # `gputel up`'s default --spool-dir: its agent spools under the collector's data directory.
 UP_SPOOL_DIR = "<data-dir>/agent-spool"
@@ -83,6 +84,20 @@ def _attribution(args: argparse.Namespace) -> str:
     if Path(args.kubelet_socket).exists():
         return "kubelet"
     return "sim" if args.backend == "sim" else "none"
+
+
+def _tsdb_config(args: argparse.Namespace) -> dict[str, Any]:
+    """CollectorConfig fields of --store remote; exits with one line on a bad URL."""
+    if args.store != "remote":
+        return {}
+    try:
+        endpoints = TsdbEndpoints.build(args.tsdb_layout, args.tsdb_url, args.tsdb_write_url,
+                                        args.tsdb_read_url, args.tsdb_tenant)
+    except ValueError as exc:
+        die(f"--store remote: {exc}")
+    return {"tsdb": endpoints, "tsdb_headers_file": _path(args, "tsdb_headers_file"),
+            "tsdb_sync_seconds": args.tsdb_sync_interval,
+            "tsdb_write_deadline_seconds": args.tsdb_write_deadline}
 
 
 def _api_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,7 +195,8 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
             max_disk_bytes=args.max_disk,
             tls_cert=_path(args, "tls_cert"), tls_key=_path(args, "tls_key"),
             tls_client_ca=_path(args, "tls_client_ca"), token_file=_path(args, "token_file"),
-            kube=_kube_settings(args), **_api_config(args), **_limit_config(args)))
+            kube=_kube_settings(args), **_tsdb_config(args), **_api_config(args),
+            **_limit_config(args)))
         await collector.start()
     except (StorageError, SecurityConfigError, KubeConfigError, HookStoreError) as exc:
         die(str(exc))
@@ -188,8 +204,9 @@ async def _collector_main(args: argparse.Namespace, agent_backend: str | None) -
         die(f"cannot use {args.data_dir if exc.filename else args.host}: "
             f"{exc.strerror or exc}")
     host = _shown(args.host)
-    where = (f"duckdb in {Path(args.data_dir)}, acknowledged once durable"
-             if durable else "in memory, lost on restart")
+    where = (f"duckdb in {Path(args.data_dir)}, acknowledged once durable" if durable
+             else f"remote TSDB at {collector.config.tsdb.write}, acknowledged once accepted"
+             if collector.config.tsdb is not None else "in memory, lost on restart")
     _say(f"gputel collector: gRPC on {host}:{collector.grpc_port}, "
          f"HTTP on http://{host}:{collector.http_port} (store: {where}; full rate kept "
          f"{args.retention:g} s)")

@@ -48,8 +48,10 @@ def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None
     o.add(p, env, "--http-port", 8080, "collector HTTP port (API, /metrics, probes)", o.PORT)
     o.add(p, env, "--data-dir", "./gputel-data", "directory of the collector's durable store")
     o.add(p, env, "--store", "duckdb", "duckdb: acknowledge frames once durable in --data-dir "
-          "(DuckDB head + Parquet blocks); memory: keep nothing across restarts",
-          choices=("duckdb", "memory"))
+          "(DuckDB head + Parquet blocks); memory: keep nothing across restarts; remote: a "
+          "Prometheus-compatible TSDB (--tsdb-url), collectors stateless replicas",
+          choices=("duckdb", "memory", "remote"))
+    _tsdb_flags(p, env)
     o.add(p, env, "--retention", "1h", "how long full-rate samples are kept (e.g. 1h, 3600)",
           o.duration(1, 10 * 365 * 86400))
     o.add(p, env, "--tiers", "10s:7d,5m:90d", "rollup tiers as STEP:RETENTION,...", o.tiers)
@@ -57,6 +59,26 @@ def _collector_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None
           "past it the oldest blocks go first, then the oldest rollups (counted)", o.size)
     o.add(p, env, "--max-points", 11000, "most points one range query may return per series",
           o.ranged(int, 10, 10**7))
+
+
+def _tsdb_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Where a --store remote collector writes and reads."""
+    o.add(p, env, "--tsdb-url", "", "base URL of the TSDB (remote write and the Prometheus "
+          "query API under it)")
+    o.add(p, env, "--tsdb-write-url", "", "remote-write base (vm-cluster: vminsert) or full "
+          "endpoint (prometheus layout), when not --tsdb-url")
+    o.add(p, env, "--tsdb-read-url", "", "query API base (vm-cluster: vmselect; Mimir: "
+          ".../prometheus), when not --tsdb-url")
+    o.add(p, env, "--tsdb-layout", "prometheus", "URL layout: prometheus (Prometheus, "
+          "VictoriaMetrics single-node, Mimir, Thanos) or vm-cluster (/insert|/select/<tenant>"
+          "/prometheus)", choices=("prometheus", "vm-cluster"))
+    o.add(p, env, "--tsdb-tenant", "0", "VictoriaMetrics cluster tenant (accountID[:projectID])")
+    o.add(p, env, "--tsdb-headers-file", "", "file of 'Name: value' lines sent with every TSDB "
+          "request (Authorization, X-Scope-OrgID)")
+    o.add(p, env, "--tsdb-sync-interval", "1s", "how often a replica reads the shared state",
+          o.duration(0.05, 3600))
+    o.add(p, env, "--tsdb-write-deadline", "30s", "how long a frame's write is retried before "
+          "its stream is answered UNAVAILABLE", o.duration(1, 3600))
 
 
 def _api_flags(p: argparse.ArgumentParser, env: Mapping[str, str]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from gputel.collector.api.metrics.exporter import (
 )
 from gputel.collector.api.metrics.kube import KubeCollector
 from gputel.collector.api.metrics.limits import LimitsCollector
+from gputel.collector.api.metrics.tsdb import TsdbCollector
 from gputel.collector.api.secrets import read_headers, read_secret
 from gputel.collector.api.serving import (
     QuietServer,
@@ -42,6 +44,8 @@ from gputel.collector.api.serving import (
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.ingest.backpressure import return_freed_memory, steady_allocator
 from gputel.collector.ingest.core import IngestCore
+from gputel.collector.ingest.remote import RemoteJournal
+from gputel.collector.ingest.state import StateSync, StateWriter
 from gputel.collector.kube.watcher import KubeSettings, KubeWatcher
 from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.maintenance import Maintenance
@@ -51,16 +55,24 @@ from gputel.collector.outbound.webhooks import WebhookConfig, WebhookSender
 from gputel.collector.query.alerts import AlertEvent, AlertRules
 from gputel.collector.query.core import HealthPolicy, QueryCore
 from gputel.collector.query.costs import Pricing
-from gputel.collector.query.health import HealthReport, health_report, store_health
+from gputel.collector.query.health import (
+    HealthReport,
+    health_report,
+    remote_health,
+    store_health,
+)
 from gputel.collector.query.limits import QueryLimits
 from gputel.collector.query.services import build_services
 from gputel.collector.registry.cluster import ClusterLimits, ClusterRegistry
-from gputel.collector.registry.nodes import NodeRegistry
+from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
 from gputel.collector.storage.durable import DurableStore, StorageError
 from gputel.collector.storage.engine import Engine
+from gputel.collector.storage.remote import RemoteSeries
 from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
-from gputel.collector.storage.store import SeriesStore
+from gputel.collector.storage.store import SeriesReads, SeriesStore
+from gputel.collector.storage.tsdb import TsdbClient, TsdbEndpoints, TsdbSettings
+from gputel.proto.frames import Block
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
@@ -134,6 +146,12 @@ class CollectorConfig:
     max_workloads: int = 10_000  # workloads in memory; the oldest ended go first
     kube: KubeSettings | None = None  # watch the Kubernetes API (None: off)
     compat: tuple[str, ...] = ()  # compatibility routers to mount (collector.api.compat)
+    # Scale-out (issue 14): a Prometheus-compatible TSDB instead of the embedded store
+    # (None: embedded). See storage.tsdb, ingest.remote, ingest.state.
+    tsdb: TsdbEndpoints | None = None
+    tsdb_headers_file: Path | None = None  # `Name: value` lines sent with every request
+    tsdb_sync_seconds: float = 1.0
+    tsdb_write_deadline_seconds: float = 30.0
 
 
 class Collector:
@@ -156,17 +174,23 @@ class Collector:
                                           holders=self._largest_holders)
                              if config.remote_write_url else None)
         self.nodes = NodeRegistry()
-        self.ingest = IngestCore(self.store, time.time_ns, config.limits, journal=self.log,
-                                 on_commit=self.remote_write.enqueue_blocks
-                                 if self.remote_write else None,
+        self.tsdb = _tsdb_client(config)
+        self.journal = (RemoteJournal(self.tsdb, self.nodes, config.tsdb_write_deadline_seconds)
+                        if self.tsdb is not None else None)
+        self.ingest = IngestCore(self.store, time.time_ns, config.limits,
+                                 journal=self.journal or self.log, on_commit=self._committed,
                                  workload_limits=WorkloadLimits(
                                      int(config.workload_retention_seconds * 1e9),
-                                     config.max_workloads), registry=self.nodes)
+                                     config.max_workloads), registry=self.nodes,
+                                 on_close=self._closed, ms_resolution=self.tsdb is not None)
+        self.state_writer, self.state_sync, reads = self._shared_state(config, retention_ns)
+        if self.tsdb is not None:
+            rollups = None
         self.cluster = (ClusterRegistry(ClusterLimits(config.kube.max_objects))
                         if config.kube is not None else None)
         self.kube = (KubeWatcher(config.kube, self.cluster)
                      if config.kube is not None and self.cluster is not None else None)
-        self.query = QueryCore(self.nodes, self.ingest.workloads, self.store, time.time_ns,
+        self.query = QueryCore(self.nodes, self.ingest.workloads, reads, time.time_ns,
                                config.max_points,
                                rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits,
@@ -199,6 +223,9 @@ class Collector:
                                                self.log_filter))
         if self.kube is not None:
             self.registry.register(KubeCollector(self.kube))
+        if self.journal is not None and self.state_writer and self.state_sync:
+            self.registry.register(TsdbCollector(self.journal, self.state_writer,
+                                                 self.state_sync))
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: grpc.aio.Server | None = None
@@ -206,6 +233,29 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._grpc_health = grpc_health.aio.HealthServicer()
+
+    def _shared_state(self, config: CollectorConfig, retention_ns: int,
+                      ) -> tuple[StateWriter | None, StateSync | None, SeriesReads]:
+        """Over a TSDB: the shared-state writer and reader, and the series reads."""
+        if self.tsdb is None:
+            return None, None, self.store
+        index = self.ingest.workloads
+        return (StateWriter(self.tsdb, self.nodes, index),
+                StateSync(self.tsdb, self.nodes, index, self.ingest.streaming,
+                          int(config.workload_retention_seconds * 1e9)),
+                RemoteSeries(self.tsdb, retention_ns))
+
+    def _committed(self, node: str, devices: Sequence[DeviceRecord],
+                   metric_ids: Sequence[str], blocks: list[Block]) -> None:
+        """After each applied frame: remote write queues it, the shared state notes it."""
+        if self.remote_write is not None:
+            self.remote_write.enqueue_blocks(node, devices, metric_ids, blocks)
+        if self.state_writer is not None:
+            self.state_writer.note(node)
+
+    def _closed(self, node: str) -> None:
+        if self.state_writer is not None:
+            self.state_writer.note(node)
 
     def _largest_holders(self, node: str, uuid: str, start_ns: int, end_ns: int,
                          ) -> list[tuple[int, tuple[str, str, str]]]:
@@ -220,6 +270,9 @@ class Collector:
         t0 = time.perf_counter()
         frames = await asyncio.to_thread(self.ingest.recover)
         self.log.start()
+        if self.journal is not None:
+            self.journal.start()
+            await self._share_state()
         log.info("recovered the state from %s in %.2f s (%d frame(s) after its snapshot)",
                  self.log.path, time.perf_counter() - t0, frames)
         security = self._security()
@@ -249,6 +302,8 @@ class Collector:
         self._tasks = [asyncio.create_task(self._http.serve(sockets=[sock])),
                        asyncio.create_task(self.maintenance.run()),
                        asyncio.create_task(self._alert_loop())]
+        if self.journal is not None:
+            self._tasks.append(asyncio.create_task(self._state_loop()))
         while not self._http.started:
             if self._tasks[0].done():
                 self._tasks[0].result()
@@ -263,8 +318,30 @@ class Collector:
         return self._http is None or self._http.should_exit
 
     def ready(self) -> bool:
-        """Serving, and able to make frames durable (readiness tells the truth)."""
+        """Serving, and able to make frames durable (readiness tells the truth); over a
+        TSDB also: the shared state was read."""
+        if self.journal is not None and self.state_sync is not None:
+            return self._ready and self.journal.writing() and self.state_sync.synced
         return self._ready and self.log.writing()
+
+    async def _state_loop(self) -> None:
+        """Over a TSDB, every tsdb_sync_seconds: write this collector's figures, read every
+        replica's, and while writes fail try one."""
+        while True:
+            await asyncio.sleep(self.config.tsdb_sync_seconds)
+            try:
+                await self._share_state()
+            except Exception:
+                log.exception("shared state pass failed; trying again next interval")
+
+    async def _share_state(self) -> None:
+        assert self.journal is not None
+        assert self.state_writer is not None
+        assert self.state_sync is not None
+        if self.journal.failing:
+            await asyncio.to_thread(self.journal.probe)
+        await asyncio.to_thread(self.state_writer.flush)
+        await asyncio.to_thread(self.state_sync.refresh)
 
     def _ingest_policy(self, security: Security) -> IngestPolicy:
         cfg = self.config
@@ -273,8 +350,12 @@ class Collector:
             inflight = min(inflight, cfg.max_memory_bytes // 8)
         return IngestPolicy(security.node_binding, cfg.max_memory_bytes, inflight,
                             int(cfg.retry_after_seconds * 1000),
-                            store_failing=lambda: self.log.failing,
+                            store_failing=self._store_failing,
                             relieve=self._relieve_memory)
+
+    def _store_failing(self) -> str:
+        """Why frames cannot be made durable now, "" when they can."""
+        return self.journal.failing if self.journal is not None else self.log.failing
 
     def _relieve_memory(self) -> None:
         """Over --max-memory: an in-memory store gives back half of what it holds; on disk
@@ -286,8 +367,12 @@ class Collector:
     def health(self) -> HealthReport:
         """The collector's state for /api/v1/health and gRPC GetHealth."""
         nodes = self.nodes.nodes()
-        store = store_health(self.store, self.log, self.config.retention_seconds,
-                             self.config.tiers)
+        if self.journal is not None:
+            store = remote_health(self.query.store, self.journal.failing,
+                                  self.journal.path, self.config.retention_seconds)
+        else:
+            store = store_health(self.store, self.log, self.config.retention_seconds,
+                                 self.config.tiers)
         return health_report(self._ready, nodes, store, self.services.alerts.active_count(),
                              time.monotonic() - self._started, self.config.compat)
 
@@ -368,6 +453,9 @@ class Collector:
         if self.remote_write is not None:  # push what is queued, briefly
             await asyncio.to_thread(self.remote_write.stop, 5.0)
             self.remote_write = None
+        if self.journal is not None and self.state_writer is not None:
+            await asyncio.to_thread(self.state_writer.flush)
+            await asyncio.to_thread(self.journal.close)
         try:  # a clean restart reads no frame back
             await self.maintenance.checkpoint()
         except (StorageError, TimeoutError) as exc:
@@ -386,6 +474,15 @@ def _remote_write_config(config: CollectorConfig) -> RemoteWriteConfig:
         max_series=config.remote_write_max_series,
         headers=read_headers(config.remote_write_headers_file)
         if config.remote_write_headers_file else ())
+
+
+def _tsdb_client(config: CollectorConfig) -> TsdbClient | None:
+    """The TSDB client when the store is remote; its header file read now. Raises
+    SecurityConfigError."""
+    if config.tsdb is None:
+        return None
+    headers = read_headers(config.tsdb_headers_file) if config.tsdb_headers_file else ()
+    return TsdbClient(TsdbSettings(config.tsdb, headers))
 
 
 def raise_fd_limit() -> int:

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install what the test suite needs from Debian: `prometheus` (the server and `promtool`
-# that tests/prometheus runs for real), `chromium` and `chromium-driver` (the headless
-# browser tests/console drives with selenium) and `tmux` (the terminal `gputel top` is
-# tested in).
+# that tests/prometheus runs for real), `victoria-metrics` (single-node: the remote TSDB
+# tests/scaleout runs), `chromium` and `chromium-driver` (the headless browser tests/console
+# drives with selenium) and `tmux` (the terminal `gputel top` is tested in).
 # Idempotent, quiet and instant when every command is already on PATH. Runs as root (CI,
 # containers) without sudo, or through `sudo -n` when not root.
 set -euo pipefail
-packages=(prometheus chromium chromium-driver tmux)
-commands=(prometheus promtool chromium chromedriver tmux)
+packages=(prometheus victoria-metrics chromium chromium-driver tmux)
+commands=(prometheus promtool victoria-metrics chromium chromedriver tmux)
 missing() {
     local c
     for c in "${commands[@]}"; do
@@ -50,4 +50,4 @@ if missing; then
     echo "install-test-deps: one of ${commands[*]} is still missing after apt-get install" >&2
     exit 1
 fi
-echo "install-test-deps: $(prometheus --version 2>&1 | head -n1); $(chromium --version); $(tmux -V)"
+echo "install-test-deps: $(prometheus --version 2>&1 | head -n1); $(victoria-metrics -version 2>&1 | head -n1); $(chromium --version); $(tmux -V)"

@@ -141,8 +141,15 @@ class IngestCore:
                  limits: IngestLimits | None = None, journal: Journal | None = None,
                  on_commit: OnCommit | None = None,
                  workload_limits: WorkloadLimits | None = None,
-                 registry: NodeRegistry | None = None) -> None:
+                 registry: NodeRegistry | None = None,
+                 on_close: Callable[[str], object] | None = None,
+                 ms_resolution: bool = False) -> None:
+        """`on_close(node)`: a node's stream ended. `ms_resolution`: times are cut to whole
+        milliseconds on arrival (a remote TSDB keeps ms), so what this collector accounts
+        is what every replica reads back."""
         self._store = store
+        self._on_close = on_close
+        self._ms = ms_resolution
         self._on_commit = on_commit
         self._journal = journal
         self._time_ns = time_ns
@@ -225,7 +232,14 @@ class IngestCore:
                 self.registry.set_streams(session.node, 0)
         if gone:  # its holdings end with its data, not run on for ever
             self.workloads.close_node(session.node)
+            if self._on_close is not None:
+                self._on_close(session.node)
         self._notify()
+
+    def streaming(self, node: str) -> bool:
+        """True while `node` has a live stream on this collector."""
+        with self._lock:
+            return node in self._live
 
     def _check_hello(self, hello: pb.Hello) -> None:
         if hello.protocol_version != pb.PROTOCOL_VERSION_1:
@@ -265,6 +279,8 @@ class IngestCore:
         except frames.FrameError as exc:
             self.reject("malformed")
             raise InvalidFrameError(f"frame {frame.seq}: {exc}", frame.seq) from exc
+        if self._ms:
+            _to_ms(blocks, frame)
         self._check_times(blocks, frame.seq)
         self._check_holdings(frame, len(session.uuids))
         self._admit_times(session, blocks, frame.seq)
@@ -564,6 +580,14 @@ def _known_samples(metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> int
     return sum(int(np.count_nonzero(~np.isnan(values[r])))
                for _, _, metrics, values in rows for r, m in enumerate(metrics)
                if metric_ids[m] in METRICS)
+
+
+def _to_ms(blocks: Sequence[frames.Block], frame: pb.Frame) -> None:
+    """Cut the frame's sample and holding times to whole milliseconds, in place."""
+    for block in blocks:
+        block.ts_ns[:] = block.ts_ns // 1_000_000 * 1_000_000
+    for h in frame.holdings:
+        h.since_ts_ns = h.since_ts_ns // 1_000_000 * 1_000_000
 
 
 def _session(hello: pb.Hello, state: Instance) -> Session:

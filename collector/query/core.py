@@ -37,7 +37,7 @@ from gputel.collector.registry.cluster import ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.collector.storage.rollups import RollupReader, Tier
-from gputel.collector.storage.store import Float64Array, SeriesStore
+from gputel.collector.storage.store import Float64Array, SeriesReads
 from gputel.proto.metrics import METRICS
 
 __all__ = ["AGGREGATIONS", "DeviceView", "Grid", "HealthPolicy", "NodeSummary", "QueryCore",
@@ -147,7 +147,7 @@ class Grid:
 class QueryCore:
     """Answers questions over the node registry, the workload index and the store."""
 
-    def __init__(self, nodes: NodeRegistry, workloads: WorkloadIndex, store: SeriesStore,
+    def __init__(self, nodes: NodeRegistry, workloads: WorkloadIndex, store: SeriesReads,
                  time_ns: Callable[[], int],
                  max_points: int = 11_000, rollups: RollupReader | None = None,
                  tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS,
@@ -168,7 +168,7 @@ class QueryCore:
         self.gate = QueryGate(limits)
 
     @property
-    def store(self) -> SeriesStore:
+    def store(self) -> SeriesReads:
         """The in-memory head (for the modules built on this core)."""
         return self._store
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gputel.collector.errors import UnavailableError
 from gputel.collector.registry.nodes import NodeState
 from gputel.collector.storage.durable import DurableStore
 from gputel.collector.storage.rollups import Tier
-from gputel.collector.storage.store import SeriesStore
+from gputel.collector.storage.store import SeriesReads, SeriesStore
 from gputel.proto.version import VERSION
 
 
@@ -57,6 +58,18 @@ def store_health(store: SeriesStore, durable: DurableStore, retention_seconds: f
                        str(engine.data_dir), durable.size_bytes(), durable.stats.failures,
                        tuple((t.step_ns / 1e9, t.retention_ns / 1e9) for t in tiers),
                        tuple(engine.problems))
+
+
+def remote_health(store: SeriesReads, failing: str, path: str,
+                  retention_seconds: float) -> StoreHealth:
+    """The store's part over a remote TSDB: kind `remote`, failing while writes fail,
+    samples within the retention (-1 when the TSDB cannot say), the write URL as path."""
+    try:
+        samples = store.sample_count()
+    except UnavailableError:
+        samples, failing = -1, failing or "the TSDB cannot answer queries"
+    return StoreHealth("remote", "failing" if failing else "ok", samples, retention_seconds,
+                       path, problems=(failing,) if failing else ())
 
 
 def health_report(ready: bool, nodes: Sequence[NodeState], store: StoreHealth,

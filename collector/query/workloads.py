@@ -29,7 +29,7 @@ from gputel.collector.query.labels import Selector
 from gputel.collector.query.limits import charge
 from gputel.collector.registry.cluster import OwnerRef
 from gputel.collector.registry.workloads import Usage, WorkloadIndex, WorkloadInfo
-from gputel.collector.storage.store import SeriesStore
+from gputel.collector.storage.store import SeriesReads
 from gputel.proto.metrics import METRICS, Combine
 
 FloatArray = npt.NDArray[np.float64]
@@ -148,7 +148,7 @@ class NodeWorkload:
 class WorkloadQueries:
     """The workload half of the query core."""
 
-    def __init__(self, index: WorkloadIndex, store: SeriesStore, kube: KubeView | None = None,
+    def __init__(self, index: WorkloadIndex, store: SeriesReads, kube: KubeView | None = None,
                  clock: Callable[[], int] = time.time_ns) -> None:
         """`kube` (the Kubernetes API's view) adds metadata, owner and pending workloads."""
         self._index = index

@@ -164,6 +164,19 @@ class _Edge:
     values: tuple[float, ...]
 
 
+@dataclass(slots=True)
+class NodeSlice:
+    """What the index holds of one node (a remote TSDB carries it between collectors):
+    workloads it held with their usage, its devices' usage and holdings timelines
+    (since ns, shares), its attribution state, and when its holdings ended (None: live)."""
+
+    workloads: list[tuple[WorkloadInfo, Usage]] = field(default_factory=list)
+    devices: dict[DeviceKey, DeviceUsage] = field(default_factory=dict)
+    timelines: dict[DeviceKey, list[tuple[int, Shares]]] = field(default_factory=dict)
+    attribution: int = 0
+    closed_ns: int | None = None
+
+
 class WorkloadIndex:
     """Thread-safe; `apply` is called once per stored frame (live or replayed)."""
 
@@ -406,6 +419,40 @@ class WorkloadIndex:
             self._state.update({k: int(v) for k, v in state["attribution"].items()})
             for reason, n in state["dropped"].items():
                 self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
+
+    # ------------------------------------------------------- shared state
+    def node_slice(self, node: str) -> NodeSlice:
+        """A copy of what the index holds of one node (timelines left out)."""
+        with self._lock:
+            held = [(self._copy(w), Usage(u.energy_joules, u.gpu_seconds_allocated,
+                                          u.gpu_seconds_busy))
+                    for uid, w in self._workloads.items()
+                    if any(k[0] == node for k in w.devices)
+                    for u in (self._usage.get(uid, Usage()),)]
+            devices = {k: DeviceUsage(d.energy_joules, d.unattributed_joules, d.seconds)
+                       for k, d in self._devices.items() if k[0] == node}
+            return NodeSlice(held, devices, {}, self._state.get(node, 0))
+
+    def replace_node(self, node: str, part: NodeSlice) -> None:
+        """Take another collector's view of a node (from the TSDB): its workloads, usage,
+        holdings (appended to the timelines: restatements change nothing)."""
+        with self._lock:
+            for info, usage in part.workloads:
+                self._workloads[info.uid] = info
+                self._usage[info.uid] = usage
+                self._home[info.uid] = node
+            self._devices.update(part.devices)
+            for key, changes in part.timelines.items():
+                timeline = self._timelines.setdefault(key, Timeline())
+                closed = timeline.closed_ns
+                for since, shares in changes:
+                    timeline.set(since, shares)
+                timeline.closed_ns = closed
+            for key, timeline in self._timelines.items():
+                if key[0] == node and timeline.since:
+                    timeline.closed_ns = (None if part.closed_ns is None
+                                          else max(part.closed_ns, timeline.since[-1] + 1))
+            self._state[node] = part.attribution
 
     # ----------------------------------------------------------------- reads
     def workloads(self) -> list[WorkloadInfo]:

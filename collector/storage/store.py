@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,24 @@ Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
 SeriesKey = tuple[str, str, str]  # node, gpu uuid, metric id
 Latest = dict[SeriesKey, tuple[int, float]]
+
+
+class SeriesReads(Protocol):
+    """What the query side reads of the series, whichever store holds them: this module's
+    SeriesStore (embedded) or storage.remote.RemoteSeries (a Prometheus-compatible TSDB)."""
+
+    def read(self, key: SeriesKey, start_ns: int, end_ns: int
+             ) -> tuple[Int64Array, Float64Array]:
+        """Samples with start_ns <= ts <= end_ns, sorted by time."""
+
+    def latest(self, key: SeriesKey) -> tuple[int, float] | None:
+        """(ts_ns, value) of the newest sample, or None."""
+
+    def sample_count(self, node: str | None = None) -> int:
+        """Samples held (after retention), for one node or all."""
+
+    def series_count(self) -> int:
+        """Series with a newest value known."""
 
 
 class SeriesStore:

@@ -1,0 +1,349 @@
+"""Ingest into a remote TSDB: frames acknowledged once the TSDB accepted every sample.
+
+`RemoteJournal` takes the place of the embedded store's writer (the ingest core's Journal):
+each frame's samples, its holdings, its workloads' metadata and its node's and GPUs'
+descriptions go out in remote write requests, several frames batched per request by one
+writer thread (so each series' samples reach the TSDB in time order), and a frame's future
+resolves only once the TSDB answered 2xx for the request holding it. Retryable answers
+(429, 5xx, unreachable) are retried with backoff until `write_deadline_seconds`; then the
+frames fail (their streams are answered UNAVAILABLE, never acknowledged) and the agents
+keep them. Nothing is read back at start-up: the TSDB is the state (state.py reads it).
+
+Series written (besides the samples, storage.remote):
+- `gputel_state_node{node, instance, backend, agent_version, rate_hz}` = newest tick
+- `gputel_state_node_first_seen{node}` = first hello
+(times as values: `time_value`, ms since 2020)
+- `gputel_state_device{node, uuid, index, vendor, model, memory_total_bytes,
+  mig_parent_uuid, pci_bus_id}` = 1
+- `gputel_state_holders{node, uuid}` = number of holders, and
+  `gputel_state_holding{node, uuid, workload}` = fraction, at each holding's since
+- `gputel_state_workload{node, uid, kind, namespace, pod, container, pod_uid, owners,
+  labels}` = 1 (owners and labels as JSON)
+- `gputel_state_attribution{node}` = the agent's AttributionState
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from gputel.collector.registry.nodes import NodeRegistry
+from gputel.collector.storage.durable import StorageError
+from gputel.collector.storage.engine import DeviceRows
+from gputel.collector.storage.remote import sample_series
+from gputel.collector.storage.tsdb import TsdbClient, TsdbError
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.metrics import METRICS
+from gputel.proto.prometheus import write_request
+
+log = logging.getLogger(__name__)
+Labels = tuple[tuple[str, str], ...]
+Series = tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]
+MAX_BATCH_FRAMES = 64
+# Times kept as values are ms since 2020-01-01: 12 decimal digits until 2051, which
+# VictoriaMetrics (12 significant digits) and float64 both hold exactly.
+TIME_EPOCH_MS = 1_577_836_800_000
+
+
+def time_value(ns: int) -> float:
+    """A Unix-ns time as a value the TSDB keeps exactly (ms since TIME_EPOCH_MS)."""
+    return float(ns // 1_000_000 - TIME_EPOCH_MS)
+
+
+def value_time(value: float) -> int:
+    """Back from time_value: Unix ns (whole ms)."""
+    return (round(value) + TIME_EPOCH_MS) * 1_000_000
+
+
+@dataclass(slots=True)
+class RemoteWriteStats:
+    """Counters for /metrics: requests and frames accepted, failed, retried."""
+
+    requests: int = 0
+    frames: int = 0
+    samples: int = 0
+    failures: int = 0
+    retries: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    series: list[Series]
+    future: Future[bool]
+
+
+class RemoteJournal:
+    """The ingest core's Journal over a TSDB. `start()`, then `close()`; thread-safe."""
+
+    def __init__(self, client: TsdbClient, registry: NodeRegistry,
+                 write_deadline_seconds: float = 30.0) -> None:
+        self._client = client
+        self._registry = registry
+        self._deadline = write_deadline_seconds
+        self._hellos: dict[tuple[str, str], pb.Hello] = {}
+        self._queue: list[_Pending] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="gputel-tsdb-write", daemon=True)
+        self.failing = ""  # why the last write failed; "" once one succeeds again
+        self.stats = RemoteWriteStats()
+
+    @property
+    def path(self) -> str:
+        """Where frames go (for log lines)."""
+        return self._client.settings.endpoints.write
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def writing(self) -> bool:
+        """True while the writer runs and the last write was accepted."""
+        return self._thread.is_alive() and not self.failing
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued (up to `timeout` s), then stop; idempotent."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(self._client.settings.timeout_seconds + 1)
+        self._fail(self._take(len(self._queue)), StorageError("the collector is stopping"))
+
+    # ---------------------------------------------------------- the Journal
+    def append(self, node: str, instance: str, seq: int, digest: bytes, payload: bytes,
+               metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> Future[bool]:
+        """Queue a frame's series; resolves True once the TSDB accepted them."""
+        frame = pb.Frame.FromString(payload)
+        hello = self._hellos.get((node, instance))
+        series = [*_sample_series(node, metric_ids, rows),
+                  *self._state_series(node, hello, frame, rows)]
+        return self._submit(series)
+
+    def remember_agent(self, node: str, instance: str, hello: bytes,
+                       seen_ns: int | None = None) -> Future[bool]:
+        """Keep the agent's Hello (its node and GPU descriptions go with every frame)."""
+        message = pb.Hello.FromString(hello)
+        with self._cond:
+            self._hellos[(node, instance)] = message
+        done: Future[bool] = Future()
+        done.set_result(True)
+        return done
+
+    def snapshot(self, name: str, body: bytes,
+                 folded: Sequence[tuple[str, str, int]]) -> Future[bool]:
+        """Nothing to snapshot: the TSDB holds the state."""
+        done: Future[bool] = Future()
+        done.set_result(True)
+        return done
+
+    def recovery(self) -> EmptyRecovery:
+        """Nothing to read back at start-up (state.StateSync reads the TSDB)."""
+        return EmptyRecovery()
+
+    def queued(self) -> int:
+        """Frames waiting for the TSDB."""
+        with self._cond:
+            return len(self._queue)
+
+    def probe(self) -> bool:
+        """While failing: one empty write; True (and not failing) once it is accepted."""
+        if not self.failing:
+            return True
+        return not self._submit([]).exception(self._client.settings.timeout_seconds + 1)
+
+    # -------------------------------------------------------------- writer
+    def _submit(self, series: list[Series]) -> Future[bool]:
+        pending = _Pending(series, Future())
+        with self._cond:
+            if self._closing:
+                pending.future.set_exception(StorageError("the collector is stopping"))
+                return pending.future
+            self._queue.append(pending)
+            self._cond.notify()
+        return pending.future
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+            batch = self._take(MAX_BATCH_FRAMES)
+            try:
+                self._write(batch)
+            except Exception as exc:  # noqa: BLE001  # the writer survives anything
+                self._fail(batch, StorageError(f"TSDB write failed: {exc}"))
+
+    def _take(self, n: int) -> list[_Pending]:
+        with self._cond:
+            batch, self._queue = self._queue[:n], self._queue[n:]
+            return batch
+
+    def _write(self, batch: list[_Pending]) -> None:
+        body = encode_series([s for p in batch for s in p.series])
+        try:
+            self._client.write(body, self._deadline, self._stop, self._retried)
+        except TsdbError as exc:
+            self.stats.failures += 1
+            self._failing(str(exc))
+            self._fail(batch, StorageError(f"TSDB write failed: {exc}"))
+            return
+        if self.failing:
+            log.warning("TSDB writes work again")
+            self.failing = ""
+        self.stats.requests += 1
+        self.stats.frames += len(batch)
+        self.stats.samples += sum(ts.size for p in batch for _, ts, _ in p.series)
+        for p in batch:
+            p.future.set_result(True)
+
+    def _retried(self, exc: BaseException) -> None:
+        self.stats.retries += 1
+        self._failing(str(exc))
+
+    def _failing(self, why: str) -> None:
+        if not self.failing:  # one line when writes start failing
+            log.error("TSDB writes failing (%s); frames are not acknowledged until the TSDB "
+                      "accepts them", why)
+        self.failing = why or "failed"
+
+    @staticmethod
+    def _fail(batch: Iterable[_Pending], error: StorageError) -> None:
+        for p in batch:
+            if not p.future.done():
+                p.future.set_exception(error)
+
+    # ------------------------------------------------------------- state
+    def _state_series(self, node: str, hello: pb.Hello | None, frame: pb.Frame,
+                      rows: Sequence[DeviceRows]) -> list[Series]:
+        stamps = [int(ts[-1]) for _, ts, _, _ in rows if ts.size]
+        newest = max(stamps, default=max((h.since_ts_ns for h in frame.holdings), default=0))
+        if not newest:
+            return []
+        out = [one_sample((("__name__", "gputel_state_attribution"), ("node", node)), newest,
+                    float(frame.attribution))]
+        if hello is not None:
+            out += _inventory(node, hello, newest, self._first_seen(node, newest))
+        uuids = [d.uuid for d in hello.devices] if hello is not None else []
+        for h in frame.holdings:
+            if h.device < len(uuids):
+                out += _holding(node, uuids[h.device], h)
+        out += [one_sample(_workload_labels(node, w), newest, 1.0) for w in frame.workloads]
+        return out
+
+    def _first_seen(self, node: str, default_ns: int) -> int:
+        state = self._registry.node(node)
+        return state.first_seen_ns if state is not None else default_ns
+
+
+class EmptyRecovery:
+    """A start-up with nothing to read back."""
+
+    def agents(self) -> list[tuple[str, str, bytes, int]]:
+        """None."""
+        return []
+
+    def first_seen(self) -> dict[str, int]:
+        """None."""
+        return {}
+
+    def applied(self) -> list[tuple[str, str, int, bytes]]:
+        """None."""
+        return []
+
+    def tail(self) -> list[tuple[str, str, int, bytes]]:
+        """None."""
+        return []
+
+    def snapshot(self, name: str) -> bytes | None:
+        """None."""
+        return None
+
+
+def one_sample(labels: Labels, ts_ns: int, value: float) -> Series:
+    return (labels, np.array([ts_ns // 1_000_000], np.int64), np.array([value], np.float64))
+
+
+def _sample_series(node: str, metric_ids: Sequence[str],
+                   rows: Sequence[DeviceRows]) -> list[Series]:
+    """The frame's samples of catalogue metrics, one series per GPU and metric, NaN left
+    out, one sample per millisecond (the later)."""
+    out: list[Series] = []
+    for uuid, ts, metrics, values in rows:
+        ts_ms = ts // 1_000_000
+        last_of_ms = np.append(ts_ms[1:] != ts_ms[:-1], True)
+        for row, m in enumerate(metrics):
+            if metric_ids[m] not in METRICS:
+                continue
+            vals = values[row].astype(np.float64)
+            keep = last_of_ms & ~np.isnan(vals)
+            if keep.any():
+                out.append(((("__name__", sample_series(metric_ids[m])), ("node", node),
+                             ("uuid", uuid)), ts_ms[keep], vals[keep]))
+    return out
+
+
+def _inventory(node: str, hello: pb.Hello, newest_ns: int, first_ns: int) -> list[Series]:
+    out = [one_sample((("__name__", "gputel_state_node"), ("agent_version", hello.agent_version),
+                 ("backend", hello.backend), ("instance", hello.agent_instance),
+                 ("node", node), ("rate_hz", repr(float(hello.sample_rate_hz)))),
+                newest_ns, time_value(newest_ns)),
+           one_sample((("__name__", "gputel_state_node_first_seen"), ("node", node)), newest_ns,
+                time_value(first_ns))]
+    for d in hello.devices:
+        out.append(one_sample((("__name__", "gputel_state_device"), ("index", str(d.index)),
+                         ("memory_total_bytes", str(d.memory_total_bytes)),
+                         ("mig_parent_uuid", d.mig_parent_uuid), ("model", d.model),
+                         ("node", node), ("pci_bus_id", d.pci_bus_id), ("uuid", d.uuid),
+                         ("vendor", d.vendor)), newest_ns, 1.0))
+    return out
+
+
+def _holding(node: str, uuid: str, h: pb.Holding) -> list[Series]:
+    out = [one_sample((("__name__", "gputel_state_holders"), ("node", node), ("uuid", uuid)),
+                h.since_ts_ns, float(len(h.shares)))]
+    out += [one_sample((("__name__", "gputel_state_holding"), ("node", node), ("uuid", uuid),
+                  ("workload", s.workload)), h.since_ts_ns, float(s.fraction))
+            for s in h.shares]
+    return out
+
+
+def _workload_labels(node: str, w: pb.Workload) -> Labels:
+    return (("__name__", "gputel_state_workload"), ("container", w.container),
+            ("kind", w.kind), ("labels", json.dumps(dict(sorted(w.labels.items())))),
+            ("namespace", w.namespace), ("node", node),
+            ("owners", json.dumps([[o.kind, o.name] for o in w.owners])),
+            ("pod", w.pod), ("pod_uid", w.pod_uid), ("uid", w.uid))
+
+
+def encode_series(series: list[Series]) -> bytes:
+    """One WriteRequest: each series' samples in time order (a series met twice, e.g. in
+    two frames of one batch, is merged; the later value of a millisecond wins)."""
+    merged: dict[Labels, list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]] = {}
+    for labels, ts, values in series:
+        merged.setdefault(labels, []).append((ts, values))
+    parts = []
+    for labels, chunks in merged.items():
+        ts = np.concatenate([c[0] for c in chunks])
+        values = np.concatenate([c[1] for c in chunks])
+        if len(chunks) > 1:
+            order = np.argsort(ts, kind="stable")
+            ts, values = ts[order], values[order]
+            keep = np.append(ts[1:] != ts[:-1], True)
+            ts, values = ts[keep], values[keep]
+        parts.append((write_request.series_header(
+            [(k, v) for k, v in labels if v or k == "__name__"]), ts, values))
+    return write_request.encode(parts)

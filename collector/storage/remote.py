@@ -1,0 +1,152 @@
+"""The series as a remote TSDB holds them: reads through the Prometheus HTTP query API.
+
+One series per (node, GPU, metric id): `gputel_store_<metric id>{node, uuid}`, values as
+the agent sent them (float32, read back through float32 so exact on every TSDB), timestamps
+in Unix milliseconds (the TSDB's unit: a sample at t ns is stored at t // 1e6 ms and read
+back at that ms x 1e6 ns; two ticks within one ms keep the later one). Raw samples come
+from range selectors at an instant (`m{...}[d]` at end), newest values from `m` and each
+GPU's newest `timestamp()` at now (the TSDB's 5-minute lookback). Names differ from the
+agents' /metrics and from the outbound remote write (`gputel_collector_*`), so one TSDB may
+hold all three without a query mixing them.
+
+A TSDB that cannot be reached makes a read raise UnavailableError (HTTP 503, gRPC
+UNAVAILABLE): an answer from half the data would be a wrong number, not a partial one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gputel.collector.errors import UnavailableError
+from gputel.collector.storage.store import Float64Array, Int64Array, SeriesKey
+from gputel.collector.storage.tsdb import TsdbClient, TsdbError, label_value
+from gputel.proto.metrics import METRICS
+
+SAMPLE_PREFIX = "gputel_store_"
+ALL_SAMPLES = f'{{__name__=~"{SAMPLE_PREFIX}.+"}}'
+_EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+
+
+def sample_series(metric_id: str) -> str:
+    """The TSDB name of one metric id's series."""
+    return SAMPLE_PREFIX + metric_id
+
+
+def selector(node: str, uuid: str, metric_id: str) -> str:
+    """The PromQL selector of one series."""
+    return (f"{sample_series(metric_id)}{{node={label_value(node)},"
+            f"uuid={label_value(uuid)}}}")
+
+
+def unavailable(exc: TsdbError) -> UnavailableError:
+    """A TSDB failure as the error every API maps to 503 / UNAVAILABLE."""
+    return UnavailableError(f"the remote TSDB cannot answer: {exc}")
+
+
+class RemoteSeries:
+    """SeriesReads over a TSDB; thread-safe. `latest_ttl_seconds`: how long one fetch of
+    every newest value serves `latest` (node lists ask for every GPU x metric at once)."""
+
+    def __init__(self, client: TsdbClient, retention_ns: int,
+                 time_ns: Callable[[], int] = time.time_ns,
+                 latest_ttl_seconds: float = 0.5) -> None:
+        self._client = client
+        self._retention_ns = retention_ns
+        self._time_ns = time_ns
+        self._ttl_ns = int(latest_ttl_seconds * 1e9)
+        self._latest: dict[SeriesKey, tuple[int, float]] = {}
+        self._fetched_ns = -(2**62)
+        self._lock = threading.Lock()
+
+    def read(self, key: SeriesKey, start_ns: int, end_ns: int
+             ) -> tuple[Int64Array, Float64Array]:
+        """Samples with start_ns <= ts <= end_ns (ms resolution), sorted by time, one per
+        ms. Raises UnavailableError."""
+        start_ms, end_ms = -(-start_ns // 1_000_000), end_ns // 1_000_000
+        if end_ms < start_ms or end_ms <= 0:
+            return _EMPTY
+        start_ms = max(start_ms, 1)
+        promql = f"{selector(*key)}[{end_ms - start_ms + 1}ms]"
+        try:
+            result = self._client.query(promql, end_ms)
+        except TsdbError as exc:
+            raise unavailable(exc) from exc
+        return _samples(result, start_ms)
+
+    def latest(self, key: SeriesKey) -> tuple[int, float] | None:
+        """(ts_ns, value) of the newest sample in the last 5 minutes, or None; ts_ns is the
+        newest of any metric of that GPU (what GPU states need). Raises UnavailableError."""
+        with self._lock:
+            now = self._time_ns()
+            if now - self._fetched_ns > self._ttl_ns:
+                self._latest = self._fetch_latest(now)
+                self._fetched_ns = now
+            return self._latest.get(key)
+
+    def _fetch_latest(self, now_ns: int) -> dict[SeriesKey, tuple[int, float]]:
+        """Every newest value, stamped with its GPU's newest sample time (`timestamp()`
+        drops the metric name, so two queries: values by series, times by GPU)."""
+        now_ms = now_ns // 1_000_000
+        try:
+            stamps = self._client.query(_newest_per_gpu(), now_ms)
+            values = self._client.query(ALL_SAMPLES, now_ms)
+        except TsdbError as exc:
+            raise unavailable(exc) from exc
+        when = {(s["metric"].get("node", ""), s["metric"].get("uuid", "")):
+                round(float(s["value"][1]) * 1000) * 1_000_000 for s in stamps}
+        out: dict[SeriesKey, tuple[int, float]] = {}
+        for s in values:
+            labels = s["metric"]
+            key = (labels.get("node", ""), labels.get("uuid", ""),
+                   labels.get("__name__", "").removeprefix(SAMPLE_PREFIX))
+            out[key] = (when.get(key[:2], 0), float(np.float32(s["value"][1])))
+        return out
+
+    def sample_count(self, node: str | None = None) -> int:
+        """Samples held within the retention (for /api/v1/health). Raises UnavailableError."""
+        only = f"{{node={label_value(node)}}}" if node is not None else ""
+        window = max(1, self._retention_ns // 1_000_000)
+        promql = " + ".join(f"(sum(count_over_time({sample_series(m)}{only}[{window}ms])) "
+                            "or vector(0))" for m in METRICS)
+        try:
+            got = self._client.query(promql, self._time_ns() // 1_000_000)
+        except TsdbError as exc:
+            raise unavailable(exc) from exc
+        return int(float(got[0]["value"][1])) if got else 0
+
+    def series_count(self) -> int:
+        """Series with a sample in the last 5 minutes (as of the last newest-value fetch)."""
+        with self._lock:
+            return len(self._latest)
+
+
+def _newest_per_gpu() -> str:
+    """PromQL: each GPU's newest sample time over every metric. `timestamp()` drops the
+    metric name, so each metric's is labelled apart before `or` joins them."""
+    parts = [f'label_replace(timestamp({sample_series(m)}), "metric", "{m}", "", "")'
+             for m in METRICS]
+    return f"max by (node, uuid) ({' or '.join(parts)})"
+
+
+def _agent_precision(values: Float64Array) -> Float64Array:
+    """Values as the agent sent them: float32 (VictoriaMetrics keeps 12 significant decimal
+    digits, which round back to the same float32 exactly)."""
+    return values.astype(np.float32).astype(np.float64)
+
+
+def _samples(result: list[dict[str, Any]], start_ms: int) -> tuple[Int64Array, Float64Array]:
+    """One series' raw samples from a range-selector answer, from start_ms, one per ms."""
+    if not result:
+        return _EMPTY
+    pairs = [p for s in result for p in s.get("values", ())]
+    ts_ms = np.array([round(float(t) * 1000) for t, _ in pairs], dtype=np.int64)
+    values = _agent_precision(np.array([float(v) for _, v in pairs], dtype=np.float64))
+    order = np.argsort(ts_ms, kind="stable")
+    ts_ms, values = ts_ms[order], values[order]
+    keep = (ts_ms >= start_ms) & np.append(ts_ms[1:] != ts_ms[:-1], True)
+    return ts_ms[keep] * 1_000_000, values[keep]
