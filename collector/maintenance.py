@@ -15,6 +15,7 @@ from gputel.collector.storage.store import SeriesStore
 
 log = logging.getLogger(__name__)
 CHECKPOINT_TIMEOUT_S = 30.0
+STORE_PASS_TIMEOUT_S = 60.0  # then the next interval tries again
 
 
 class Maintenance:
@@ -31,20 +32,35 @@ class Maintenance:
         self._refresh_sizes = refresh_sizes
 
     async def run(self) -> None:
-        """Every interval, until cancelled; a failed store pass is retried next interval."""
+        """Every interval, until cancelled; a failed store pass is retried next interval.
+        The writer thread is watched by a loop of its own: a store pass that waits on a
+        dead writer must not keep it from being restarted."""
+        supervisor = asyncio.create_task(self._supervise())
+        try:
+            while True:
+                await asyncio.sleep(self._interval)
+                self._store.enforce_retention(time.time_ns())
+                self._ingest.forget_idle()
+                self._ingest.workloads.enforce_retention(time.time_ns())
+                try:
+                    await asyncio.wait_for(self._store_pass(), STORE_PASS_TIMEOUT_S)
+                except (StorageError, TimeoutError) as exc:
+                    log.debug("store maintenance failed: %s", exc)  # the writer logs once
+                if self._refresh_sizes is not None:  # counted here, never on the scrape path
+                    await asyncio.to_thread(self._refresh_sizes)
+        finally:
+            supervisor.cancel()
+
+    async def _supervise(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            self._store.enforce_retention(time.time_ns())
-            self._ingest.forget_idle()
-            self._ingest.workloads.enforce_retention(time.time_ns())
             self._durable.supervise()
-            try:
-                await self.checkpoint()
-                await asyncio.wrap_future(self._durable.maintain())
-            except StorageError as exc:
-                log.debug("store maintenance failed: %s", exc)  # logged once by the writer
-            if self._refresh_sizes is not None:  # counted here, never on the scrape path
-                await asyncio.to_thread(self._refresh_sizes)
+
+    async def _store_pass(self) -> None:
+        """The ingest state snapshot, then sealing, retention and checks in the writer."""
+        await self.checkpoint()
+        if self._durable.running():  # failing writes too: its probe says when they work
+            await asyncio.wrap_future(self._durable.maintain())
 
     async def checkpoint(self) -> None:
         """Snapshot the ingest state (built here, on the event loop, between commits) and

@@ -95,6 +95,10 @@ class DurableStore:
         """Start the writer thread."""
         self._thread.start()
 
+    def running(self) -> bool:
+        """True while the writer thread runs (its writes may be failing)."""
+        return self._thread.is_alive()
+
     def writing(self) -> bool:
         """True while the writer thread runs and the last write succeeded (readiness)."""
         return self._thread.is_alive() and not self.failing
