@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 import time
@@ -161,13 +162,13 @@ class Collector:
         self.config = config
         retention_ns = int(config.retention_seconds * 1e9)
         budget = config.max_memory_bytes
+        # In memory, the head holds a quarter of the memory budget at ~24 B a sample (DuckDB's
+        # in-memory tables before a checkpoint compresses them); it shrinks further if the
+        # process still goes over (_relieve_memory).
         engine = Engine(config.data_dir, config.tiers, retention_ns, config.max_disk_bytes,
-                        config.store_memory_bytes or (budget // 2 if budget else 1 << 30))
-        # In memory, a quarter of the memory budget for samples at ~24 B each in DuckDB's
-        # uncompressed in-memory tables; it shrinks further if the process still goes over
-        # (_relieve_memory).
-        self.store = SeriesStore(retention_ns, max(10**6, budget // 96)
-                                 if budget and config.data_dir is None else 0, engine=engine)
+                        config.store_memory_bytes or (budget // 2 if budget else 1 << 30),
+                        max_samples=max(10**6, budget // 96) if budget else 0)
+        self.store = SeriesStore(retention_ns, engine=engine)
         self.log = DurableStore(engine, seal_ns=int(config.seal_seconds * 1e9))
         rollups = RollupReader(engine) if config.data_dir is not None else None
         self.remote_write = (RemoteWriter(_remote_write_config(config),
@@ -361,6 +362,9 @@ class Collector:
         """Over --max-memory: an in-memory store gives back half of what it holds; on disk
         the engine's buffers are bounded already (store_memory_bytes)."""
         evicted = self.store.shrink(0.5)
+        # Refused streams leave frames in reference cycles (gRPC's aborted calls and their
+        # errors): collected only by a full collection, which plain ingest rarely triggers.
+        gc.collect()
         return_freed_memory()
         log.warning("over the memory budget: %d sample(s) evicted from memory", evicted)
 

@@ -5,7 +5,9 @@ together: its samples as head rows (one per node, GPU and tick), its (node, agen
 seq) and digest in `applied`, and its bytes in `tail` until the next state snapshot takes it
 in. A frame is acknowledged only after that transaction committed (DuckDB fsyncs its WAL on
 COMMIT), so an acknowledged sample survives `kill -9`; frames that arrive together share one
-commit, so durability costs one fsync per batch, not per frame.
+commit, so durability costs one fsync per batch, not per frame. In memory (`--store memory`)
+nothing is read back at start-up, so `applied` and `tail` are not written, and the engine
+keeps its sample bound after each commit.
 
 Maintenance, in the same thread between batches: seal head rows older than the seal age into
 a Parquet block (rollups computed by SQL in the same transaction that deletes them from the
@@ -245,9 +247,10 @@ class DurableStore:
                             [node, instance, hello, seen])
                 cur.execute("INSERT OR IGNORE INTO nodes VALUES (?, ?)", [node, seen])
             engine.insert(cur, batch)
-            if keys:
+            if keys and engine.data_dir is not None:  # in memory nothing is read back
                 self._insert_frames(cur, applied)
         engine.counted(batch.counts)
+        engine.keep_bound()
         for key in keys:
             self._recent[key] = None
         while len(self._recent) > RECENT_KEYS:

@@ -27,11 +27,8 @@ import fcntl
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -51,6 +48,7 @@ COLUMN_INDEX = {m: i for i, m in enumerate(COLUMNS)}
 DB_NAME = "gputel.duckdb"
 DB_MIN_BYTES = 3 * 4096  # DuckDB's file headers: a shorter database file was cut short
 ROW_GROUP = 65_536
+COMPRESS_EVERY = 2 << 20  # memory mode: samples inserted between checkpoints
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
 
@@ -119,8 +117,9 @@ def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]
                  ) -> SampleBatch:
     """Head rows of decoded frames: each (node, the agent's metric ids, [(GPU uuid, ts,
     metric indexes of the rows, values[rows, ts])]). NaN values and unknown metrics are not
-    stored (NULL); a tick with no known value makes no row. Built column by column over the
-    whole batch, so a commit costs its own values about twice, whatever the catalogue."""
+    stored (NULL); a tick with no known value makes no row. Only the columns some frame
+    carries are built (the others are NULL by `INSERT ... BY NAME`), each once, and the rows
+    come sorted by (node, gpu, ts): a commit costs about its own values twice in float64."""
     names: dict[tuple[str, str], int] = {}
     keys, stamps = [], []
     pieces: dict[int, list[tuple[int, Float64Array]]] = {}
@@ -130,54 +129,86 @@ def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]
         for uuid, ts, rows, values in device_rows:
             known = [(COLUMN_INDEX[metric_ids[m]], np.asarray(values[r], dtype=np.float64))
                      for r, m in enumerate(rows) if metric_ids[m] in COLUMN_INDEX]
-            if not ts.size or not known:
+            keep, present = _present(known) if ts.size else (None, 0)
+            if not present:
                 continue
-            present = ~np.isnan(np.vstack([v for _, v in known]))
-            keep = present.any(axis=0)
-            n = int(keep.sum())
-            if not n:
-                continue
-            counts[node] = counts.get(node, 0) + int(present.sum())
+            counts[node] = counts.get(node, 0) + present
+            n = ts.size if keep is None else int(keep.sum())
             keys.append(np.full(n, names.setdefault((node, uuid), len(names)), np.int32))
-            stamps.append(ts[keep])
+            stamps.append(ts if keep is None else ts[keep])
             for col, v in known:
-                pieces.setdefault(col, []).append((offset, v[keep]))
+                pieces.setdefault(col, []).append((offset, v if keep is None else v[keep]))
             offset += n
     if not offset:
         return SampleBatch(_EMPTY, counts)
-    key = np.concatenate(keys)
+    key, ts_all = np.concatenate(keys), np.concatenate(stamps).astype(np.int64, copy=False)
+    order = _series_order(key, ts_all, list(names))
     data: dict[str, pa.Array] = {
-        "node": pa.DictionaryArray.from_arrays(key, [n for n, _ in names]).dictionary_decode(),
-        "gpu": pa.DictionaryArray.from_arrays(key, [g for _, g in names]).dictionary_decode(),
-        "ts": pa.array(np.concatenate(stamps).astype(np.int64, copy=False))}
-    for i, c in enumerate(COLUMNS):
-        if i not in pieces:
-            data[c] = pa.nulls(offset, pa.float64())
-            continue
+        "node": pa.DictionaryArray.from_arrays(key, [n for n, _ in names]),
+        "gpu": pa.DictionaryArray.from_arrays(key, [g for _, g in names]),
+        "ts": pa.array(ts_all)}
+    for i in sorted(pieces):
         column = np.full(offset, np.nan)
         for start, v in pieces[i]:
             column[start:start + v.size] = v
-        data[c] = pa.array(column, mask=np.isnan(column))
-    return SampleBatch(pa.table(data), counts)
+        data[COLUMNS[i]] = _float_column(column)
+    table = pa.table(data)
+    return SampleBatch(table if order is None else table.take(order), counts)
+
+
+def _present(known: list[tuple[int, Float64Array]]) -> tuple[npt.NDArray[np.bool_] | None,
+                                                             int]:
+    """(the ticks with any value, None when all have one; how many values are present)."""
+    keep: npt.NDArray[np.bool_] | None = None
+    present = 0
+    for _, v in known:
+        has = ~np.isnan(v)
+        present += int(has.sum())
+        keep = has if keep is None else keep | has
+    return (None if keep is None or keep.all() else keep), present
+
+
+def _series_order(key: npt.NDArray[np.int32], ts: Int64Array,
+                  names: list[tuple[str, str]]) -> npt.NDArray[np.intp] | None:
+    """The permutation sorting rows by (node, gpu, ts); None when they are sorted already."""
+    rank = np.empty(len(names), np.int32)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    series = rank[key]
+    step = np.diff(series)
+    if not (step < 0).any() and not ((step == 0) & (np.diff(ts) < 0)).any():
+        return None
+    return np.lexsort((ts, series))
+
+
+def _float_column(column: Float64Array) -> pa.Array:
+    """A float64 Arrow array over `column` without copying it; NaN is NULL."""
+    missing = np.isnan(column)
+    if not missing.any():
+        return pa.Array.from_buffers(pa.float64(), column.size, [None, pa.py_buffer(column)])
+    valid = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+    return pa.Array.from_buffers(pa.float64(), column.size, [valid, pa.py_buffer(column)],
+                                 null_count=int(missing.sum()))
 
 
 _EMPTY = pa.table({"node": pa.array([], pa.string()), "gpu": pa.array([], pa.string()),
-                   "ts": pa.array([], pa.int64()),
-                   **{c: pa.array([], pa.float64()) for c in COLUMNS}})
+                   "ts": pa.array([], pa.int64())})
 
 
 class Engine:
     """The store's files and the one DuckDB database over them.
 
-    `data_dir` None: an in-memory database, no blocks (nothing survives the process).
+    `data_dir` None: an in-memory database, no blocks (nothing survives the process), which
+    holds at most `max_samples` samples (0: no bound; the oldest go first, counted as
+    "memory") and never spills to disk.
     Raises StorageError when the directory is in use by another collector or cannot be
     opened at all; a damaged database or block is quarantined and reported in `problems`.
     """
 
     def __init__(self, data_dir: Path | None, tiers: Sequence[Tier] = (),
                  retention_ns: int = 3600 * 10**9, max_disk_bytes: int = 0,
-                 memory_limit_bytes: int = 0) -> None:
+                 memory_limit_bytes: int = 0, max_samples: int = 0) -> None:
         self.data_dir = data_dir
+        self.max_samples = max_samples if data_dir is None else 0
         self.tiers = tuple(tiers)
         self.retention_ns = retention_ns
         self.max_disk_bytes = max_disk_bytes
@@ -190,11 +221,13 @@ class Engine:
         self._blocks: tuple[blk.Block, ...] = ()  # swapped whole (readers take a snapshot)
         self._unverified: list[blk.Block] = []
         self._lock_file: IO[str] | None = None
-        self._spill: Callable[[], object] | None = None  # removes the spill directory
         self._sealed_through = 0
+        self._uncompressed = 0  # memory mode: samples inserted since the last checkpoint
         self._con = self._open()
         if memory_limit_bytes:
             self._con.execute(f"SET memory_limit = '{max(memory_limit_bytes, 64 << 20)}B'")
+        if data_dir is None:  # in memory means in memory: no spill files in the cwd
+            self._con.execute("SET temp_directory = ''")
         self._w = self._con.cursor()
         self._load()
 
@@ -211,11 +244,7 @@ class Engine:
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.data_dir is None:
-            # DuckDB spills an in-memory database to `.tmp` in the working directory unless
-            # told otherwise: a private temporary directory instead, removed at close.
-            spill = tempfile.mkdtemp(prefix="gputel-duckdb-")
-            self._spill = weakref.finalize(self, shutil.rmtree, spill, ignore_errors=True)
-            con = duckdb.connect(":memory:", config={"temp_directory": spill})
+            con = duckdb.connect(":memory:")
             con.execute(SCHEMA)
             return con
         try:
@@ -311,8 +340,6 @@ class Engine:
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None
-            if self._spill is not None:
-                self._spill()  # removes the spill directory (once)
 
     # ------------------------------------------------------------------ cursors
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -337,12 +364,12 @@ class Engine:
 
     # ------------------------------------------------------------------- writes
     def insert(self, cur: duckdb.DuckDBPyConnection, batch: SampleBatch) -> None:
-        """Add head rows, sorted by (node, gpu, ts) within the commit (in a transaction)."""
+        """Add head rows (sorted by (node, gpu, ts) within the commit; in a transaction)."""
         if not batch.table.num_rows:
             return
         cur.register("batch_rows", batch.table)
         try:
-            cur.execute("INSERT INTO head SELECT * FROM batch_rows ORDER BY node, gpu, ts")
+            cur.execute("INSERT INTO head BY NAME SELECT * FROM batch_rows")
         finally:
             cur.unregister("batch_rows")
 
@@ -351,6 +378,7 @@ class Engine:
         with self._counts_lock:
             for node, n in counts.items():
                 self._node_samples[node] = self._node_samples.get(node, 0) + n
+            self._uncompressed += sum(counts.values())
 
     def _uncount(self, counts: dict[str, int]) -> int:
         with self._counts_lock:
@@ -530,22 +558,52 @@ class Engine:
             self.stats.samples_dropped[reason] = self.stats.samples_dropped.get(reason, 0) + gone
         return gone
 
+    def keep_bound(self) -> int:
+        """Memory mode, after each commit: over `max_samples`, drop the oldest head rows down
+        to three quarters of it; then, and after every COMPRESS_EVERY new samples, checkpoint
+        (DuckDB compresses in-memory tables only then, and only then frees deleted rows: ~24 B
+        a sample before, 1-7 after). Return samples dropped."""
+        if self.data_dir is not None:
+            return 0
+        dropped = 0
+        if self.max_samples and self.sample_count() > self.max_samples:
+            dropped = self._evict_oldest(self.max_samples * 3 // 4)
+        if dropped or self._uncompressed >= COMPRESS_EVERY:
+            self._compact()
+        return dropped
+
     def shrink_head(self, fraction: float, floor: int) -> int:
         """Memory mode under memory pressure: drop the oldest head rows until about
         `fraction` of the samples remain (not below `floor`); return samples dropped."""
         held = self.sample_count()
         if self.data_dir is not None or held <= floor:
             return 0
-        keep = max(floor, int(held * fraction))
-        dropped = 0
-        while self.sample_count() > keep:  # oldest rows first, until under the bound
-            held = self.sample_count()
-            row = self._w.execute("SELECT quantile_disc(ts, ?), min(ts) FROM head",
-                                  [1.0 - keep / held]).fetchone()
-            if not row or row[1] is None:
-                break
-            dropped += self._trim_head(max(int(row[0]), int(row[1]) + 1), "memory")
+        dropped = self._evict_oldest(max(floor, int(held * fraction)))
+        self._compact()
         return dropped
+
+    def _evict_oldest(self, keep: int) -> int:
+        """Delete the oldest head rows until at most `keep` samples remain (counted as
+        "memory"); return samples dropped."""
+        dropped = 0
+        with self.write_lock:
+            while (held := self.sample_count()) > keep:
+                row = self._w.execute("SELECT quantile_disc(ts, ?), min(ts) FROM head",
+                                      [1.0 - keep / held]).fetchone()
+                if not row or row[1] is None:
+                    break
+                dropped += self._trim_head(max(int(row[0]), int(row[1]) + 1), "memory")
+        return dropped
+
+    def _compact(self) -> None:
+        """Checkpoint the in-memory database: compresses new rows, frees deleted ones."""
+        with self.write_lock:
+            try:
+                self._w.execute("CHECKPOINT")
+            except duckdb.Error as exc:  # another transaction open: the next commit retries
+                log.debug("storage: in-memory checkpoint deferred (%s)", exc)
+                return
+            self._uncompressed = 0
 
     # --------------------------------------------------------- verification
     def verify_some(self, max_bytes: int = 256 << 20) -> int:

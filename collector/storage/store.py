@@ -47,16 +47,16 @@ class SeriesStore:
     """Thread-safe reads of every series (values float64, exact for integers).
 
     `retention_ns`: how long full-rate samples are kept. Without an engine, an in-memory
-    one is made (nothing survives the process).
+    one is made (nothing survives the process) holding at most `max_samples` (0: no bound).
     """
 
     def __init__(self, retention_ns: int, max_samples: int = 0,
                  engine: Engine | None = None) -> None:
         if retention_ns <= 0:
             raise ValueError("retention must be positive")
-        self.engine = engine if engine is not None else Engine(None, retention_ns=retention_ns)
+        self.engine = engine if engine is not None else Engine(
+            None, retention_ns=retention_ns, max_samples=max_samples)
         self._retention_ns = retention_ns
-        self._max_samples = max_samples
         self._latest: Latest = {}
         self._lock = threading.Lock()
 
@@ -79,8 +79,7 @@ class SeriesStore:
             self.engine.insert(cur, batch)
         self.engine.counted(batch.counts)
         self.observe(node, metric_ids, rows)
-        if self._max_samples and self.engine.sample_count() > self._max_samples:
-            self.engine.shrink_head(self._max_samples / self.engine.sample_count(), 0)
+        self.engine.keep_bound()
         return sum(batch.counts.values())
 
     def observe(self, node: str, metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> None:

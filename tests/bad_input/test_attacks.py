@@ -336,6 +336,30 @@ def test_8_series_under_a_chunk_age_out_and_memory_holds_at_most_max_samples() -
     assert store.series_count() == 0
 
 
+def test_8_an_in_memory_store_written_by_the_durable_writer_holds_at_most_max_samples() -> None:
+    """The collector's own write path (not SeriesStore.write) keeps the in-memory bound, and
+    keeps no frame bytes for a restart that cannot happen."""
+    from gputel.collector.storage.durable import DurableStore  # noqa: PLC0415
+    from gputel.collector.storage.engine import Engine  # noqa: PLC0415
+
+    engine = Engine(None, max_samples=10_000)
+    durable = DurableStore(engine)
+    durable.start()
+    try:
+        for seq in range(1, 41):  # 40 frames of 2,000 samples: 80,000 offered
+            ts = np.arange(2000, dtype=np.int64) + seq * 2000
+            rows = [("g0", ts, (0,), np.ones((1, 2000), np.float32))]
+            assert durable.append("n", "i-1", seq, b"d", b"x" * 1000, ("power",), rows
+                                  ).result(10)
+        assert engine.sample_count() <= 10_000
+        assert engine.stats.samples_dropped["memory"] == 80_000 - engine.sample_count()
+        assert engine.head_rows() == engine.sample_count()
+        assert engine.cursor().execute("SELECT count(*) FROM tail").fetchone() == (0,)
+    finally:
+        durable.close()
+        engine.close()
+
+
 # ------------------------------------------------------- issue 12, defect 1: stuck streams
 def test_cancelled_streams_never_leave_a_node_connected(server: _Server) -> None:
     collector, _agent = server

@@ -181,7 +181,10 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
                 await answers.put(self._answer(step, cost))
             await answers.put(None)
         except GputelError as exc:
-            await answers.put(exc)
+            # Without its traceback: that holds this frame's `data` (a frame of up to the
+            # message limit), and the stream's frame that raises it again holds the error,
+            # a cycle only a full collection frees, so refused frames piled up in memory.
+            await answers.put(exc.with_traceback(None))
 
     def _answer(self, step: _Welcome | _Admitted,
                 size: int) -> asyncio.Future[pb.CollectorMessage]:
