@@ -1,7 +1,7 @@
 """Agent overhead: CPU (% of one core) and RSS (MiB) of sampling + batching + encoding.
 
-Drives the real agent pipeline as `agent.runtime` wires it (Sampler -> tick: TickWindow
-for /metrics + TickHandoff -> frame writer thread: Batcher -> Outbox, frames serialised and
+Drives the real agent pipeline as `agent.runtime` wires it (Sampler -> tick: TickHandoff
+-> frame writer thread: TickWindow for /metrics, Batcher -> Outbox, frames serialised and
 acknowledged locally by a thread standing in for the stream) over 8 GPUs at 10 Hz and
 100 Hz, for the sim backend and for the NVML backend over the fake pynvml
 (tests/fakes/fake_pynvml.py), which builds the same ctypes structures pynvml builds.
@@ -161,14 +161,15 @@ def _pipeline(backend: Any, rate_hz: float) -> tuple[Any, Any, Any, Any]:
     ticks = max(1, round(rate_hz))  # one frame a second
     n_devices, n_metrics = len(backend.devices()), len(backend.metrics())
     batcher = Batcher(n_devices, n_metrics, ticks, outbox.put_frame)
-    handoff = TickHandoff(batcher.add, max(2 * ticks, round(rate_hz * HANDOFF_SECONDS)))
     window = TickWindow(n_devices, n_metrics)
 
-    def on_tick(ts_ns: int, reading: Any) -> None:  # Agent._on_tick, without attribution
+    def frame_tick(ts_ns: int, reading: Any) -> None:  # Agent._frame_tick
         window.observe(ts_ns, reading.values, reading.buffered)
-        handoff.put(ts_ns, reading)
+        batcher.add(ts_ns, reading)
 
-    return Sampler(backend, rate_hz, on_tick, SystemClock()), handoff, batcher, outbox
+    handoff = TickHandoff(frame_tick, max(2 * ticks, round(rate_hz * HANDOFF_SECONDS)))
+    # Agent._on_tick without attribution is handoff.put
+    return Sampler(backend, rate_hz, handoff.put, SystemClock()), handoff, batcher, outbox
 
 
 def profile_sampler(kind: str, rate_hz: float, seconds: float, gpus: int, top: int) -> str:
