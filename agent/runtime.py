@@ -78,7 +78,7 @@ class Agent:
         decorate = (HoldingsTracker(self.attributor, len(devices)).decorate
                     if self.attributor is not None else None)
         ticks = max(1, round(self.config.rate_hz * self.config.flush_seconds))
-        self._batcher = Batcher(len(devices), len(metrics), ticks, self.outbox.put_frame,
+        self._batcher = Batcher(len(devices), metrics, ticks, self.outbox.put_frame,
                                 decorate)
         self.window = TickWindow(len(devices), len(metrics))
         self.handoff = TickHandoff(self._frame_tick,

@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from gputel.collector.errors import (
     AlreadyStreamingError,
     GputelError,
@@ -259,7 +261,7 @@ class IngestCore:
                         "number; refused, not acknowledged", frame.seq)
                 return Prepared(frame.seq, [], 0, 0, frame, payload, digest, duplicate=True)
         try:
-            blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
+            blocks = frames.decode_frame(frame, len(session.uuids), session.metric_ids)
         except frames.FrameError as exc:
             self.reject("malformed")
             raise InvalidFrameError(f"frame {frame.seq}: {exc}", frame.seq) from exc
@@ -386,7 +388,7 @@ class IngestCore:
     def _replay_one(self, session: Session, stored: StoredFrameLike) -> bool:
         try:
             frame = pb.Frame.FromString(stored.payload)
-            blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
+            blocks = frames.decode_frame(frame, len(session.uuids), session.metric_ids)
         except (frames.FrameError, ValueError) as exc:
             self.stats.frames_quarantined += 1
             log.error("frame %d of %s/%s does not decode against its agent's hello (%s); "
@@ -433,8 +435,9 @@ class IngestCore:
                 if metric_id not in METRICS:
                     self.stats.samples_unknown_metric += block.ts_ns.size
                     continue
+                # the head store keeps float32 for now; exact values reach its successor
                 stored += self._store.append((node, uuid, metric_id), block.ts_ns,
-                                             block.values[row])
+                                             block.values[row].astype(np.float32))
         return stored
 
     def reject(self, reason: str) -> None:
