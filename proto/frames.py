@@ -33,6 +33,7 @@ MAX_INT_DELTA = 2**54
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 
 
 class FrameError(ValueError):
@@ -42,12 +43,15 @@ class FrameError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Block:
     """Samples of one device: ts_ns[n] and values[len(metrics), n] in the catalogue's API
-    units (float64, exact for whole numbers up to 2**53; NaN = not sampled)."""
+    units (NaN = not sampled): float64, exact for whole numbers up to 2**53; a block of
+    float32 rows only (an agent from before exact integers) stays a float32 view of the
+    message's bytes, as precise and without a copy (a collector under --max-memory holds
+    several 10 MB frames of them in flight)."""
 
     device: int
     metrics: tuple[int, ...]
     ts_ns: Int64Array
-    values: Float64Array
+    values: Float64Array | Float32Array
 
     @property
     def samples(self) -> int:
@@ -125,12 +129,16 @@ def decode_block(block: pb.DeviceBlock, n_devices: int,
     if n > MAX_BLOCK_SAMPLES:
         raise FrameError(f"block holds {n} samples; at most {MAX_BLOCK_SAMPLES}")
     ts = _timestamps(block, n)
-    rows = [_float_rows(block, n)] if block.metrics else []
-    if block.int_metrics:
-        ints = _int_rows(block, n)
-        divisors = np.array([per_unit[m] for m in block.int_metrics], dtype=np.float64)
-        rows.append(ints if (divisors == 1).all() else ints / divisors[:, None])
-    values = rows[0] if len(rows) == 1 else np.concatenate(rows)
+    floats = _float_rows(block, n) if block.metrics else None
+    if not block.int_metrics:
+        assert floats is not None
+        return Block(device=block.device, metrics=metrics, ts_ns=ts, values=floats)
+    values = _int_rows(block, n)
+    divisors = np.array([per_unit[m] for m in block.int_metrics], dtype=np.float64)
+    if (divisors != 1).any():
+        values /= divisors[:, None]
+    if floats is not None:
+        values = np.concatenate((floats.astype(np.float64), values))
     return Block(device=block.device, metrics=metrics, ts_ns=ts, values=values)
 
 
@@ -152,8 +160,8 @@ def _timestamps(block: pb.DeviceBlock, n: int) -> Int64Array:
     return ts
 
 
-def _float_rows(block: pb.DeviceBlock, n: int) -> Float64Array:
-    """The float32 rows (`values`), as float64."""
+def _float_rows(block: pb.DeviceBlock, n: int) -> Float32Array:
+    """The float32 rows (`values`), a view of the message's bytes."""
     need = 4 * n * len(block.metrics)
     if len(block.values) != need:
         raise FrameError(f"block values hold {len(block.values)} bytes; "
@@ -161,7 +169,7 @@ def _float_rows(block: pb.DeviceBlock, n: int) -> Float64Array:
     values = np.frombuffer(block.values, dtype=F32).reshape(len(block.metrics), n)
     if np.isinf(values).any():
         raise FrameError("block holds an infinite value")
-    return values.astype(np.float64)
+    return values
 
 
 def _int_rows(block: pb.DeviceBlock, n: int) -> Float64Array:

@@ -437,7 +437,7 @@ class IngestCore:
                     continue
                 # the head store keeps float32 for now; exact values reach its successor
                 stored += self._store.append((node, uuid, metric_id), block.ts_ns,
-                                             block.values[row].astype(np.float32))
+                                             np.asarray(block.values[row], dtype=np.float32))
         return stored
 
     def reject(self, reason: str) -> None:

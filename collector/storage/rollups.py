@@ -54,7 +54,7 @@ def fold_frames(decoded: Iterable[tuple[str, str, pb.Hello, pb.Frame]],
     against its hello is passed to `on_bad` (node, instance, seq, error) and skipped.
     """
     series: dict[tuple[str, str, str], list[tuple[npt.NDArray[np.int64],
-                                                  npt.NDArray[np.float64]]]] = {}
+                                                  npt.NDArray[np.floating]]]] = {}
     for node, instance, hello, frame in decoded:
         try:
             blocks = frames.decode_frame(frame, len(hello.devices), hello.metrics)
