@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from gputel.agent.backends.base import Buffered, Reading
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.metrics import exact
 
 
 class Batcher:
     """Accumulates Readings; per flush emits a Frame (seq unset) and its tick count to `emit`.
 
-    `decorate(frame, first_ts_ns)` adds what is not a sample (attribution) before emitting.
+    `metrics` are the backend's metric ids (Reading.values columns, in wire units): the
+    catalogue says which travel as exact integers. `decorate(frame, first_ts_ns)` adds
+    what is not a sample (attribution) before emitting.
     """
 
-    def __init__(self, n_devices: int, n_metrics: int, ticks_per_frame: int,
+    def __init__(self, n_devices: int, metrics: Sequence[str], ticks_per_frame: int,
                  emit: Callable[[pb.Frame, int], object],
                  decorate: Callable[[pb.Frame, int], None] | None = None) -> None:
         if ticks_per_frame < 1:
             raise ValueError("a frame holds at least one tick")
         self._n_devices = n_devices
-        self._n_metrics = n_metrics
+        self._exact = exact(metrics)
         self._cap = ticks_per_frame
         self._emit = emit
         self._decorate = decorate
         self._ts = np.zeros(ticks_per_frame, dtype=np.int64)
-        self._values = np.empty((ticks_per_frame, n_devices, n_metrics), dtype=np.float32)
+        self._values = np.empty((ticks_per_frame, n_devices, len(metrics)), dtype=np.float64)
         self._buffered: list[Buffered] = []
         self._n = 0
         self._lock = threading.Lock()
@@ -58,8 +61,9 @@ class Batcher:
             cols = self._values[:n, d, :]  # (ticks, metrics)
             present = tuple(int(m) for m in np.flatnonzero(~np.isnan(cols).all(axis=0)))
             if present and n:
-                blocks.append(frames.encode_block(d, present, ts, cols[:, present].T))
-        blocks.extend(_buffered_blocks(self._buffered))
+                blocks.append(frames.encode_block(d, present, ts, cols[:, present].T,
+                                                  [self._exact[m] for m in present]))
+        blocks.extend(_buffered_blocks(self._buffered, self._exact))
         self._n = 0
         self._buffered = []
         if not blocks:
@@ -70,7 +74,8 @@ class Batcher:
         self._emit(frame, n)
 
 
-def _buffered_blocks(buffered: list[Buffered]) -> list[pb.DeviceBlock]:
+def _buffered_blocks(buffered: list[Buffered], exact_metric: tuple[bool, ...]
+                     ) -> list[pb.DeviceBlock]:
     """Merge driver-buffered samples per (device, metric) into one block each."""
     merged: dict[tuple[int, int], list[Buffered]] = {}
     for b in buffered:
@@ -83,5 +88,6 @@ def _buffered_blocks(buffered: list[Buffered]) -> list[pb.DeviceBlock]:
         order = np.argsort(ts, kind="stable")
         ts, vals = ts[order], vals[order]
         keep = np.concatenate(([True], np.diff(ts) > 0))  # the driver never repeats a timestamp
-        out.append(frames.encode_block(device, (metric,), ts[keep], vals[keep][None, :]))
+        out.append(frames.encode_block(device, (metric,), ts[keep], vals[keep][None, :],
+                                       (exact_metric[metric],)))
     return out

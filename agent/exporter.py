@@ -34,7 +34,7 @@ from gputel.proto.prometheus import exposition
 
 Holder = tuple[str, str, str, float]  # pod, namespace, container, fraction of the device
 Holders = Callable[[], Mapping[int, Sequence[Holder]] | None]
-F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 MAX_SCRAPER_KEY = 256
 MIB = 1024.0 * 1024.0
 # Gauges whose max/min between scrapes says nothing: a constant, and a bitmask.
@@ -56,16 +56,17 @@ DCGM_FIELDS: dict[str, tuple[str, str, str, float]] = {
 
 @dataclass(frozen=True, slots=True)
 class WindowView:
-    """One scrape's view, (devices, metrics) arrays in catalogue units; NaN = no fresh value.
+    """One scrape's view, (devices, metrics) arrays in wire units (see Reading); NaN = no
+    fresh value.
 
     `latest` is the newest value, `max`/`min` the extremes since this scraper's previous
     scrape; `up[d]` says device d gave a value within the staleness bound.
     """
 
     ts_ns: int
-    latest: F32
-    max: F32
-    min: F32
+    latest: F64
+    max: F64
+    min: F64
     up: npt.NDArray[np.bool_]
 
 
@@ -86,10 +87,10 @@ class TickWindow:
         if max_scrapers < 1:
             raise ValueError("a window needs room for at least one scraper")
         shape = (n_devices, n_metrics)
-        self._latest = np.full(shape, np.nan, dtype=np.float32)
+        self._latest = np.full(shape, np.nan, dtype=np.float64)
         self._latest_ts = np.full(shape, np.iinfo(np.int64).min, dtype=np.int64)
-        self._max = np.full((max_scrapers, *shape), np.nan, dtype=np.float32)
-        self._min = np.full((max_scrapers, *shape), np.nan, dtype=np.float32)
+        self._max = np.full((max_scrapers, *shape), np.nan, dtype=np.float64)
+        self._min = np.full((max_scrapers, *shape), np.nan, dtype=np.float64)
         self._have = np.zeros(shape, dtype=bool)
         self._ts_ns: int | None = None
         self._slots: dict[str, int] = {}
@@ -104,7 +105,7 @@ class TickWindow:
         """Scrapers tracked now."""
         return len(self._slots)
 
-    def observe(self, ts_ns: int, values: F32, buffered: Sequence[Buffered] = ()) -> None:
+    def observe(self, ts_ns: int, values: F64, buffered: Sequence[Buffered] = ()) -> None:
         """Fold one tick: values[device, metric] (NaN = none) plus driver-buffered samples."""
         with self._lock:
             np.isnan(values, out=self._have)
@@ -148,7 +149,7 @@ class TickWindow:
             self._max[slot] = self._latest
             self._min[slot] = self._latest
             fresh = self._latest_ts >= self._ts_ns - self._stale_ns
-            latest = np.where(fresh, self._latest, np.float32(np.nan))
+            latest = np.where(fresh, self._latest, np.nan)
             ts_ns = self._ts_ns
         hi[~fresh] = np.nan
         lo[~fresh] = np.nan
@@ -176,13 +177,15 @@ class TickWindow:
 
 @dataclass(frozen=True, slots=True)
 class _Family:
-    """One rendered family: where its values come from and how they are scaled."""
+    """One rendered family: where its values come from and how they are scaled (divided by
+    `per_unit` from the window's wire units to the catalogue's, then times `scale`)."""
 
     name: str
     kind: str
     help: str
     column: int
     scale: float
+    per_unit: int
     source: str  # "latest", "max" or "min"
     style: str  # "gputel" or "dcgm" labels
 
@@ -225,7 +228,9 @@ class GpuExporter:
         prefixes = self._prefixes_for(holders)
         arrays = {"latest": view.latest, "max": view.max, "min": view.min}
         for fam in self._families:
-            values = arrays[fam.source][:, fam.column].astype(np.float64)
+            values = arrays[fam.source][:, fam.column].copy()
+            if fam.per_unit != 1:
+                values /= fam.per_unit
             if fam.scale != 1.0:
                 values *= fam.scale
             parts.append(exposition.render_family(fam.name, fam.kind, fam.help,
@@ -312,22 +317,24 @@ def _families(metric_ids: Sequence[str], compat: str) -> list[_Family]:
         meta = METRICS.get(metric_id)
         if meta is None:
             continue
-        out.append(_Family(meta.prom_series, meta.prom_type, meta.help, col, meta.prom_scale,
+        per_unit, scale = meta.wire_per_unit, meta.prom_scale  # the window holds wire units
+        out.append(_Family(meta.prom_series, meta.prom_type, meta.help, col, scale, per_unit,
                            "latest", "gputel"))
         if meta.prom_type == "gauge" and metric_id not in NO_WINDOW:
             out.append(_Family(meta.prom_name + "_max", "gauge",
                                f"Highest value since this scraper's previous scrape, every "
-                               f"tick counted. {meta.help}", col, meta.prom_scale, "max",
+                               f"tick counted. {meta.help}", col, scale, per_unit, "max",
                                "gputel"))
             out.append(_Family(meta.prom_name + "_min", "gauge",
                                f"Lowest value since this scraper's previous scrape, every "
-                               f"tick counted. {meta.help}", col, meta.prom_scale, "min",
+                               f"tick counted. {meta.help}", col, scale, per_unit, "min",
                                "gputel"))
     if compat == "dcgm":
         for col, metric_id in enumerate(metric_ids):
             if metric_id in DCGM_FIELDS:
                 name, kind, help_text, scale = DCGM_FIELDS[metric_id]
-                out.append(_Family(name, kind, help_text, col, scale, "latest", "dcgm"))
+                out.append(_Family(name, kind, help_text, col, scale,
+                                   METRICS[metric_id].wire_per_unit, "latest", "dcgm"))
     return out
 
 

@@ -312,5 +312,6 @@ class Outbox:
 
 
 def _block_samples(block: pb.DeviceBlock) -> int:
+    """Values the block carries: non-NaN float32 ones, and every exact integer."""
     vals = np.frombuffer(block.values, dtype="<f4")
-    return int(np.count_nonzero(~np.isnan(vals)))
+    return int(np.count_nonzero(~np.isnan(vals))) + len(block.int_values)

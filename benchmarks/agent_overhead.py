@@ -1,7 +1,7 @@
 """Agent overhead: CPU (% of one core) and RSS (MiB) of sampling + batching + encoding.
 
-Drives the real agent pipeline as `agent.runtime` wires it (Sampler -> tick: TickWindow
-for /metrics + TickHandoff -> frame writer thread: Batcher -> Outbox, frames serialised and
+Drives the real agent pipeline as `agent.runtime` wires it (Sampler -> tick: TickHandoff
+-> frame writer thread: TickWindow for /metrics, Batcher -> Outbox, frames serialised and
 acknowledged locally by a thread standing in for the stream) over 8 GPUs at 10 Hz and
 100 Hz, for the sim backend and for the NVML backend over the fake pynvml
 (tests/fakes/fake_pynvml.py), which builds the same ctypes structures pynvml builds.
@@ -15,6 +15,7 @@ DRIVER_LATENCY_S with their sources. Run:
     .venv/bin/python benchmarks/agent_overhead.py --threads-breakdown --seconds 10
     .venv/bin/python benchmarks/agent_overhead.py --fake-costs
     .venv/bin/python benchmarks/agent_overhead.py --only nvml:100 --seconds 20
+    .venv/bin/python benchmarks/agent_overhead.py --runs 5 --seconds 10   # medians
     .venv/bin/python benchmarks/agent_overhead.py --profile nvml:100 --seconds 10
 """
 
@@ -121,9 +122,12 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
     handoff.start()
     sampler.start()
     time.sleep(WARMUP_S)
+    threads0 = _thread_cpu()
     ticks0, cpu0, wall0 = sampler.stats.ticks, time.process_time(), time.monotonic()
     time.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    threads = {name: 100.0 * (s - threads0.get(name, 0.0)) / wall
+               for name, s in _thread_cpu().items()}
     ticks = sampler.stats.ticks - ticks0
     sampler.stop()
     handoff.stop()
@@ -144,7 +148,21 @@ def run_one(kind: str, rate_hz: float, seconds: float, gpus: int) -> dict[str, A
             "max_read_ms": 1e3 * sampler.stats.max_read_seconds,
             "ticks_dropped": handoff.stats.ticks_dropped,
             "samples_acked": outbox.stats.samples_acked, "frames_acked": outbox.stats.frames_acked,
-            "bytes_sent": sent_bytes[0]}
+            "bytes_sent": sent_bytes[0],
+            "threads_pct": {k: round(v, 2) for k, v in threads.items() if v >= 0.05}}
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread of this process, summed by name (device threads as one);
+    /proc's per-thread times tick at 10 ms, so figures over a few seconds are coarse."""
+    import psutil  # noqa: PLC0415
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for t in psutil.Process().threads():
+        name = names.get(t.id, "other").rstrip("0123456789").rstrip("-")
+        out[name] = out.get(name, 0.0) + t.user_time + t.system_time
+    return out
 
 
 def _pipeline(backend: Any, rate_hz: float) -> tuple[Any, Any, Any, Any]:
@@ -160,15 +178,16 @@ def _pipeline(backend: Any, rate_hz: float) -> tuple[Any, Any, Any, Any]:
     outbox = Outbox()
     ticks = max(1, round(rate_hz))  # one frame a second
     n_devices, n_metrics = len(backend.devices()), len(backend.metrics())
-    batcher = Batcher(n_devices, n_metrics, ticks, outbox.put_frame)
-    handoff = TickHandoff(batcher.add, max(2 * ticks, round(rate_hz * HANDOFF_SECONDS)))
+    batcher = Batcher(n_devices, backend.metrics(), ticks, outbox.put_frame)
     window = TickWindow(n_devices, n_metrics)
 
-    def on_tick(ts_ns: int, reading: Any) -> None:  # Agent._on_tick, without attribution
+    def frame_tick(ts_ns: int, reading: Any) -> None:  # Agent._frame_tick
         window.observe(ts_ns, reading.values, reading.buffered)
-        handoff.put(ts_ns, reading)
+        batcher.add(ts_ns, reading)
 
-    return Sampler(backend, rate_hz, on_tick, SystemClock()), handoff, batcher, outbox
+    handoff = TickHandoff(frame_tick, max(2 * ticks, round(rate_hz * HANDOFF_SECONDS)))
+    # Agent._on_tick without attribution is handoff.put
+    return Sampler(backend, rate_hz, handoff.put, SystemClock()), handoff, batcher, outbox
 
 
 def profile_sampler(kind: str, rate_hz: float, seconds: float, gpus: int, top: int) -> str:
@@ -282,6 +301,8 @@ def main() -> None:
                         help="run only these rows, e.g. nvml:100 null:100")
     parser.add_argument("--profile", metavar="BACKEND:RATE",
                         help="cProfile the sampler thread of one configuration")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="run each row this many times (interleaved); print medians")
     args = parser.parse_args()
     if args.profile:
         kind, rate = args.profile.split(":")
@@ -303,19 +324,34 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one[0], float(args.one[1]), args.seconds, args.gpus)))
         return
-    rows = []
     todo = ([(k, float(r)) for k, r in (o.split(":") for o in args.only)] if args.only
             else [(kind, rate) for kind in CONFIGS for rate in RATES])
-    for kind, rate in todo:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", kind, str(rate), "--seconds",
-             str(args.seconds), "--gpus", str(args.gpus)],
-            check=False, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
-        if out.returncode != 0:
-            raise SystemExit(f"{kind} at {rate} Hz failed:\n{out.stderr}")
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        print(_row(rows[-1]), file=sys.stderr, flush=True)
-    _print_table(rows)
+    runs: dict[tuple[str, float], list[dict[str, Any]]] = {row: [] for row in todo}
+    for _ in range(args.runs):  # interleaved, so that the shared machine's noise is shared
+        for kind, rate in todo:
+            runs[(kind, rate)].append(_run_child(kind, rate, args.seconds, args.gpus))
+            print(_row(runs[(kind, rate)][-1]), file=sys.stderr, flush=True)
+    _print_table([_median(r) for r in runs.values()])
+    for (kind, rate), results in runs.items():
+        cpu = sorted(r["cpu_pct"] for r in results)
+        print(f"{kind} {rate:.0f} Hz: CPU % of {len(cpu)} runs {', '.join(f'{c:.2f}' for c in cpu)}"
+              f"; per thread (median run) {_median(results)['threads_pct']}")
+
+
+def _run_child(kind: str, rate: float, seconds: float, gpus: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", kind, str(rate), "--seconds", str(seconds),
+         "--gpus", str(gpus)],
+        check=False, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} at {rate} Hz failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median CPU (the lower middle one for an even count)."""
+    return sorted(results, key=lambda r: r["cpu_pct"])[(len(results) - 1) // 2]
 
 
 def _row(r: dict[str, Any]) -> str:

@@ -1,18 +1,24 @@
 """Pure encode/decode of columnar frames, shared by the agent and the collector.
 
-A frame holds, per device, a block of samples: timestamps (Unix ns) delta-encoded
-as sint64 and the metric values packed as little-endian float32, metric-major.
-Decoding validates everything a hostile or broken agent could get wrong and
-raises FrameError with a message that names the problem.
+A frame holds, per device, a block of samples: timestamps (Unix ns) delta-encoded as
+sint64 (around the tick period, `ts_step_ns`); whole-number metrics (the catalogue's
+`exact` ones, in their `wire_unit`) as exact int64, each row delta-encoded over its
+present samples (zigzag varints, with a presence bitmap when some are missing); any other
+metric as little-endian float32, metric-major (the only form agents sent before exact
+integers; still decoded). Decoding
+validates everything a hostile or broken agent could get wrong, raises FrameError with a
+message that names the problem, and yields float64 rows in the catalogue's API units.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from gputel.proto import metrics as catalogue
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 F32 = np.dtype("<f4")
@@ -20,8 +26,13 @@ F32 = np.dtype("<f4")
 MAX_BASE_TS_NS = 2**62
 MAX_DELTA_NS = 2**40  # about 18 minutes between two samples of one block
 MAX_BLOCK_SAMPLES = 2**20
+# Integer values are exact as float64 up to 2**53; a delta spans at most twice that, so a
+# row's running sum cannot overflow int64 before the first value out of range is seen.
+MAX_EXACT = 2**53
+MAX_INT_DELTA = 2**54
 
 Int64Array = npt.NDArray[np.int64]
+Float64Array = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
 
 
@@ -31,12 +42,16 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Samples of one device: ts_ns[n] and values[len(metrics), n] (NaN = not sampled)."""
+    """Samples of one device: ts_ns[n] and values[len(metrics), n] in the catalogue's API
+    units (NaN = not sampled): float64, exact for whole numbers up to 2**53; a block of
+    float32 rows only (an agent from before exact integers) stays a float32 view of the
+    message's bytes, as precise and without a copy (a collector under --max-memory holds
+    several 10 MB frames of them in flight)."""
 
     device: int
     metrics: tuple[int, ...]
     ts_ns: Int64Array
-    values: Float32Array
+    values: Float64Array | Float32Array
 
     @property
     def samples(self) -> int:
@@ -44,52 +59,161 @@ class Block:
         return int(np.count_nonzero(~np.isnan(self.values)))
 
 
+# ---------------------------------------------------------------------------- encode
 def encode_block(device: int, metrics: tuple[int, ...], ts_ns: Int64Array,
-                 values: Float32Array) -> pb.DeviceBlock:
-    """Build one DeviceBlock; values has shape (len(metrics), len(ts_ns))."""
+                 values: npt.ArrayLike, exact: Sequence[bool] | None = None) -> pb.DeviceBlock:
+    """One DeviceBlock of values[len(metrics), len(ts_ns)], NaN = not sampled.
+
+    Rows where `exact` holds (the agent passes the catalogue's `exact`) are in wire units,
+    rounded to whole numbers and sent as int64; a value that cannot be exact (beyond
+    +-2**53, infinite) is not sent. The other rows (all of them without `exact`, as agents
+    before exact integers sent them) go as float32 in API units. Ticks where no row has a
+    value are left out.
+    """
     ts = np.asarray(ts_ns, dtype=np.int64)
-    vals = np.ascontiguousarray(values, dtype=F32)
+    vals = np.asarray(values, dtype=np.float64)
     if vals.shape != (len(metrics), ts.size):
         raise FrameError(f"values shape {vals.shape} != ({len(metrics)}, {ts.size})")
+    is_int = np.zeros(len(metrics), dtype=bool) if exact is None else np.asarray(exact, bool)
+    present = np.abs(vals) <= MAX_EXACT  # False for NaN and infinity
+    present[~is_int] = ~np.isnan(vals[~is_int])
+    ticks = present.any(axis=0)
+    if not ticks.all():
+        ts, vals, present = ts[ticks], vals[:, ticks], present[:, ticks]
     base = int(ts[0]) if ts.size else 0
     deltas = np.diff(ts, prepend=base)
-    return pb.DeviceBlock(device=device, metrics=metrics, base_ts_ns=base,
-                          ts_delta_ns=deltas.tolist(), values=vals.tobytes())
+    step = int(deltas[1:].min()) if ts.size > 2 else 0  # the tick period, on a schedule
+    if step > 0:
+        deltas[1:] -= step
+    block = pb.DeviceBlock(device=device, base_ts_ns=base, ts_delta_ns=deltas.tolist(),
+                           ts_step_ns=max(step, 0))
+    if not is_int.all():
+        block.metrics.extend(m for m, i in zip(metrics, is_int, strict=True) if not i)
+        block.values = np.ascontiguousarray(vals[~is_int], dtype=F32).tobytes()
+    if is_int.any():
+        block.int_metrics.extend(m for m, i in zip(metrics, is_int, strict=True) if i)
+        mask = present[is_int]
+        if not ts.size:
+            return block
+        block.int_values.extend(_row_deltas(np.rint(vals[is_int][mask]).astype(np.int64),
+                                            np.flatnonzero(mask) // ts.size).tolist())
+        if not mask.all():
+            block.int_present = np.packbits(mask, axis=None, bitorder="little").tobytes()
+    return block
 
 
-def decode_block(block: pb.DeviceBlock, n_devices: int, n_metrics: int) -> Block:
-    """Decode and validate one block against the agent's Hello. Raises FrameError."""
+def _row_deltas(flat: Int64Array, rows: Int64Array) -> Int64Array:
+    """Each value minus the previous one of its row; a row's first value as it is."""
+    deltas = np.diff(flat, prepend=0)
+    firsts = np.flatnonzero(np.diff(rows, prepend=-1))
+    deltas[firsts] = flat[firsts]
+    return deltas
+
+
+# ---------------------------------------------------------------------------- decode
+def decode_block(block: pb.DeviceBlock, n_devices: int,
+                 per_unit: Sequence[int]) -> Block:
+    """Decode and validate one block against the agent's Hello; `per_unit[m]` is the
+    wire units per API unit of Hello.metrics[m]. Raises FrameError."""
     if block.device >= n_devices:
         raise FrameError(f"block names device {block.device}; the hello declared {n_devices}")
-    metrics = tuple(block.metrics)
+    metrics = (*block.metrics, *block.int_metrics)
     if not metrics:
         raise FrameError("block lists no metrics")
-    if max(metrics) >= n_metrics:
-        raise FrameError(f"block names metric {max(metrics)}; the hello declared {n_metrics}")
+    if max(metrics) >= len(per_unit):
+        raise FrameError(f"block names metric {max(metrics)}; "
+                         f"the hello declared {len(per_unit)}")
     if len(set(metrics)) != len(metrics):
         raise FrameError("block lists a metric twice")
     n = len(block.ts_delta_ns)
-    if len(block.values) != 4 * n * len(metrics):
-        raise FrameError(f"block values hold {len(block.values)} bytes; "
-                         f"{n} samples x {len(metrics)} metrics need {4 * n * len(metrics)}")
     if n > MAX_BLOCK_SAMPLES:
         raise FrameError(f"block holds {n} samples; at most {MAX_BLOCK_SAMPLES}")
-    if not 0 <= block.base_ts_ns < MAX_BASE_TS_NS:
-        raise FrameError("block base timestamp is outside 1970 to 2116")
-    deltas = np.array(block.ts_delta_ns, dtype=np.int64)
-    if n and (deltas[0] < 0 or deltas.max() > MAX_DELTA_NS):
-        raise FrameError(f"a timestamp delta is negative or above {MAX_DELTA_NS} ns")
-    if n > 1 and np.any(deltas[1:] <= 0):
-        raise FrameError("block timestamps do not strictly increase")
-    ts = np.cumsum(deltas) + np.int64(block.base_ts_ns)  # bounded above: cannot overflow
-    values = np.frombuffer(block.values, dtype=F32).reshape(len(metrics), n)
-    if np.isinf(values).any():
-        raise FrameError("block holds an infinite value")
+    ts = _timestamps(block, n)
+    floats = _float_rows(block, n) if block.metrics else None
+    if not block.int_metrics:
+        assert floats is not None
+        return Block(device=block.device, metrics=metrics, ts_ns=ts, values=floats)
+    values = _int_rows(block, n)
+    divisors = np.array([per_unit[m] for m in block.int_metrics], dtype=np.float64)
+    if (divisors != 1).any():
+        values /= divisors[:, None]
+    if floats is not None:
+        values = np.concatenate((floats.astype(np.float64), values))
     return Block(device=block.device, metrics=metrics, ts_ns=ts, values=values)
 
 
-def decode_frame(frame: pb.Frame, n_devices: int, n_metrics: int) -> list[Block]:
-    """Decode every block of a frame; all or nothing. Raises FrameError."""
+def _timestamps(block: pb.DeviceBlock, n: int) -> Int64Array:
+    if not 0 <= block.base_ts_ns < MAX_BASE_TS_NS:
+        raise FrameError("block base timestamp is outside 1970 to 2116")
+    deltas = np.array(block.ts_delta_ns, dtype=np.int64)
+    if not 0 <= block.ts_step_ns <= MAX_DELTA_NS:
+        raise FrameError(f"block timestamp step is negative or above {MAX_DELTA_NS} ns")
+    if n and (deltas[0] < 0 or deltas.max() > MAX_DELTA_NS):
+        raise FrameError(f"a timestamp delta is negative or above {MAX_DELTA_NS} ns")
+    if n > 1 and block.ts_step_ns:
+        deltas[1:] += block.ts_step_ns  # both bounded above: cannot overflow
+        if deltas.max() > MAX_DELTA_NS:
+            raise FrameError(f"a timestamp delta is above {MAX_DELTA_NS} ns")
+    if n > 1 and np.any(deltas[1:] <= 0):
+        raise FrameError("block timestamps do not strictly increase")
+    ts: Int64Array = np.cumsum(deltas) + np.int64(block.base_ts_ns)  # bounded: no overflow
+    return ts
+
+
+def _float_rows(block: pb.DeviceBlock, n: int) -> Float32Array:
+    """The float32 rows (`values`), a view of the message's bytes."""
+    need = 4 * n * len(block.metrics)
+    if len(block.values) != need:
+        raise FrameError(f"block values hold {len(block.values)} bytes; "
+                         f"{n} samples x {len(block.metrics)} metrics need {need}")
+    values = np.frombuffer(block.values, dtype=F32).reshape(len(block.metrics), n)
+    if np.isinf(values).any():
+        raise FrameError("block holds an infinite value")
+    return values
+
+
+def _int_rows(block: pb.DeviceBlock, n: int) -> Float64Array:
+    """The exact rows (`int_values`, `int_present`), in wire units, NaN where absent."""
+    k = len(block.int_metrics)
+    mask = _presence(block, k, n)
+    present = k * n if mask is None else int(np.count_nonzero(mask))
+    if len(block.int_values) != present:
+        raise FrameError(f"block int_values holds {len(block.int_values)} values; "
+                         f"its presence bits say {present}")
+    deltas = np.array(block.int_values, dtype=np.int64)  # twice as fast as np.fromiter
+    if present and (deltas.max() > MAX_INT_DELTA or deltas.min() < -MAX_INT_DELTA):
+        raise FrameError("an integer delta is beyond +-2^54")
+    if mask is None:
+        sums = deltas.reshape(k, n)
+    else:
+        sums = np.zeros((k, n), dtype=np.int64)
+        sums[mask] = deltas
+    np.cumsum(sums, axis=1, out=sums)  # absent samples carry the previous value
+    if present and (sums.max() > MAX_EXACT or sums.min() < -MAX_EXACT):
+        raise FrameError("an integer value is beyond +-2^53")
+    values = sums.astype(np.float64)
+    if mask is not None:
+        values[~mask] = np.nan
+    return values
+
+
+def _presence(block: pb.DeviceBlock, k: int, n: int) -> npt.NDArray[np.bool_] | None:
+    """The (k, n) presence bits of the exact rows; None when every sample is present."""
+    if not block.int_present:
+        return None
+    if len(block.int_present) != (k * n + 7) // 8:
+        raise FrameError(f"block int_present holds {len(block.int_present)} bytes; "
+                         f"{k} metrics x {n} samples need {(k * n + 7) // 8}")
+    bits = np.frombuffer(block.int_present, dtype=np.uint8)
+    mask: npt.NDArray[np.bool_] = np.unpackbits(bits, count=k * n, bitorder="little").view(
+        bool).reshape(k, n)
+    return mask
+
+
+def decode_frame(frame: pb.Frame, n_devices: int, metric_ids: Sequence[str]) -> list[Block]:
+    """Decode every block of a frame against its Hello's devices count and metric ids;
+    all or nothing. Values come out in the catalogue's API units. Raises FrameError."""
     if frame.seq == 0:
         raise FrameError("frame has no sequence number (seq 0)")
-    return [decode_block(b, n_devices, n_metrics) for b in frame.blocks]
+    per_unit = catalogue.wire_per_unit(metric_ids)
+    return [decode_block(b, n_devices, per_unit) for b in frame.blocks]

@@ -3,9 +3,10 @@
 Per device per tick: one `amdsmi_get_gpu_metrics_info` (one sysfs gpu_metrics read, about
 2-3 ms on Navi; every value but memory comes from it) and one `amdsmi_get_gpu_vram_usage`
 (a DRM ioctl), each device on its own thread behind the same watchdog as NVML
-(workers.py). Units are converted to SI here, once: activity %, power W, temperatures C,
-clocks MHz as gpu_metrics gives them on dGPUs; energy_accumulator counts 15.259 uJ (2^-16 J)
-units; VRAM comes in MiB.
+(workers.py). Values are converted here, once, to the catalogue's wire units (whole
+numbers): activity %, temperatures C, clocks MHz as gpu_metrics gives them on dGPUs; power
+comes in W (to mW); energy_accumulator counts 15.259 uJ (2^-16 J) units (to mJ, rounded);
+VRAM comes in MiB (to bytes).
 
 The wrapper writes "N/A" for a field whose value is the all-ones sentinel of its width and
 for activity above 100 %; the C side also uses UINT32_MAX for unsupported fields, and older
@@ -42,7 +43,8 @@ COLUMNS: tuple[str, ...] = (
     "energy", "power_avg", "mem_temperature",
 )
 COL = {name: i for i, name in enumerate(COLUMNS)}
-ENERGY_UNIT_J = 2.0**-16  # gpu_metrics energy_accumulator: 15.259 uJ units
+ENERGY_UNIT_MJ = 1000 * 2.0**-16  # gpu_metrics energy_accumulator: 15.259 uJ units
+MW_PER_W = 1000.0
 MIB = 1024**2
 AMDSMI_STATUS_NOT_SUPPORTED, AMDSMI_STATUS_NO_PERM = 2, 10
 AMDSMI_STATUS_DRIVER_NOT_LOADED = 34
@@ -51,7 +53,7 @@ UNSUPPORTED_CODES = frozenset({AMDSMI_STATUS_NOT_SUPPORTED, AMDSMI_STATUS_NO_PER
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """One gpu_metrics key: its width in bits, its column, the factor to SI units."""
+    """One gpu_metrics key: its width in bits, its column, the factor to the wire unit."""
 
     key: str
     bits: int
@@ -64,15 +66,15 @@ class _Source:
 SOURCES: tuple[_Source, ...] = (
     _Source("average_gfx_activity", 16, COL["gpu_util"], percent=True),
     _Source("average_umc_activity", 16, COL["mem_util"], percent=True),
-    _Source("current_socket_power", 16, COL["power"]),  # MI300 and newer
-    _Source("average_socket_power", 16, COL["power"]),  # Navi, MI200 and older
-    _Source("average_socket_power", 16, COL["power_avg"]),
+    _Source("current_socket_power", 16, COL["power"], MW_PER_W),  # MI300 and newer
+    _Source("average_socket_power", 16, COL["power"], MW_PER_W),  # Navi, MI200 and older
+    _Source("average_socket_power", 16, COL["power_avg"], MW_PER_W),
     _Source("temperature_hotspot", 16, COL["temperature"]),  # junction
     _Source("temperature_edge", 16, COL["temperature"]),
     _Source("temperature_mem", 16, COL["mem_temperature"]),
     _Source("current_gfxclk", 16, COL["sm_clock"]),
     _Source("current_gfxclks", 16, COL["sm_clock"]),  # per XCC on MI300: the first valid
-    _Source("energy_accumulator", 64, COL["energy"], ENERGY_UNIT_J),
+    _Source("energy_accumulator", 64, COL["energy"], ENERGY_UNIT_MJ),
 )
 
 
@@ -88,6 +90,11 @@ def number(value: Any, bits: int, percent: bool = False) -> float:
     if percent and not 0 <= value <= 100:
         return NAN
     return float(value)
+
+
+def _whole(value: float) -> float:
+    """Rounded to a whole number (the wire's exact integers); NaN stays NaN."""
+    return value if math.isnan(value) else float(round(value))
 
 
 def _import_amdsmi() -> Any:
@@ -250,7 +257,7 @@ class AmdSmiBackend:
             for source in SOURCES:
                 if math.isnan(values[source.column]):
                     raw = number(metrics.get(source.key, "N/A"), source.bits, source.percent)
-                    values[source.column] = raw * source.scale
+                    values[source.column] = _whole(raw * source.scale)
         vram = self._call(device, "vram", self._amdsmi.amdsmi_get_gpu_vram_usage)
         if vram is not None:
             values[COL["mem_used"]] = number(vram.get("vram_used"), 32) * MIB

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from gputel.agent.errors import AgentError
 
-Float32Array = npt.NDArray[np.float32]
+Float64Array = npt.NDArray[np.float64]
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -66,23 +66,28 @@ class BackendHealth:
 
 @dataclass(frozen=True, slots=True)
 class Buffered:
-    """Samples the driver buffered with its own timestamps (Unix ns) for one device and metric."""
+    """Samples the driver buffered with its own timestamps (Unix ns) for one device and metric,
+    in the metric's wire unit (see Reading)."""
 
     device: int
     metric: int
     ts_ns: Int64Array
-    values: Float32Array
+    values: Float64Array
 
 
 @dataclass(slots=True)
 class Reading:
     """One tick: values[device, metric] in the backend's metric order (NaN = no value).
 
+    Values are in the catalogue's `wire_unit` of each metric (gputel.proto.metrics): the
+    driver's own unit, whole numbers for the `exact` metrics (milliwatts, a millijoule
+    counter, bytes, percent), float64 so that they stay exact up to 2**53.
+
     `buffered` carries driver-timestamped samples gathered since the last tick; those
     metrics are NaN in `values` so that no sample is counted twice.
     """
 
-    values: Float32Array
+    values: Float64Array
     buffered: list[Buffered] = field(default_factory=list)
     # Per device index, the processes using it now (complete list), when the backend read
     # them this tick; None when it did not (process lists are read less often than values).
@@ -113,6 +118,6 @@ class Backend(Protocol):
         """Release the library; idempotent."""
 
 
-def empty_values(n_devices: int, n_metrics: int) -> Float32Array:
-    """A (devices, metrics) float32 array of NaN, for a backend to fill."""
-    return np.full((n_devices, n_metrics), np.nan, dtype=np.float32)
+def empty_values(n_devices: int, n_metrics: int) -> Float64Array:
+    """A (devices, metrics) float64 array of NaN, for a backend to fill."""
+    return np.full((n_devices, n_metrics), np.nan, dtype=np.float64)

@@ -124,6 +124,7 @@ class NvmlBackend:
         self._devices: list[NvmlDevice] = []
         self._infos: list[DeviceInfo] = []
         self._readers: list[DeviceReader] = []
+        self._no_values = empty_values(0, len(COLUMNS))
         self._workers: DeviceWorkers[DeviceSample] | None = None
         self._events: XidWatcher | None = None
         self._events_before: XidWatcher | None = None
@@ -154,6 +155,9 @@ class NvmlBackend:
                                       self._boot_ns) for d in self._devices]
         self._workers = DeviceWorkers(len(self._devices), self._options.deadline_s,
                                       name="gputel-nvml")
+        # What a tick between field reads carries: shared, read-only, no array per tick.
+        self._no_values = empty_values(len(self._devices), len(COLUMNS))
+        self._no_values.flags.writeable = False
         self._start_events()
 
     def _start_events(self) -> None:
@@ -195,10 +199,10 @@ class NvmlBackend:
         """Sample every device in parallel for the tick at ts_ns (Unix ns)."""
         if self._workers is None:
             raise RuntimeError("NvmlBackend.read before open()")
-        values = empty_values(len(self._devices), len(COLUMNS))
         now = self._clock.monotonic_ns()
         if now < self._next_read_ns:  # between the driver's refreshes: no call, no wake-up
-            return Reading(values)
+            return Reading(self._no_values)
+        values = empty_values(len(self._devices), len(COLUMNS))
         period_ns = round(1e9 / self._options.field_rate_hz)
         self._next_read_ns = max(self._next_read_ns + period_ns, now - period_ns // 2)
         tick = self._workers.run(self._jobs(ts_ns))

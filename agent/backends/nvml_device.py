@@ -146,7 +146,6 @@ class _SampleStream:
     key: str
     sampling_type: int
     column: int
-    scale: float
     last_seen_us: int = 0
     offset_ns: int | None = None
 
@@ -162,8 +161,8 @@ class DeviceReader:
         self._wall_ns = wall_ns
         self._boot_ns = boot_ns
         self._streams = (
-            _SampleStream("util_samples", NVML_GPU_UTILIZATION_SAMPLES, GPU_UTIL, 1.0),
-            _SampleStream("power_samples", NVML_TOTAL_POWER_SAMPLES, POWER, 1e-3),
+            _SampleStream("util_samples", NVML_GPU_UTILIZATION_SAMPLES, GPU_UTIL),
+            _SampleStream("power_samples", NVML_TOTAL_POWER_SAMPLES, POWER),  # mW
         )
         self._next_drain_ns: int | None = None
         self._next_processes_ns = 0
@@ -329,7 +328,7 @@ class DeviceReader:
         last = stream.last_seen_us
         raw_ts, first = np.unique(raw_ts, return_index=True)  # sorted, each timestamp once
         newer = raw_ts > last
-        raw_ts, vals = raw_ts[newer], raw_vals[first][newer] * stream.scale
+        raw_ts, vals = raw_ts[newer], raw_vals[first][newer]
         if not raw_ts.size:
             return None
         wall = self._wall_ns()
@@ -342,7 +341,7 @@ class DeviceReader:
             ts_ns, vals = ts_ns[keep], vals[keep]
             if not ts_ns.size:
                 return None
-        return Buffered(self.device.row, stream.column, ts_ns, vals.astype(np.float32))
+        return Buffered(self.device.row, stream.column, ts_ns, vals)
 
     # ------------------------------------------------------------------ per-tick values
     def _field_list(self, power_buffered: bool) -> tuple[tuple[Field, ...], list[int]]:
@@ -367,7 +366,7 @@ class DeviceReader:
             elif spec.rate:
                 values[COL[spec.column]] = self._rates.rate(spec.fid, ts_us, value, vtype)
             else:
-                values[COL[spec.column]] = value * spec.scale
+                values[COL[spec.column]] = float(value)
 
     def _read_memory(self, values: list[float]) -> None:
         mem = self._call_or_older("memory", self._mem_v2, self._mem_v1)

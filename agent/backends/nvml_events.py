@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gputel.agent.backends.base import Float32Array
+from gputel.agent.backends.base import Float64Array
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class XidWatcher:
             self._total += 1
             self._cond.notify_all()
 
-    def fill(self, column: Float32Array) -> None:
+    def fill(self, column: Float64Array) -> None:
         """Write the counts into one column of a tick's values (NaN where not watched)."""
         column[:] = np.where(self.watched, self.counts, np.nan)
 

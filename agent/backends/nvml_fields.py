@@ -30,19 +30,19 @@ COUNTER_BITS = {1: 32, 2: 8 * ctypes.sizeof(ctypes.c_ulong), 3: 64, 4: 63}
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One field id: the name it is known by, its column, the factor to SI units."""
+    """One field id: the name it is known by, its column (values in the driver's unit, which
+    is the catalogue's wire unit: mW, mJ, C, counts)."""
 
     fid: int
     key: str
     column: str
-    scale: float = 1.0
-    rate: bool = False  # a byte counter turned into bytes per second
+    rate: bool = False  # a byte counter turned into whole bytes per second
 
 
 FIELDS: tuple[Field, ...] = (
-    Field(186, "power_instant", "power", 1e-3),  # NVML_FI_DEV_POWER_INSTANT, mW
-    Field(185, "power_avg", "power_avg", 1e-3),  # NVML_FI_DEV_POWER_AVERAGE, mW
-    Field(83, "energy", "energy", 1e-3),  # NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION, mJ
+    Field(186, "power_instant", "power"),  # NVML_FI_DEV_POWER_INSTANT, mW
+    Field(185, "power_avg", "power_avg"),  # NVML_FI_DEV_POWER_AVERAGE, mW
+    Field(83, "energy", "energy"),  # NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION, mJ
     Field(82, "mem_temperature", "mem_temperature"),  # NVML_FI_DEV_MEMORY_TEMP, C
     Field(197, "pcie_tx", "pcie_tx", rate=True),  # NVML_FI_DEV_PCIE_COUNT_TX_BYTES
     Field(198, "pcie_rx", "pcie_rx", rate=True),  # NVML_FI_DEV_PCIE_COUNT_RX_BYTES
@@ -83,7 +83,8 @@ class CounterRates:
         self._last: dict[int, tuple[int, float]] = {}  # field id -> (timestamp us, value)
 
     def rate(self, fid: int, ts_us: int, value: float, value_type: int) -> float:
-        """Units per second since the last read that saw the counter advance; NaN at first."""
+        """Whole units per second since the last read that saw the counter advance (rounded:
+        the wire carries it as an integer); NaN at first."""
         prev = self._last.get(fid)
         if prev is not None and ts_us <= prev[0]:
             return float("nan")  # the driver has not refreshed the counter since
@@ -91,7 +92,7 @@ class CounterRates:
         if prev is None:
             return float("nan")
         delta = (value - prev[1]) % (1 << COUNTER_BITS.get(value_type, 64))  # one wrap
-        return delta / ((ts_us - prev[0]) / 1e6)
+        return float(round(delta / ((ts_us - prev[0]) / 1e6)))
 
     def clear(self) -> None:
         """Forget every counter (the device was re-attached)."""

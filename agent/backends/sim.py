@@ -3,8 +3,11 @@
 Each GPU runs one workload profile, chosen by its index: training (steady high
 utilization and power, a pause at each checkpoint), inference (bursts), or idle.
 Memory grows and frees with the workload, temperature follows power with a
-thermal lag, the energy counter integrates power. Given the seed and the same
-sequence of tick timestamps, every value is the same on every run.
+thermal lag, the energy counter integrates power. Values come as a driver gives them, in
+the catalogue's wire units and whole numbers: percent, bytes, milliwatts, degrees C, MHz,
+and energy as a millijoule counter that only grows, from a realistic ~3e10 mJ (the driver
+was loaded weeks ago). Given the seed and the same sequence of tick timestamps, every
+value is the same on every run.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class _Gpu:
     util: float = 0.0
     mem_bytes: float = 0.5 * GIB
     temp_c: float = AMBIENT_C + C_PER_W * IDLE_W
-    energy_j: float = 0.0
+    energy_mj: float = 0.0  # reported rounded down, so the counter never goes back
     phase_left_s: float = 0.0
     busy: bool = False
     mem_target: float = 0.5 * GIB
@@ -64,7 +67,7 @@ class SimBackend:
     def _new_gpu(self, index: int) -> _Gpu:
         rng = random.Random(f"gputel-sim:{self._seed}:{self._salt}:{index}")
         gpu = _Gpu(profile=PROFILES[index % len(PROFILES)], rng=rng)
-        gpu.energy_j = rng.uniform(1e6, 5e7)  # the driver was loaded a while ago
+        gpu.energy_mj = rng.uniform(1e10, 5e10)  # the driver was loaded a while ago
         gpu.mem_target = {"training": rng.uniform(55, 75), "inference": rng.uniform(18, 24),
                           "idle": 0.5}[gpu.profile] * GIB
         gpu.phase_left_s = rng.uniform(20, 90)
@@ -106,7 +109,7 @@ class SimBackend:
 
 
 def _step(gpu: _Gpu, dt: float) -> tuple[float, ...]:
-    """Advance one GPU by dt seconds; return its values in METRICS order."""
+    """Advance one GPU by dt seconds; return its values in METRICS order, wire units."""
     rng = gpu.rng
     _advance_phase(gpu, dt)
     if gpu.profile == "idle":
@@ -119,15 +122,17 @@ def _step(gpu: _Gpu, dt: float) -> tuple[float, ...]:
     load = gpu.util / 100.0
     power = IDLE_W + (TDP_W - IDLE_W) * load * rng.uniform(0.88, 0.98) + rng.gauss(0, 3)
     power = max(IDLE_W * 0.8, power)
-    gpu.energy_j += power * dt
+    gpu.energy_mj += power * dt * 1000.0
     target_c = AMBIENT_C + C_PER_W * power
     gpu.temp_c += (target_c - gpu.temp_c) * (1.0 - math.exp(-dt / THERMAL_TAU_S))
     mem_goal = gpu.mem_target + (4 * GIB * load if gpu.profile == "inference" else 0.0)
     gpu.mem_bytes += (mem_goal - gpu.mem_bytes) * (1.0 - math.exp(-dt / 5.0))
     clock = 345.0 if load < 0.05 else (1980.0 if gpu.temp_c < 80 else 1755.0)
     mem_util = load * (0.55 if gpu.profile == "training" else 0.35) * 100
-    return (gpu.util, mem_util, round(gpu.mem_bytes / 1048576) * 1048576.0, float(MEM_TOTAL),
-            power, gpu.temp_c, clock, gpu.energy_j)
+    return (float(round(gpu.util)), float(round(mem_util)),
+            round(gpu.mem_bytes / 1048576) * 1048576.0, float(MEM_TOTAL),
+            float(round(power * 1000.0)), float(round(gpu.temp_c)), clock,
+            float(math.floor(gpu.energy_mj)))
 
 
 def _advance_phase(gpu: _Gpu, dt: float) -> None:

@@ -89,10 +89,17 @@ def check_frame_shape(frame: pb.Frame, n_devices: int, limits: IngestLimits) -> 
         return f"a holding has more than {limits.max_shares} shares"
     if len(frame.workloads) > limits.max_workloads:
         return f"{len(frame.workloads)} workloads; at most {limits.max_workloads}"
-    samples = sum(len(b.ts_delta_ns) * max(len(b.metrics), 1) for b in frame.blocks)
+    samples = sum(_block_values(b) for b in frame.blocks)
     if samples > limits.max_frame_samples:
         return f"{samples} values; at most {limits.max_frame_samples} per frame"
     return ""
+
+
+def _block_values(block: pb.DeviceBlock) -> int:
+    """Values a block declares: its grid of samples x metrics (float32 and exact rows), or
+    its list of exact values if that is longer (decoding refuses such a block, later)."""
+    rows = len(block.metrics) + len(block.int_metrics)
+    return max(len(block.ts_delta_ns) * max(rows, 1), len(block.int_values))
 
 
 def check_frame(frame: pb.Frame, n_devices: int, limits: IngestLimits) -> None:

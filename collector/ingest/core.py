@@ -275,7 +275,7 @@ class IngestCore:
                         "number; refused, not acknowledged", frame.seq)
                 return Prepared(frame.seq, [], 0, 0, frame, payload, digest, duplicate=True)
         try:
-            blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
+            blocks = frames.decode_frame(frame, len(session.uuids), session.metric_ids)
         except frames.FrameError as exc:
             self.reject("malformed")
             raise InvalidFrameError(f"frame {frame.seq}: {exc}", frame.seq) from exc
@@ -417,7 +417,7 @@ class IngestCore:
         """Apply a tail frame to everything but the samples (they are in the store)."""
         try:
             frame = pb.Frame.FromString(payload)
-            blocks = frames.decode_frame(frame, len(session.uuids), len(session.metric_ids))
+            blocks = frames.decode_frame(frame, len(session.uuids), session.metric_ids)
         except (frames.FrameError, ValueError) as exc:
             self.stats.frames_quarantined += 1
             log.error("frame %d of %s/%s does not decode against its agent's hello (%s); "

@@ -56,7 +56,7 @@ def _stored_exactly_once(collector: CollectorThread, agent: Agent) -> None:
         for col, metric in enumerate(metrics):
             ts, values = store.read((GOOD, device.uuid, metric), 0, 2**62)
             np.testing.assert_array_equal(ts, stamps)
-            expected = np.array([v[device.index, col] for _, v in ticks], dtype=np.float32)
+            expected = np.array([v[device.index, col] for _, v in ticks], dtype=np.float64)
             np.testing.assert_array_equal(values, expected)
 
 
@@ -201,6 +201,24 @@ def test_4_a_frame_of_a_million_empty_parts_is_refused_cheaply(
     assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert words in err.details()
     assert _rejected(collector, "oversized") == before + 1
+
+
+@pytest.mark.parametrize(("ticks", "int_metrics", "int_values"), [
+    (1, 1, 5_000_000),  # a long list of exact values behind one declared sample
+    (70_000, 64, 0),  # a grid of exact rows, 4.5 M values, declared with nothing in it
+])
+def test_4_exact_integer_rows_count_against_the_frame_s_values_before_decoding(
+        server: _Server, ticks: int, int_metrics: int, int_values: int) -> None:
+    collector, agent = server
+    block = pb.DeviceBlock(device=0, base_ts_ns=time.time_ns(), ts_delta_ns=[1] * ticks,
+                           int_metrics=range(int_metrics), int_values=[1] * int_values)
+    before = _rejected(collector, "oversized")
+    err = _refused(collector.grpc_target, pb.AgentMessage(frame=pb.Frame(seq=1, blocks=[block])),
+                   hello_msg=hello(node="int-bloater"))
+    assert err.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "values; at most" in err.details()
+    assert _rejected(collector, "oversized") == before + 1
+    _every_route_answers(collector, agent)
 
 
 # -------------------------------------------- 5-6: one client rewrites another's data

@@ -47,7 +47,8 @@ def _device_out_of_range(frame: pb.Frame) -> pb.Frame:
 
 
 def _backwards_time(frame: pb.Frame) -> pb.Frame:
-    frame.blocks[0].ts_delta_ns[2] = -5
+    block = frame.blocks[0]
+    block.ts_delta_ns[2] = -5 - block.ts_step_ns  # decoding adds the step back: 5 ns back
     return frame
 
 

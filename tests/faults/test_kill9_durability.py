@@ -62,7 +62,7 @@ def _assert_exactly_once(base: str, node: str, agent: object) -> None:
                 if agg == "count":
                     assert values == [1.0] * len(ticks), f"{node} {metric}: lost or doubled"
                 else:
-                    want = [float(np.float32(v[series["index"], col_index])) for _, v in ticks]
+                    want = [float(v[series["index"], col_index]) for _, v in ticks]
                     assert values == want
         del col
 

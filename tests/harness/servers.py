@@ -25,6 +25,7 @@ from gputel.agent.backends.sim import SimBackend
 from gputel.agent.runtime import Agent, AgentConfig
 from gputel.agent.spool import Spool
 from gputel.collector.server import Collector, CollectorConfig
+from gputel.proto.metrics import wire_per_unit
 
 T = TypeVar("T")
 
@@ -129,12 +130,14 @@ class CollectorProcess:
 
 
 class RecordingBackend:
-    """Wraps a backend and keeps every (ts_ns, values) it returned, to check what arrives."""
+    """Wraps a backend and keeps every (ts_ns, values) it returned, to check what arrives:
+    values in the catalogue's API units (watts, joules), as the collector keeps them."""
 
     def __init__(self, inner: SimBackend) -> None:
         self.inner = inner
         self.name = inner.name
         self.ticks: list[tuple[int, np.ndarray]] = []
+        self._per_unit = np.array(wire_per_unit(inner.metrics()), dtype=np.float64)
 
     def open(self) -> None:
         self.inner.open()
@@ -147,7 +150,7 @@ class RecordingBackend:
 
     def read(self, ts_ns: int) -> Reading:
         reading = self.inner.read(ts_ns)
-        self.ticks.append((ts_ns, reading.values.copy()))
+        self.ticks.append((ts_ns, reading.values / self._per_unit))
         return reading
 
     def health(self) -> BackendHealth:

@@ -36,7 +36,7 @@ def test_every_sample_arrives_exactly_once_with_the_sim_values(collector: Collec
             for series in answer.gpus:
                 expected = np.array([v[series.index, col] for _, v in ticks], dtype=np.float64)
                 assert list(series.ts_ns) == [t for t, _ in ticks]
-                np.testing.assert_array_equal(np.array(series.values), expected)
+                np.testing.assert_array_equal(np.array(series.values), expected.astype(float))
 
 
 def test_ticks_are_evenly_spaced_at_100_hz(collector: CollectorThread) -> None:

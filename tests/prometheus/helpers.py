@@ -15,6 +15,7 @@ from gputel.agent.exporter import GpuExporter, TickWindow
 from gputel.agent.runtime import Agent, AgentConfig
 from gputel.collector.api.metrics.exporter import WorkloadRollup
 from gputel.proto import frames
+from gputel.proto.metrics import exact, wire_per_unit
 from tests.harness.servers import RecordingBackend
 
 SPIKE_WATTS = 999.0
@@ -54,7 +55,7 @@ class SpikeBackend:
     def read(self, ts_ns: int) -> Reading:
         reading = self.inner.read(ts_ns)
         if self._at_ns is not None and self.spiked_at_ns is None and ts_ns >= self._at_ns:
-            reading.values[0, self._power] = SPIKE_WATTS
+            reading.values[0, self._power] = SPIKE_WATTS * 1000  # in mW, the wire unit
             self.spiked_at_ns = ts_ns
             self.spiked.set()
         return reading
@@ -107,9 +108,9 @@ def sim_blocks(node: str, gpus: int, start_ns: int, ticks: int, rate_hz: float =
     for first in range(0, ticks, per_frame):
         ts = stamps[first:first + per_frame]
         blocks = [frames.encode_block(d, tuple(range(len(metrics))), ts,
-                                      values[first:first + per_frame, d, :].T)
+                                      values[first:first + per_frame, d, :].T, exact(metrics))
                   for d in range(gpus)]
-        out.append([frames.decode_block(b, gpus, len(metrics)) for b in blocks])
+        out.append([frames.decode_block(b, gpus, wire_per_unit(metrics)) for b in blocks])
     return sim.devices(), metrics, out
 
 

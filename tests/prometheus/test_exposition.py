@@ -101,7 +101,7 @@ def test_gpu_series_carry_the_largest_holder_and_every_share() -> None:
     assert power["0"][0]["pod"] == "big"
     assert power["0"][0]["model"] == 'H100 "SXM"'
     assert "pod" not in power["1"][0]  # unattributed: the label is left out, not empty
-    assert power["1"][1] == float(values[1, metrics.index("power")])
+    assert power["1"][1] == float(values[1, metrics.index("power")]) / 1000  # mW -> W
     shares = sorted((s[0]["pod"], s[1]) for s in parsed["gputel_gpu_workload_share"])
     assert shares == [("big", 0.75), ("small", 0.25)]
     holders.clear()  # the pods are gone: so are their labels and shares
@@ -132,7 +132,7 @@ def test_dcgm_mode_uses_dcgm_exporter_names_units_and_labels() -> None:
     assert fb["0"][1] == float(values[0, metrics.index("mem_used")]) / 2**20  # MiB
     assert "\nDCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{" in text  # a counter without _total
     energy = {s[0]["gpu"]: s[1] for s in parsed["DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total"]}
-    assert energy["0"] == float(values[0, metrics.index("energy")]) * 1000  # mJ
+    assert energy["0"] == float(values[0, metrics.index("energy")])  # mJ, as the driver counts
     clock = {s[0]["gpu"]: s[1] for s in parsed["DCGM_FI_DEV_SM_CLOCK"]}
     assert clock["0"] == float(values[0, metrics.index("sm_clock")])  # MHz
     labels = fb["1"][0]

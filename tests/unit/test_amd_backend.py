@@ -101,18 +101,20 @@ def test_devices_carry_uuid_bdf_model_and_memory(opened: list[AmdSmiBackend]) ->
 
 
 # ---------------------------------------------------------------------------- values
-def test_mi300x_values_in_si_units(opened: list[AmdSmiBackend]) -> None:
+def test_mi300x_values_in_wire_units(opened: list[AmdSmiBackend]) -> None:
     fake = FakeAmdSmi(gpus(1))
     backend = start(opened, fake)
     r = read(backend)
     assert value(r, 0, "gpu_util") == 87
     assert value(r, 0, "mem_util") == 35
-    assert value(r, 0, "power") == 612  # current_socket_power on MI300
+    assert value(r, 0, "power") == 612_000  # current_socket_power on MI300, W -> mW
     assert math.isnan(value(r, 0, "power_avg"))  # "N/A" there
     assert value(r, 0, "temperature") == 61  # hotspot (junction); no edge sensor
     assert value(r, 0, "mem_temperature") == 49
     assert value(r, 0, "sm_clock") == 2100  # current_gfxclk is N/A: first XCC clock
-    assert value(r, 0, "energy") == pytest.approx(300_000.0)  # 19.66e9 x 15.259 uJ
+    energy = value(r, 0, "energy")  # 19.66e9 x 15.259 uJ, in whole mJ
+    assert energy == pytest.approx(300_000_000.0)
+    assert energy == int(energy)
     assert value(r, 0, "mem_used") == 1024 * MIB
     assert value(r, 0, "mem_total") == 196_592 * MIB
     assert fake.calls["amdsmi_get_gpu_metrics_info"] == 1  # one gpu_metrics read per tick
@@ -123,7 +125,7 @@ def test_navi_class_board_uses_average_power_and_its_clock(opened: list[AmdSmiBa
                                                    market_name="Radeon RX 7900 XTX",
                                                    raw=navi_metrics())]))
     r = read(backend)
-    assert value(r, 0, "power") == value(r, 0, "power_avg") == 180
+    assert value(r, 0, "power") == value(r, 0, "power_avg") == 180_000
     assert value(r, 0, "temperature") == 52
     assert value(r, 0, "sm_clock") == 2400
 
@@ -174,7 +176,7 @@ def test_unsupported_call_on_one_gpu_is_asked_once(opened: list[AmdSmiBackend]) 
     readings = [read(backend) for _ in range(4)]
     assert [value(r, 0, "mem_used") for r in readings] == [1024 * MIB] * 4
     assert all(math.isnan(value(r, 1, "mem_used")) for r in readings)
-    assert all(value(r, 1, "power") == 612 for r in readings)
+    assert all(value(r, 1, "power") == 612_000 for r in readings)
     assert fake.calls["amdsmi_get_gpu_vram_usage"] == 2 + 4 + 1
     assert backend.unsupported(1) == frozenset({"vram"})
     assert backend.field_errors == {}
@@ -189,7 +191,7 @@ def test_failed_call_is_nan_and_counted(opened: list[AmdSmiBackend]) -> None:
     assert all(value(r, 0, "mem_used") == 1024 * MIB for r in readings)  # VRAM still read
     assert backend.field_errors == {"gpu_metrics": 3}
     del gpu_list[0].errors["amdsmi_get_gpu_metrics_info"]
-    assert value(read(backend), 0, "power") == 612  # asked again: a retry is not "unsupported"
+    assert value(read(backend), 0, "power") == 612_000  # asked again: a retry is not "unsupported"
 
 
 def test_open_without_gpus_is_unavailable() -> None:

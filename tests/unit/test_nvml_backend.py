@@ -19,6 +19,7 @@ from gputel.agent.backends.nvml_fields import decode, decode_samples
 from gputel.agent.batcher import Batcher
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.metrics import wire_per_unit
 from tests.fakes.fake_pynvml import FakeGpu, FakeMig, FakeNvml
 
 POWER, UTIL = pynvml.NVML_TOTAL_POWER_SAMPLES, pynvml.NVML_GPU_UTILIZATION_SAMPLES
@@ -131,15 +132,15 @@ def test_devices_carry_uuid_model_memory_and_bus_id(clock: FakeClock,
 
 
 # ---------------------------------------------------------------------------- values
-def test_values_are_converted_to_si_units_once(clock: FakeClock,
-                                               opened: list[NvmlBackend]) -> None:
+def test_values_come_in_the_drivers_whole_units(clock: FakeClock,
+                                                  opened: list[NvmlBackend]) -> None:
     gpu = FakeGpu("GPU-1", util_mem=37, throttle=0x4 | 0x20, ecc_sbe=5, ecc_dbe=1,
                   unsupported={f"samples:{POWER}"})
     backend = start(opened, clock, fake_for(clock, [gpu]))
     r = tick(backend, clock)
-    assert value(r, 0, "power") == pytest.approx(71.0)  # instant power: no power samples
-    assert value(r, 0, "power_avg") == pytest.approx(70.0)
-    assert value(r, 0, "energy") == pytest.approx(5000.0)  # 5e6 mJ
+    assert value(r, 0, "power") == 71_000  # instant power in mW: no power samples
+    assert value(r, 0, "power_avg") == 70_000
+    assert value(r, 0, "energy") == 5_000_000  # mJ
     assert value(r, 0, "mem_used") == 1024 * MIB  # v2: reserved memory not included
     assert value(r, 0, "mem_total") == 81559 * MIB
     assert value(r, 0, "temperature") == 34
@@ -229,7 +230,7 @@ def test_buffered_samples_arrive_once_and_in_order_across_ticks(
     ts = np.concatenate([b.ts_ns for b in got])
     vals = np.concatenate([b.values for b in got])
     assert ts.tolist() == [t * 1000 for t, _ in pushed]  # each exactly once, in order
-    assert vals.tolist() == pytest.approx([v / 1000 for _, v in pushed])  # mW -> W
+    assert vals.tolist() == [v for _, v in pushed]  # whole mW, as the driver gave them
     util = [b for r in readings for b in r.buffered if b.metric == COL["gpu_util"]]
     assert sum(b.ts_ns.size for b in util) == 5
     for r in readings:  # buffered metrics are never also in the tick's values
@@ -243,14 +244,14 @@ def test_buffered_samples_make_valid_frames(clock: FakeClock, opened: list[NvmlB
     fake = fake_for(clock, gpus(2))
     backend = start(opened, clock, fake)
     emitted: list[pb.DeviceBlock] = []
-    batcher = Batcher(2, len(backend.metrics()), 3, lambda frame, n: emitted.extend(frame.blocks))
+    batcher = Batcher(2, backend.metrics(), 3, lambda frame, n: emitted.extend(frame.blocks))
     for _ in range(6):
         for gpu in fake.gpus:
             gpu.push_sample(POWER, clock.time_ns() // 1000 + 1, 250_000)
             gpu.push_sample(POWER, clock.time_ns() // 1000 + 20_000, 260_000)
         reading = tick(backend, clock)
         batcher.add(clock.time_ns(), reading)
-    decoded = [frames.decode_block(b, 2, len(backend.metrics())) for b in emitted]
+    decoded = [frames.decode_block(b, 2, wire_per_unit(backend.metrics())) for b in emitted]
     power = [d for d in decoded if d.metrics == (COL["power"],)]
     assert sum(d.ts_ns.size for d in power) == 6 * 2 * 2
 
@@ -312,7 +313,7 @@ def test_power_buffer_dry_for_long_falls_back_to_instant_power(
     backend = start(opened, clock, fake, power_stale_s=1.0)
     assert math.isnan(value(tick(backend, clock, ms=10), 0, "power"))  # buffered this tick
     assert math.isnan(value(tick(backend, clock, ms=500), 0, "power"))  # still fresh
-    assert value(tick(backend, clock, ms=1000), 0, "power") == pytest.approx(71.0)
+    assert value(tick(backend, clock, ms=1000), 0, "power") == 71_000
 
 
 def test_util_samples_unsupported_fall_back_to_rates_and_are_not_asked_again(
@@ -337,7 +338,7 @@ def test_field_not_supported_on_one_device_is_asked_once_there_only(
     readings = [tick(backend, clock) for _ in range(5)]
     assert [value(r, 0, "mem_temperature") for r in readings] == [41.0] * 5
     assert all(math.isnan(value(r, 1, "mem_temperature")) for r in readings)
-    assert all(value(r, 1, "power_avg") == 70.0 for r in readings)  # the rest still read
+    assert all(value(r, 1, "power_avg") == 70_000 for r in readings)  # the rest still read
     field_id = pynvml.NVML_FI_DEV_MEMORY_TEMP
     assert fake.field_requests[(gpu_list[0].uuid, field_id)] == 5
     assert fake.field_requests[(gpu_list[1].uuid, field_id)] == 1

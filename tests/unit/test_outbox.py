@@ -202,3 +202,14 @@ def test_a_disk_too_full_to_delete_keeps_every_frame_deliverable(tmp_path: Path)
     assert [np.frombuffer(m.frame.blocks[0].values, "<f4")[0] for m in sent] == [0, 1, 2, 3]
     assert box.wait_drained(0)
     spool.close()
+
+
+def test_acked_samples_count_exact_and_float_values_but_not_nan() -> None:
+    box = Outbox()
+    ts = np.array([1, 2, 3], dtype=np.int64)
+    exact = frames.encode_block(0, (0, 1), ts, np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]),
+                                (True, True))
+    floats = frames.encode_block(1, (0,), ts, np.array([[1.0, np.nan, 2.0]]))
+    seq = box.put([exact, floats], 3)
+    box.ack(seq)
+    assert box.stats.samples_acked == 5 + 2

@@ -145,18 +145,26 @@ class Owner(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class DeviceBlock(_message.Message):
-    __slots__ = ("device", "metrics", "base_ts_ns", "ts_delta_ns", "values")
+    __slots__ = ("device", "metrics", "base_ts_ns", "ts_delta_ns", "values", "int_metrics", "int_values", "int_present", "ts_step_ns")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     BASE_TS_NS_FIELD_NUMBER: _ClassVar[int]
     TS_DELTA_NS_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT_METRICS_FIELD_NUMBER: _ClassVar[int]
+    INT_VALUES_FIELD_NUMBER: _ClassVar[int]
+    INT_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    TS_STEP_NS_FIELD_NUMBER: _ClassVar[int]
     device: int
     metrics: _containers.RepeatedScalarFieldContainer[int]
     base_ts_ns: int
     ts_delta_ns: _containers.RepeatedScalarFieldContainer[int]
     values: bytes
-    def __init__(self, device: _Optional[int] = ..., metrics: _Optional[_Iterable[int]] = ..., base_ts_ns: _Optional[int] = ..., ts_delta_ns: _Optional[_Iterable[int]] = ..., values: _Optional[bytes] = ...) -> None: ...
+    int_metrics: _containers.RepeatedScalarFieldContainer[int]
+    int_values: _containers.RepeatedScalarFieldContainer[int]
+    int_present: bytes
+    ts_step_ns: int
+    def __init__(self, device: _Optional[int] = ..., metrics: _Optional[_Iterable[int]] = ..., base_ts_ns: _Optional[int] = ..., ts_delta_ns: _Optional[_Iterable[int]] = ..., values: _Optional[bytes] = ..., int_metrics: _Optional[_Iterable[int]] = ..., int_values: _Optional[_Iterable[int]] = ..., int_present: _Optional[bytes] = ..., ts_step_ns: _Optional[int] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("collector_version", "acked_through", "collector_time_ns")
