@@ -6,6 +6,11 @@ over its own gRPC stream concurrently (grpc.aio, a window of 32 unacknowledged
 frames each), and reads the collector's CPU time from /proc (psutil). Encoding and
 the client's CPU are not counted: the figure is the collector's cost only.
 
+This module is also the benchmarks' one frame generator and driver, which the suite
+(`python -m benchmarks.suite`) uses for every row: `simulate_node` (values quantised as
+drivers report them, `QUANTUM`), `encode_node` / `encode_frame` (frames as the agent sends
+them, its pod holding GPUs 0 and 1), `replay` and `start_collector`.
+
 Usage: python benchmarks/ingest.py [--agents 50] [--frames 60] [--gpus 8] [--rate 10]
                                    [--store sqlite|memory]
 """
