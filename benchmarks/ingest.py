@@ -64,7 +64,7 @@ class NodeSamples:
     @property
     def node(self) -> str:
         """The node's name."""
-        return self.hello.node
+        return str(self.hello.node)
 
     @property
     def samples(self) -> int:

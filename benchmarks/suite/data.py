@@ -63,7 +63,7 @@ def extend(base: NodeSamples, n_frames: int, start_ns: int) -> NodeSamples:
 def series_labels(samples: NodeSamples) -> list[list[tuple[str, str]]]:
     """Labels of each (gpu, metric) series, GPU-major, as on the agent's /metrics."""
     hello, pod = samples.hello, workload_of(samples.node)
-    out = []
+    out: list[list[tuple[str, str]]] = []
     for device in hello.devices:
         held = [("pod", pod.pod), ("namespace", pod.namespace), ("container", pod.container)]
         base = [("node", hello.node), ("gpu", str(device.index)), ("uuid", device.uuid),

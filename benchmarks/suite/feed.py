@@ -69,7 +69,7 @@ class _LazyStream(Sequence[pb.AgentMessage]):
         self._hello = pb.AgentMessage(hello=node.hello)
 
     def __len__(self) -> int:
-        return self._node.ts_ns.shape[0] + 1
+        return int(self._node.ts_ns.shape[0]) + 1
 
     @overload
     def __getitem__(self, i: int) -> pb.AgentMessage: ...

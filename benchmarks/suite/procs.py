@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str,
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children so far."""
     t = psutil.Process(pid).cpu_times()
-    return t.user + t.system + t.children_user + t.children_system
+    return float(t.user + t.system + t.children_user + t.children_system)
 
 
 def rss_bytes(pid: int) -> int:
@@ -122,10 +123,9 @@ class Gputel(Signals):
         t0 = time.perf_counter()
         self.http.close()
         self.http = httpx.Client(timeout=300)
-        launcher = {"launcher": self.launcher} if self.launcher else {}
         self.proc = start_collector("sqlite", str(self.data_dir), COLLECTOR_FLAGS,
-                                    log_path=str(self.data_dir.parent / "collector.log"),
-                                    **launcher)
+                                    self.launcher or (sys.executable, "-m", "gputel.cli"),
+                                    log_path=str(self.data_dir.parent / "collector.log"))
         wait_for(self._ready, 600, "the collector's /readyz")
         return time.perf_counter() - t0
 

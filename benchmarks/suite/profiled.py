@@ -66,7 +66,7 @@ def main() -> None:
     except SystemExit:
         pass
     finally:
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         for profile in _profiles:
             profile.disable()
         stats = pstats.Stats(main_profile)

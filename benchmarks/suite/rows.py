@@ -32,6 +32,7 @@ from benchmarks.suite.procs import (
     wait_for,
 )
 from benchmarks.suite.sizes import Size
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 GRPC_PREFIX = 5  # bytes gRPC puts before each message on the stream (flag + length)
 
@@ -113,12 +114,12 @@ def ingest(ctx: Context) -> Row:
                    f"(no fsync per request), runs {', '.join(f'{v:,.0f}' for v in theirs)}"])
 
 
-def _gputel_ingest_cpu(ctx: Context, streams: list[list[object]]) -> float:
+def _gputel_ingest_cpu(ctx: Context, streams: list[list[pb.AgentMessage]]) -> float:
     side = Gputel(ctx.scratch("gputel-ingest") / "data")
     side.start()
     try:
         cpu0 = cpu_seconds(side.pid)
-        feed.gputel_bulk(side.target, streams)  # type: ignore[arg-type]
+        feed.gputel_bulk(side.target, streams)
         return cpu_seconds(side.pid) - cpu0
     finally:
         side.stop()
@@ -140,14 +141,14 @@ def _peer_ingest(ctx: Context, bodies: list[list[bytes]], samples: int) -> float
         prom.stop()
 
 
-def _profiled_ingest(ctx: Context, streams: list[list[object]]) -> list[str]:
+def _profiled_ingest(ctx: Context, streams: list[list[pb.AgentMessage]]) -> list[str]:
     """The ingest run once more with the collector under cProfile (every thread)."""
     out = ctx.workdir / "ingest.prof"
     launcher = (sys.executable, "-m", "benchmarks.suite.profiled", str(out), "--")
     side = Gputel(ctx.scratch("gputel-profile") / "data", launcher)
     side.start()
     try:
-        feed.gputel_bulk(side.target, streams)  # type: ignore[arg-type]
+        feed.gputel_bulk(side.target, streams)
     finally:
         side.stop()
     from benchmarks.suite.profiled import top  # noqa: PLC0415
