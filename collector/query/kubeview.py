@@ -14,7 +14,7 @@ allow-listed annotations, UID, phase, times, requested GPUs, owner chain), and f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from gputel.collector.registry.cluster import (
@@ -29,6 +29,9 @@ from gputel.collector.registry.workloads import Usage, WorkloadInfo
 HIDDEN_OWNERS = frozenset({"ReplicaSet"})  # an implementation detail of its Deployment
 TERMINAL = {"Succeeded": "succeeded", "Failed": "failed"}
 STATUSES = ("pending", "running", "succeeded", "failed", "ended")
+# `ended` asks for every workload that is over, however it ended: a pod the API says
+# succeeded or failed, and one it no longer knows (or, without the watch, any that stopped).
+FINISHED = frozenset({"succeeded", "failed", "ended"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,11 @@ class KubeView:
         return replace(info, labels={**ctx.pod.labels, **info.labels}, owners=owners,
                        pod_uid=info.pod_uid or ctx.pod.uid, devices=set(info.devices))
 
+    def owner_labels(self, ref: OwnerRef) -> Mapping[str, str] | None:
+        """An owner's own labels, or None when its kind is not watched or it is not held."""
+        record = self.cluster.owner(ref)
+        return record.labels if record is not None else None
+
     def pending(self, known: Iterable[WorkloadInfo], now_ns: int,
                 ) -> list[tuple[WorkloadInfo, PodContext]]:
         """Pods asking for GPUs, not scheduled yet, that no agent reports."""
@@ -149,6 +157,11 @@ def status_of(running: bool, ctx: PodContext | None) -> str:
     if ctx.waiting_seconds is not None and ctx.pod.phase in ("Pending", ""):
         return "pending"
     return TERMINAL.get(ctx.pod.phase, "ended")
+
+
+def status_matches(status: str, wanted: str) -> bool:
+    """Whether a workload of `status` answers a `status=wanted` filter (`ended`: FINISHED)."""
+    return status == wanted or (wanted == "ended" and status in FINISHED)
 
 
 def rolled_status(children: Iterable[str]) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gputel.collector.kube.watcher import KubeSettings
+from gputel.collector.kube.watcher import RESOURCES, KubeSettings
 from tests.harness.kubeapi import KubeApiStandIn
 from tests.harness.kubelet import KubeletStandIn, gpu_pod
 from tests.harness.servers import CollectorThread, get_json, running_agent, wait_until
@@ -25,7 +25,7 @@ def cluster(kubeapi: KubeApiStandIn, tmp_path: Path) -> Iterator[CollectorThread
     collector = CollectorThread(kube=settings).start()
     assert collector.collector.cluster is not None
     registry = collector.collector.cluster
-    wait_until(lambda: len(registry.states()) == 7 and not registry.stale(),
+    wait_until(lambda: len(registry.states()) == len(RESOURCES) and not registry.stale(),
                what="every kind listed")
     kubelets = {n: KubeletStandIn().start() for n in ("gpu-a", "gpu-b")}
     try:
@@ -76,6 +76,8 @@ def test_a_pytorchjob_on_two_nodes_is_one_workload_with_its_pods(
     assert job["children"] == ["ml-research/llama-ft-master-0", "ml-research/llama-ft-worker-0"]
     assert job["status"] == "running"
     assert job["gpus"] == 4
+    # The PyTorchJob's own labels, not what its master and worker pods happen to share.
+    assert job["labels"] == {"team": "a", "project": "llama", "kai.scheduler/queue": "team-a"}
     assert {h["node"] for h in job["held"]} == {"gpu-a", "gpu-b"}
     kids = [everything[c] for c in job["children"]]
     assert job["energyJoules"] == pytest.approx(sum(k["energyJoules"] for k in kids), abs=1e-6)
@@ -111,7 +113,11 @@ def test_owner_chains_of_a_deployment_and_a_cronjob(cluster: CollectorThread) ->
                what="the CronJob workload")
     deployment = _workloads(base, kind="Deployment")
     assert [w["pod"] for w in deployment.values()] == ["chat-api"]
-    assert next(iter(deployment.values()))["labels"]["team"] == "b"
+    # An owner's labels are its own (read from the Deployment), not its pods' shared ones.
+    assert next(iter(deployment.values()))["labels"] == {
+        "app": "chat-api", "team": "b", "tier": "serving"}
+    cronjob = next(iter(_workloads(base, kind="CronJob").values()))
+    assert cronjob["labels"] == {"team": "a", "cost-center": "research-ci"}
     assert [w["pod"] for w in _workloads(base, kind="Job").values()] == ["nightly-eval-29010240"]
     _, body = get_json(f"{base}/api/v1/workloads/ml-research/nightly-eval-29010240-8kq2z/"
                        "hierarchy")
