@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from gputel.collector.registry.cluster import (
     ClusterRegistry,
+    KindState,
     NodeRecord,
     OwnerRef,
     PodRecord,
@@ -70,6 +71,20 @@ class QueueView:
     pending_pods: int
     pending_gpus: float
     usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class KindView:
+    """One watched kind: objects held now and its sync state."""
+
+    kind: str
+    objects: int
+    state: KindState
+
+    @property
+    def stale(self) -> bool:
+        """Whether its watch is broken (the last known objects kept) or it was never listed."""
+        return bool(self.state.stale_since_ns or not self.state.synced_ns)
 
 
 class KubeView:
@@ -141,6 +156,10 @@ class KubeView:
         waiting = [p for p in pods if not p.scheduled and p.phase in ("Pending", "")]
         return QueueView(queue, children, len(pods), sum(p.gpus_requested for p in given),
                          held, len(waiting), sum(p.gpus_requested for p in waiting), usage)
+
+    def kinds(self) -> list[KindView]:
+        """Every watched kind's state, by kind."""
+        return [KindView(k, self.cluster.count(k), s) for k, s in self.cluster.states().items()]
 
     def nodes(self, agents: Iterable[str]) -> list[KubeNode]:
         """Every node the API lists, with whether an agent streams from it."""

@@ -99,13 +99,17 @@ class WorkloadSummary(UsageFigures):
 
 @dataclass(frozen=True, slots=True)
 class NamespaceSummary(UsageFigures):
-    """Sums over a namespace's workloads."""
+    """Sums over a namespace's workloads: its pods (and Slurm jobs), those waiting for GPUs
+    among them (`pending`), and `owners`, the owner workloads (Jobs, Deployments...) whose
+    figures are already their pods', so never added twice."""
 
     namespace: str
     workloads: int
     running: int
     gpus: float
     usage: Usage
+    pending: int = 0
+    owners: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,17 +298,11 @@ class WorkloadQueries:
                            sum(w.gpus for w in items)) for value, items in sorted(groups.items())]
 
     def namespaces(self) -> list[NamespaceSummary]:
-        """Usage per namespace, by name."""
-        out = []
-        for namespace, uids in self._index.namespaces().items():
-            items = [self.summary(uid) for uid in uids]
-            total = Usage()
-            for item in items:
-                total.add(item.usage.energy_joules, item.usage.gpu_seconds_allocated,
-                          item.usage.gpu_seconds_busy)
-            out.append(NamespaceSummary(namespace, len(items), sum(i.running for i in items),
-                                        sum(i.gpus for i in items), total))
-        return out
+        """Usage per namespace, by name: its pods' (owner workloads only counted)."""
+        groups: dict[str, list[WorkloadSummary]] = {}
+        for summary in self.summaries():
+            groups.setdefault(summary.info.namespace, []).append(summary)
+        return [_namespace(name, items) for name, items in sorted(groups.items())]
 
     def series(self, uid: str, metric: str, start: int, step: int, n_points: int, agg: str,
                aggregate: Aggregate) -> tuple[FloatArray, list[tuple[str, str, FloatArray]]]:
@@ -368,6 +366,17 @@ def _combine(rows: list[tuple[str, str, FloatArray]], weights: list[FloatArray],
     else:
         out[present] = total[present] / np.nansum(w, axis=0)[present]
     return out
+
+
+def _namespace(name: str, items: list[WorkloadSummary]) -> NamespaceSummary:
+    leaves = [i for i in items if not i.children]
+    total = Usage()
+    for item in leaves:
+        total.add(item.usage.energy_joules, item.usage.gpu_seconds_allocated,
+                  item.usage.gpu_seconds_busy)
+    return NamespaceSummary(name, len(leaves), sum(i.running for i in leaves),
+                            sum(i.gpus for i in leaves), total,
+                            sum(i.status == "pending" for i in leaves), len(items) - len(leaves))
 
 
 def _no_labels(_: OwnerRef) -> None:
