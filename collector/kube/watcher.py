@@ -144,9 +144,10 @@ REASONS = ("unauthorized", "forbidden", "not_found", "throttled", "server_error"
 
 
 def reason_of(exc: Exception) -> str:
-    """One of REASONS for a failed list or watch."""
-    if isinstance(exc, ApiError):
-        code = exc.status.code or 0
+    """One of REASONS for a failed list or watch (a refused watch is an httpx status error:
+    lightkube turns only list answers into ApiError)."""
+    if isinstance(exc, ApiError | httpx.HTTPStatusError):
+        code = (exc.status.code or 0) if isinstance(exc, ApiError) else exc.response.status_code
         named = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "throttled"}
         return named.get(code, "server_error" if code >= 500 else "http_error")
     if isinstance(exc, (ValueError, KeyError)):
@@ -239,6 +240,12 @@ class KubeWatcher:
                 self._failed(res, exc, f"{exc.status.code} {exc.status.reason}: {exc}",
                              quiet=absent)
                 await asyncio.sleep(self._backoff(failures, absent))
+            except httpx.HTTPStatusError as exc:  # a watch refused: the body is not read
+                failures += 1
+                code = exc.response.status_code
+                self._failed(res, exc, f"{code} {exc.response.reason_phrase}: the watch of "
+                             f"{res.plural} was refused", quiet=failures > 1 or code == 404)
+                await asyncio.sleep(self._backoff(failures, code == 404))
             except (httpx.HTTPError, OSError, TimeoutError, ValueError, KeyError) as exc:
                 failures += 1
                 self._failed(res, exc, f"{type(exc).__name__}: {exc}", quiet=failures > 1)

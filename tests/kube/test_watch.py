@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from gputel.collector.kube.watcher import RESOURCES, KubeSettings, KubeWatcher
+from gputel.collector.kube.watcher import RESOURCES, KubeSettings, KubeWatcher, reason_of
 from gputel.collector.registry.cluster import (
     ClusterLimits,
     ClusterRegistry,
@@ -167,3 +168,15 @@ def test_memory_bound_refuses_and_counts(kubeapi: KubeApiStandIn) -> None:
 
 def _never() -> KindState:
     return KindState()
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    (401, "unauthorized"), (403, "forbidden"), (404, "not_found"), (429, "throttled"),
+    (503, "server_error"), (418, "http_error")])
+def test_a_refused_watch_is_counted_by_its_status(code: int, reason: str) -> None:
+    # lightkube raises a refused watch as a bare httpx status error, a refused list as ApiError
+    request = httpx.Request("GET", "https://kube.invalid/api/v1/pods?watch=true")
+    refused = httpx.HTTPStatusError("refused", request=request,
+                                    response=httpx.Response(code, request=request))
+    assert reason_of(refused) == reason
+    assert reason_of(httpx.ConnectError("refused", request=request)) == "unreachable"
