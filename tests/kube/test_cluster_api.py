@@ -112,8 +112,10 @@ def test_a_pending_gpu_pod_appears_then_runs(cluster: CollectorThread, kubeapi: 
     base = cluster.http_base
     uid = pending_pod["metadata"]["uid"]
     wait_until(lambda: _job_ready(base), timeout=30, what="the agents' workloads")
+    lists = kubeapi.count("list", "pods")
     kubeapi.apply(pending_pod)
     wait_until(lambda: uid in _workloads(base, status="pending"), what="the pending pod")
+    assert kubeapi.count("list", "pods") == lists  # from its one watch event, no relist
     pending = _workloads(base)[uid]
     assert pending["kubernetes"]["waitingSeconds"] >= 0
     assert pending["gpus"] == 0
