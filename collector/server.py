@@ -427,7 +427,8 @@ class Collector:
         """Per-workload gauges and counters for /metrics, from the workload index."""
         return [WorkloadRollup(s.info.uid, s.info.namespace, s.info.pod, s.info.container,
                                s.utilization_percent, s.power_watts, s.usage.energy_joules,
-                               s.usage.gpu_seconds_allocated, s.usage.gpu_seconds_busy, s.gpus)
+                               s.usage.gpu_seconds_allocated, s.usage.gpu_seconds_busy, s.gpus,
+                               s.info.kind, bool(s.children))
                 for s in self.query.workloads.summaries(running=True)]  # live ones only
 
     async def maintain_now(self) -> None:

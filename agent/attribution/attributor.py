@@ -31,7 +31,7 @@ from types import MappingProxyType
 
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
 from gputel.agent.attribution.device_ids import device_key
-from gputel.agent.attribution.identity import PodMetadata, WorkloadBook
+from gputel.agent.attribution.identity import WorkloadBook
 from gputel.agent.attribution.model import (
     Allocation,
     AllocationSource,
@@ -81,7 +81,6 @@ class Attributor:
 
     def __init__(self, devices: Sequence[DeviceLike], poller: AllocationSource | None = None,
                  resolver: CgroupResolver | None = None, pod_logs: PodLogDirectory | None = None,
-                 pod_metadata: PodMetadata | None = None,
                  fraction_threshold: float = 0.05, *,
                  max_pending_changes: int = MAX_PENDING_CHANGES,
                  max_pending_updates: int = MAX_PENDING_UPDATES) -> None:
@@ -92,7 +91,7 @@ class Attributor:
         self._resolver = resolver
         self._pod_logs = pod_logs
         self.stats = AttributionStats()
-        self._book = WorkloadBook(pod_metadata, max_pending_updates, self.stats)
+        self._book = WorkloadBook(max_pending_updates, self.stats)
         self._threshold = fraction_threshold
         self._generation = 0
         self._allocs: Mapping[int, tuple[Allocation, ...]] = {}

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 from gputel.agent.attribution.model import AttributionStats, Workload
-
-PodMetadata = Callable[[str, str], tuple[Mapping[str, str], tuple[tuple[str, str], ...]]]
-"""(namespace, pod name) -> (labels, owner chain); called once per new pod, must not raise."""
 
 
 class WorkloadBook:
@@ -20,11 +17,9 @@ class WorkloadBook:
     do not split in two.
     """
 
-    def __init__(self, pod_metadata: PodMetadata | None = None, max_updates: int = 4_096,
-                 stats: AttributionStats | None = None) -> None:
+    def __init__(self, max_updates: int = 4_096, stats: AttributionStats | None = None) -> None:
         if max_updates < 1:
             raise ValueError("the workload book keeps at least one pending update")
-        self._pod_metadata = pod_metadata
         self._workloads: dict[str, Workload] = {}
         self._updates: dict[str, Workload] = {}  # oldest first; drained on another thread
         self._updates_lock = threading.Lock()
@@ -71,10 +66,9 @@ class WorkloadBook:
         key = (namespace, name)
         uid = self._pod_ids.setdefault(key, pod_uid or f"{namespace}/{name}")
         old = self._workloads.get(uid)
-        if old is None:
-            labels, owners = (self._pod_metadata(namespace, name) if self._pod_metadata
-                              else ({}, ()))
-        else:
+        labels: Mapping[str, str] = {}
+        owners: tuple[tuple[str, str], ...] = ()
+        if old is not None:
             labels, owners = old.labels, old.owners
             pod_uid = pod_uid or old.pod_uid
             containers = containers or old.container.split(",")

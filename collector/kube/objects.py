@@ -101,12 +101,14 @@ def gpus_requested(spec: Json) -> float:
     return max([main, *(of(c) for c in _list(spec, "initContainers"))])
 
 
-def owner(obj: Json) -> OwnerRecord:
-    """A ReplicaSet, Job, StatefulSet or RayCluster: where its own chain leads."""
+def owner(obj: Json, kind: str) -> OwnerRecord:
+    """A controller of `kind` (a ReplicaSet, a Deployment, a PyTorchJob...): its labels and
+    where its own chain leads. Its annotations are never kept. (`kind` is passed in: the
+    items of a list of built-in kinds carry none.)"""
     meta = _map(obj, "metadata")
-    return OwnerRecord(str(obj.get("kind", "")), str(meta.get("uid", "")),
+    return OwnerRecord(kind, str(meta.get("uid", "")),
                        str(meta.get("namespace", "")), str(meta.get("name", "")), owners(meta),
-                       str(meta.get("resourceVersion", "")))
+                       str(meta.get("resourceVersion", "")), _str_map(_map(meta, "labels")))
 
 
 def node(obj: Json) -> NodeRecord:

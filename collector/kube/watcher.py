@@ -13,9 +13,11 @@ JSON never runs on the loop that serves ingest and queries:
    stale, its records stay, and the loop lists again after a backoff (1 s doubling to
    `backoff_max_seconds`, with jitter) until it succeeds.
 
-A kind whose resource is not served (a CRD not installed: 404) is retried every
-`backoff_max_seconds`, quietly. The RBAC the collector needs is exactly `list` and
-`watch` on RESOURCES (tests/deploy checks the manifests against this table).
+A kind whose resource is not served (a CRD not installed: 404) holds no objects and is not
+stale; it is retried every `backoff_max_seconds`, quietly, so a CRD installed later is
+picked up. Every failure is counted by kind and reason (WatchStats.failures). The RBAC the
+collector needs is exactly `list` and `watch` on RESOURCES (tests/deploy checks the
+manifests against this table).
 """
 
 from __future__ import annotations
@@ -65,18 +67,35 @@ class Resource:
     convert: Convert
 
 
-def _owner(obj: Mapping[str, Any], _: Collection[str]) -> Record:
-    return objects.owner(obj)
+def _owner(kind: str, group: str, version: str) -> Resource:
+    """A namespaced controller kind, kept as OwnerRecords (labels and ownerReferences)."""
+    def convert(obj: Mapping[str, Any], _: Collection[str]) -> Record:
+        return objects.owner(obj, kind)
+
+    plural = kind.lower() + ("es" if kind.endswith("s") else "s")
+    return Resource(kind, group, version, plural, True, convert)
 
 
 RESOURCES = (
     Resource(POD, "", "v1", "pods", True, objects.pod),
     Resource(NODE, "", "v1", "nodes", False, lambda obj, _: objects.node(obj)),
-    Resource("ReplicaSet", "apps", "v1", "replicasets", True, _owner),
-    Resource("StatefulSet", "apps", "v1", "statefulsets", True, _owner),
-    Resource("Job", "batch", "v1", "jobs", True, _owner),
-    Resource("RayCluster", "ray.io", "v1", "rayclusters", True, _owner),
     Resource(QUEUE, "scheduling.run.ai", "v2", "queues", False, lambda obj, _: objects.queue(obj)),
+    # Owners: the middle of chains (ReplicaSet -> Deployment, Job -> CronJob or JobSet,
+    # StatefulSet -> LeaderWorkerSet, RayCluster -> RayJob) and their tops, whose own labels
+    # become the owner workload's. A CRD that is not installed answers 404: listed as empty.
+    _owner("ReplicaSet", "apps", "v1"),
+    _owner("Deployment", "apps", "v1"),
+    _owner("StatefulSet", "apps", "v1"),
+    _owner("DaemonSet", "apps", "v1"),
+    _owner("Job", "batch", "v1"),
+    _owner("CronJob", "batch", "v1"),
+    _owner("PyTorchJob", "kubeflow.org", "v1"),
+    _owner("TFJob", "kubeflow.org", "v1"),
+    _owner("MPIJob", "kubeflow.org", "v2beta1"),
+    _owner("JobSet", "jobset.x-k8s.io", "v1alpha2"),
+    _owner("LeaderWorkerSet", "leaderworkerset.x-k8s.io", "v1"),
+    _owner("RayCluster", "ray.io", "v1"),
+    _owner("RayJob", "ray.io", "v1"),
 )
 
 
@@ -101,17 +120,39 @@ class KubeSettings:
 
 @dataclass(slots=True)
 class WatchStats:
-    """Counters per kind: lists, relists after 410 Gone, events, bookmarks, failures."""
+    """Counters per kind: lists, relists after 410 Gone, events, bookmarks; failures per
+    (kind, reason), the reason one of REASONS."""
 
     lists: dict[str, int] = field(default_factory=dict)
     gone: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     bookmarks: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
+    failures: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def bump(self, counter: dict[str, int], kind: str) -> None:
         """Add one to `counter[kind]`."""
         counter[kind] = counter.get(kind, 0) + 1
+
+    def failed(self, kind: str, reason: str) -> None:
+        """Count one failed list or watch of `kind`."""
+        self.failures[(kind, reason)] = self.failures.get((kind, reason), 0) + 1
+
+
+# Why a list or watch failed, as /metrics labels it.
+REASONS = ("unauthorized", "forbidden", "not_found", "throttled", "server_error",
+           "http_error", "unreachable", "bad_answer")
+
+
+def reason_of(exc: Exception) -> str:
+    """One of REASONS for a failed list or watch (a refused watch is an httpx status error:
+    lightkube turns only list answers into ApiError)."""
+    if isinstance(exc, ApiError | httpx.HTTPStatusError):
+        code = (exc.status.code or 0) if isinstance(exc, ApiError) else exc.response.status_code
+        named = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "throttled"}
+        return named.get(code, "server_error" if code >= 500 else "http_error")
+    if isinstance(exc, (ValueError, KeyError)):
+        return "bad_answer"
+    return "unreachable"
 
 
 def load_config(settings: KubeSettings) -> KubeConfig:
@@ -165,6 +206,7 @@ class KubeWatcher:
             pass
         finally:
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            _abort_leftovers(self._loop)
             self._loop.close()
 
     async def _serve(self) -> None:
@@ -194,16 +236,27 @@ class KubeWatcher:
                     if failures > 1:
                         await asyncio.sleep(self._backoff(failures - 1, False))
                     continue
-                self._failed(res, f"{exc.status.code} {exc.status.reason}: {exc}",
-                             quiet=exc.status.code == 404)
-                await asyncio.sleep(self._backoff(failures, exc.status.code == 404))
+                absent = exc.status.code == 404
+                self._failed(res, exc, f"{exc.status.code} {exc.status.reason}: {exc}",
+                             quiet=absent)
+                await asyncio.sleep(self._backoff(failures, absent))
+            except httpx.HTTPStatusError as exc:  # a watch refused: the body is not read
+                failures += 1
+                code = exc.response.status_code
+                self._failed(res, exc, f"{code} {exc.response.reason_phrase}: the watch of "
+                             f"{res.plural} was refused", quiet=failures > 1 or code == 404)
+                await asyncio.sleep(self._backoff(failures, code == 404))
             except (httpx.HTTPError, OSError, TimeoutError, ValueError, KeyError) as exc:
                 failures += 1
-                self._failed(res, f"{type(exc).__name__}: {exc}", quiet=failures > 1)
+                self._failed(res, exc, f"{type(exc).__name__}: {exc}", quiet=failures > 1)
                 await asyncio.sleep(self._backoff(failures, False))
 
-    def _failed(self, res: Resource, error: str, quiet: bool) -> None:
-        self.stats.bump(self.stats.failures, res.kind)
+    def _failed(self, res: Resource, exc: Exception, error: str, quiet: bool) -> None:
+        reason = reason_of(exc)
+        self.stats.failed(res.kind, reason)
+        if reason == "not_found":  # the kind is not served (a CRD not installed): none exist
+            self.registry.mark_absent(res.kind, self._clock(), error[:300])
+            return
         self.registry.mark_stale(res.kind, self._clock(), error[:300])
         if not quiet:
             log.warning("kubernetes %s: %s; keeping what is known, marked stale", res.kind,
@@ -257,6 +310,17 @@ class KubeWatcher:
             self.registry.delete(res.kind, record.uid)
         else:
             self.registry.upsert(res.kind, record)
+
+
+def _abort_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the sockets of connections a stop cancelled mid-TLS-handshake: httpcore's
+    start_tls closes its stream on Exception only, so a cancelled handshake leaves the socket
+    to the garbage collector (and its ResourceWarning)."""
+    held = getattr(loop, "_transports", None)  # the selector loop's fd -> transport map
+    for transport in list(held.values()) if held is not None else []:
+        if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+            transport.abort()
+    loop.run_until_complete(asyncio.sleep(0))  # let the aborts' callbacks close the sockets
 
 
 def _resource_type(res: Resource) -> Any:

@@ -30,7 +30,7 @@ from gputel.collector.query.aggregate import (
     check_agg,
     combine,
 )
-from gputel.collector.query.kubeview import KubeView
+from gputel.collector.query.kubeview import KubeNode, KubeView
 from gputel.collector.query.limits import QueryGate, QueryLimits, charge
 from gputel.collector.query.workloads import WorkloadQueries
 from gputel.collector.registry.cluster import ClusterRegistry
@@ -224,6 +224,13 @@ class QueryCore:
     def node_states(self) -> list[NodeState]:
         """A copy of every node's state, by name."""
         return self._nodes.nodes()
+
+    def kube_nodes(self) -> list[KubeNode]:
+        """Nodes as the Kubernetes API lists them, with whether an agent streams from each
+        ([] without the watch)."""
+        if self.kube is None:
+            return []
+        return self.kube.nodes(s.name for s in self.node_states() if s.streams > 0)
 
     def node_state(self, name: str) -> NodeState:
         """A copy of one node's state. Raises NotFoundError."""

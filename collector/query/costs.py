@@ -47,7 +47,8 @@ class Pricing:
 
 @dataclass(slots=True)
 class CostLine:
-    """Use and its price for one key (a namespace, workload uid, `label=value`, or total)."""
+    """Use and its price for one key (a namespace, workload uid, `label=value`, or total);
+    a workload line also names the workload's `kind` (pod, Job, Deployment...) and `name`."""
 
     key: str
     gpu_seconds: float = 0.0
@@ -55,6 +56,8 @@ class CostLine:
     energy_joules: float = 0.0
     gpu_cost: float = 0.0
     energy_cost: float = 0.0
+    kind: str = ""
+    name: str = ""
 
     @property
     def gpu_hours(self) -> float:
@@ -164,18 +167,41 @@ class CostQueries:
 
     def _report(self, days: float, start: int, end: int,
                 per_workload: dict[str, CostLine]) -> CostReport:
+        """Totals by namespace and label over the pods' lines, each counted once; one more
+        workload line per owner (a Job, a Deployment...): its pods' lines summed. A pod's
+        labels for `by_label` are its own over its owners' (so a label only the owner carries
+        still finds its cost)."""
         total = CostLine("total")
         namespaces: dict[str, CostLine] = {}
         labels: dict[str, CostLine] = {}
+        owners, inherited = self._owner_lines(per_workload)
         for uid, line in per_workload.items():
             total.add(line)
             info = self._core.workloads.info(uid)
             namespace = info.namespace if info else ""
+            line.kind, line.name = (info.kind, info.pod) if info else ("", "")
             namespaces.setdefault(namespace, CostLine(namespace)).add(line)
-            for key, value in sorted((info.labels if info else {}).items()):
+            own = {**inherited.get(uid, {}), **(info.labels if info else {})}
+            for key, value in sorted(own.items()):
                 labels.setdefault(f"{key}={value}", CostLine(f"{key}={value}")).add(line)
-        return CostReport(days, start, end, self.pricing, total,
-                          _ranked(namespaces), _ranked(per_workload), _ranked(labels))
+        return CostReport(days, start, end, self.pricing, total, _ranked(namespaces),
+                          _ranked({**per_workload, **owners}), _ranked(labels))
+
+    def _owner_lines(self, per_workload: dict[str, CostLine],
+                     ) -> tuple[dict[str, CostLine], dict[str, dict[str, str]]]:
+        """(owner uid -> its pods' lines summed, pod uid -> its owners' labels)."""
+        owners: dict[str, CostLine] = {}
+        inherited: dict[str, dict[str, str]] = {}
+        for owner in self._core.workloads.summaries():
+            kids = [per_workload[k] for k in owner.children if k in per_workload]
+            if not kids:
+                continue
+            line = owners[owner.info.uid] = CostLine(owner.info.uid, kind=owner.info.kind,
+                                                     name=owner.info.pod)
+            for kid in kids:
+                line.add(kid)
+                inherited.setdefault(kid.key, {}).update(owner.info.labels)
+        return owners, inherited
 
 
 def _ranked(lines: dict[str, CostLine]) -> list[CostLine]:

@@ -14,11 +14,12 @@ allow-listed annotations, UID, phase, times, requested GPUs, owner chain), and f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from gputel.collector.registry.cluster import (
     ClusterRegistry,
+    KindState,
     NodeRecord,
     OwnerRef,
     PodRecord,
@@ -29,6 +30,9 @@ from gputel.collector.registry.workloads import Usage, WorkloadInfo
 HIDDEN_OWNERS = frozenset({"ReplicaSet"})  # an implementation detail of its Deployment
 TERMINAL = {"Succeeded": "succeeded", "Failed": "failed"}
 STATUSES = ("pending", "running", "succeeded", "failed", "ended")
+# `ended` asks for every workload that is over, however it ended: a pod the API says
+# succeeded or failed, and one it no longer knows (or, without the watch, any that stopped).
+FINISHED = frozenset({"succeeded", "failed", "ended"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,20 @@ class QueueView:
     usage: Usage
 
 
+@dataclass(frozen=True, slots=True)
+class KindView:
+    """One watched kind: objects held now and its sync state."""
+
+    kind: str
+    objects: int
+    state: KindState
+
+    @property
+    def stale(self) -> bool:
+        """Whether its watch is broken (the last known objects kept) or it was never listed."""
+        return bool(self.state.stale_since_ns or not self.state.synced_ns)
+
+
 class KubeView:
     """Reads of the cluster registry for the query core."""
 
@@ -93,6 +111,11 @@ class KubeView:
         owners = [(o.kind, o.name) for o in ctx.chain] or info.owners
         return replace(info, labels={**ctx.pod.labels, **info.labels}, owners=owners,
                        pod_uid=info.pod_uid or ctx.pod.uid, devices=set(info.devices))
+
+    def owner_labels(self, ref: OwnerRef) -> Mapping[str, str] | None:
+        """An owner's own labels, or None when its kind is not watched or it is not held."""
+        record = self.cluster.owner(ref)
+        return record.labels if record is not None else None
 
     def pending(self, known: Iterable[WorkloadInfo], now_ns: int,
                 ) -> list[tuple[WorkloadInfo, PodContext]]:
@@ -134,6 +157,10 @@ class KubeView:
         return QueueView(queue, children, len(pods), sum(p.gpus_requested for p in given),
                          held, len(waiting), sum(p.gpus_requested for p in waiting), usage)
 
+    def kinds(self) -> list[KindView]:
+        """Every watched kind's state, by kind."""
+        return [KindView(k, self.cluster.count(k), s) for k, s in self.cluster.states().items()]
+
     def nodes(self, agents: Iterable[str]) -> list[KubeNode]:
         """Every node the API lists, with whether an agent streams from it."""
         live = set(agents)
@@ -149,6 +176,11 @@ def status_of(running: bool, ctx: PodContext | None) -> str:
     if ctx.waiting_seconds is not None and ctx.pod.phase in ("Pending", ""):
         return "pending"
     return TERMINAL.get(ctx.pod.phase, "ended")
+
+
+def status_matches(status: str, wanted: str) -> bool:
+    """Whether a workload of `status` answers a `status=wanted` filter (`ended`: FINISHED)."""
+    return status == wanted or (wanted == "ended" and status in FINISHED)
 
 
 def rolled_status(children: Iterable[str]) -> str:

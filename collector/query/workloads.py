@@ -9,7 +9,7 @@ degrees, MHz) the fraction-weighted mean.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,7 @@ from gputel.collector.query.kubeview import (
     QueueView,
     owner_key,
     rolled_status,
+    status_matches,
     status_of,
     visible_owners,
 )
@@ -98,13 +99,17 @@ class WorkloadSummary(UsageFigures):
 
 @dataclass(frozen=True, slots=True)
 class NamespaceSummary(UsageFigures):
-    """Sums over a namespace's workloads."""
+    """Sums over a namespace's workloads: its pods (and Slurm jobs), those waiting for GPUs
+    among them (`pending`), and `owners`, the owner workloads (Jobs, Deployments...) whose
+    figures are already their pods', so never added twice."""
 
     namespace: str
     workloads: int
     running: int
     gpus: float
     usage: Usage
+    pending: int = 0
+    owners: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +172,7 @@ class WorkloadQueries:
                 and (name is None or s.info.pod == name)
                 and (selector is None or selector.matches(s.info.labels))
                 and (running is None or s.running == running)
-                and (status is None or s.status == status)]
+                and (status is None or status_matches(s.status, status))]
 
     def _everything(self) -> list[WorkloadSummary]:
         """The agents' workloads (with the API's metadata), the pods waiting for GPUs, and
@@ -181,7 +186,8 @@ class WorkloadQueries:
             pods += [WorkloadSummary(info, False, 0.0, [], None, None, Usage(), (),
                                      status_of(False, ctx), ctx)
                      for info, ctx in self._kube.pending([p.info for p in pods], now)]
-        return sorted(pods + _owners(pods), key=lambda s: s.info.uid)
+        owned = _owners(pods, self._kube.owner_labels if self._kube else _no_labels)
+        return sorted(pods + owned, key=lambda s: s.info.uid)
 
     def on_node(self, node: str, uuids: list[str], start_ns: int | None = None,
                 end_ns: int | None = None) -> list[NodeWorkload]:
@@ -292,17 +298,11 @@ class WorkloadQueries:
                            sum(w.gpus for w in items)) for value, items in sorted(groups.items())]
 
     def namespaces(self) -> list[NamespaceSummary]:
-        """Usage per namespace, by name."""
-        out = []
-        for namespace, uids in self._index.namespaces().items():
-            items = [self.summary(uid) for uid in uids]
-            total = Usage()
-            for item in items:
-                total.add(item.usage.energy_joules, item.usage.gpu_seconds_allocated,
-                          item.usage.gpu_seconds_busy)
-            out.append(NamespaceSummary(namespace, len(items), sum(i.running for i in items),
-                                        sum(i.gpus for i in items), total))
-        return out
+        """Usage per namespace, by name: its pods' (owner workloads only counted)."""
+        groups: dict[str, list[WorkloadSummary]] = {}
+        for summary in self.summaries():
+            groups.setdefault(summary.info.namespace, []).append(summary)
+        return [_namespace(name, items) for name, items in sorted(groups.items())]
 
     def series(self, uid: str, metric: str, start: int, step: int, n_points: int, agg: str,
                aggregate: Aggregate) -> tuple[FloatArray, list[tuple[str, str, FloatArray]]]:
@@ -368,9 +368,27 @@ def _combine(rows: list[tuple[str, str, FloatArray]], weights: list[FloatArray],
     return out
 
 
-def _owners(pods: list[WorkloadSummary]) -> list[WorkloadSummary]:
+def _namespace(name: str, items: list[WorkloadSummary]) -> NamespaceSummary:
+    leaves = [i for i in items if not i.children]
+    total = Usage()
+    for item in leaves:
+        total.add(item.usage.energy_joules, item.usage.gpu_seconds_allocated,
+                  item.usage.gpu_seconds_busy)
+    return NamespaceSummary(name, len(leaves), sum(i.running for i in leaves),
+                            sum(i.gpus for i in leaves), total,
+                            sum(i.status == "pending" for i in leaves), len(items) - len(leaves))
+
+
+def _no_labels(_: OwnerRef) -> None:
+    return None
+
+
+def _owners(pods: list[WorkloadSummary],
+            labels_of: Callable[[OwnerRef], Mapping[str, str] | None],
+            ) -> list[WorkloadSummary]:
     """One workload per owner in the pods' chains (a Job, a Deployment, a PyTorchJob...),
-    its figures its pods' summed; its labels those all its pods share."""
+    its figures its pods' summed; its labels its own (`labels_of`), else, when its kind is
+    not watched, those all its pods share."""
     groups: dict[str, list[WorkloadSummary]] = {}
     refs = {}
     for pod in pods:
@@ -379,19 +397,25 @@ def _owners(pods: list[WorkloadSummary]) -> list[WorkloadSummary]:
             key = owner_key(ref, pod.info.namespace)
             groups.setdefault(key, []).append(pod)
             refs[key] = (ref, chain[i + 1:])
-    return [_owner(key, *refs[key], kids) for key, kids in groups.items()]
+    return [_owner(key, *refs[key], kids, labels_of(refs[key][0]))
+            for key, kids in groups.items()]
 
 
-def _owner(uid: str, ref: OwnerRef, above: list[OwnerRef],
-           kids: list[WorkloadSummary]) -> WorkloadSummary:
+def _shared_labels(kids: list[WorkloadSummary]) -> dict[str, str]:
+    shared = dict(kids[0].info.labels)
+    for kid in kids[1:]:
+        shared = {k: v for k, v in shared.items() if kid.info.labels.get(k) == v}
+    return shared
+
+
+def _owner(uid: str, ref: OwnerRef, above: list[OwnerRef], kids: list[WorkloadSummary],
+           own_labels: Mapping[str, str] | None) -> WorkloadSummary:
     usage = Usage()
     for kid in kids:
         usage.add(kid.usage.energy_joules, kid.usage.gpu_seconds_allocated,
                   kid.usage.gpu_seconds_busy)
-    shared = dict(kids[0].info.labels)
-    for kid in kids[1:]:
-        shared = {k: v for k, v in shared.items() if kid.info.labels.get(k) == v}
-    info = WorkloadInfo(uid, ref.kind, kids[0].info.namespace, ref.name, "", shared,
+    labels = dict(own_labels) if own_labels is not None else _shared_labels(kids)
+    info = WorkloadInfo(uid, ref.kind, kids[0].info.namespace, ref.name, "", labels,
                         [(o.kind, o.name) for o in above], "",
                         min(k.info.first_ns for k in kids), max(k.info.last_ns for k in kids),
                         {d for k in kids for d in k.info.devices})

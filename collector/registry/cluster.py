@@ -16,10 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 POD, NODE, QUEUE = "Pod", "Node", "Queue"
-# Kinds that sit in the middle of an owner chain: their own ownerReferences lead further up
-# (ReplicaSet -> Deployment, Job -> CronJob or JobSet, StatefulSet -> LeaderWorkerSet,
-# RayCluster -> RayJob). Any other owner kind is the top of its chain.
-OWNER_KINDS = ("ReplicaSet", "Job", "StatefulSet", "RayCluster")
 MAX_CHAIN = 8  # owner hops followed at most (a cycle in bad data cannot loop forever)
 
 
@@ -62,7 +58,8 @@ class PodRecord:
 
 @dataclass(frozen=True, slots=True)
 class OwnerRecord:
-    """An object in the middle of an owner chain (a ReplicaSet, a Job...)."""
+    """A controller of pods (a ReplicaSet, a Job, a Deployment, a PyTorchJob...): its own
+    labels and where its own chain leads."""
 
     kind: str
     uid: str
@@ -70,6 +67,7 @@ class OwnerRecord:
     name: str
     owners: tuple[OwnerRef, ...]
     resource_version: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +184,12 @@ class ClusterRegistry:
             state.stale_since_ns = state.stale_since_ns or now_ns
             state.error = error
 
+    def mark_absent(self, kind: str, now_ns: int, error: str) -> None:
+        """The kind is not served (a CRD not installed): none exist; synced, with the error."""
+        self.replace(kind, (), now_ns)
+        with self._lock:
+            self._kinds[kind].state.error = error
+
     def _count(self, kind: str, n: int) -> None:
         if n:
             self.dropped[kind] = self.dropped.get(kind, 0) + n
@@ -236,6 +240,16 @@ class ClusterRegistry:
             record = pods.by_uid.get(uid) if uid else None
             return record if isinstance(record, PodRecord) else None
 
+    def owner(self, ref: OwnerRef) -> OwnerRecord | None:
+        """The owner object an ownerReference names, when its kind is watched and held."""
+        with self._lock:
+            return self._owner(ref)
+
+    def _owner(self, ref: OwnerRef) -> OwnerRecord | None:
+        held = self._kinds.get(ref.kind)
+        record = held.by_uid.get(ref.uid) if held else None
+        return record if isinstance(record, OwnerRecord) else None
+
     def owner_chain(self, pod: PodRecord) -> list[OwnerRef]:
         """The pod's controllers from the nearest up, as far as the held owners tell
         (ReplicaSet -> Deployment, Job -> CronJob, ...)."""
@@ -245,7 +259,6 @@ class ClusterRegistry:
             while refs and len(chain) < MAX_CHAIN:
                 ref = refs[0]
                 chain.append(ref)
-                held = self._kinds.get(ref.kind) if ref.kind in OWNER_KINDS else None
-                record = held.by_uid.get(ref.uid) if held else None
-                refs = record.owners if isinstance(record, OwnerRecord) else ()
+                record = self._owner(ref)
+                refs = record.owners if record is not None else ()
         return chain

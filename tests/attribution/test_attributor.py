@@ -235,24 +235,6 @@ def test_without_proc_a_process_counts_for_the_one_pod_given_its_gpu(
     assert att.current()[1] == (Share("ml/b", 1.0),)
 
 
-def test_labels_and_owners_come_from_the_metadata_source(kubelet: KubeletStandIn) -> None:
-    kubelet.set_pods([gpu_pod("ml", "a", UUID_A)])
-    seen = []
-
-    def metadata(namespace: str, name: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
-        seen.append((namespace, name))
-        return {"team": "vision"}, (("ReplicaSet", "a-7d9"), ("Deployment", "a"))
-
-    att = attributor(kubelet, pod_metadata=metadata)
-    for ts in range(0, 5 * S, 1 * S):
-        att.observe(ts)
-    workload = att.workload("ml/a")
-    assert workload is not None
-    assert workload.labels == {"team": "vision"}
-    assert workload.owners == (("ReplicaSet", "a-7d9"), ("Deployment", "a"))
-    assert seen == [("ml", "a")]
-
-
 def test_a_quiet_tick_is_cheap(kubelet: KubeletStandIn, resolver: CgroupResolver) -> None:
     kubelet.set_pods(shared_pods())
     att = attributor(kubelet, resolver)

@@ -39,12 +39,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from gputel.collector.kube.watcher import RESOURCES
 from tests.harness.certs import TestCA
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # group, version, plural
 _PATH = re.compile(r"^/(?:api|apis/(?P<group>[^/]+))/(?P<version>v[^/]+)/(?P<plural>[a-z]+)$")
 TOKEN = "stand-in-token"
+KINDS = {r.plural: r.kind for r in RESOURCES}  # plural -> kind, as the real API names them
 
 
 def plural_of(kind: str) -> str:
@@ -64,19 +66,32 @@ def load_manifests(path: Path) -> list[Obj]:
 
 
 class _Server(ThreadingHTTPServer):
+    """TLS is negotiated in each connection's own thread, never in the accepting one: a
+    client that connects and then stalls (its task cancelled mid-handshake) must not stop
+    the server accepting, nor hang its shutdown."""
+
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 128  # one watch per kind connects at once
     api: KubeApiStandIn
+    tls: ssl.SSLContext
     open_sockets: set[socket.socket]
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.open_sockets.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        self.open_sockets.discard(request)
-        super().shutdown_request(request)
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(10)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        conn.settimeout(None)
+        self.open_sockets.add(conn)
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            self.open_sockets.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client gone mid-answer (the collector stopped) is not the test's business."""
@@ -116,7 +131,7 @@ class KubeApiStandIn:
         server = _Server(("127.0.0.1", self.port), _Handler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert.cert, self.cert.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.tls = context
         server.api = self
         server.open_sockets = set()
         self.port = server.server_address[1]
@@ -258,9 +273,7 @@ class KubeApiStandIn:
 
 def _bookmark(key: Key, rv: int) -> Obj:
     group, version, plural = key
-    kinds = {"pods": "Pod", "nodes": "Node", "replicasets": "ReplicaSet", "jobs": "Job",
-             "statefulsets": "StatefulSet", "rayclusters": "RayCluster", "queues": "Queue"}
-    return {"kind": kinds.get(plural, plural), "apiVersion": f"{group}/{version}".lstrip("/"),
+    return {"kind": KINDS.get(plural, plural), "apiVersion": f"{group}/{version}".lstrip("/"),
             "metadata": {"resourceVersion": str(rv)}}
 
 

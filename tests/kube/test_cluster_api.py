@@ -4,54 +4,24 @@ stand-ins give the pods their devices, one collector joining both."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from gputel.collector.kube.watcher import KubeSettings
 from tests.harness.kubeapi import KubeApiStandIn
-from tests.harness.kubelet import KubeletStandIn, gpu_pod
-from tests.harness.servers import CollectorThread, get_json, running_agent, wait_until
-
-PYTORCHJOB_UID = "9a1b2c3d-0000-4e5f-8a9b-111111111100"
-RATE = 20
+from tests.harness.kubecluster import PYTORCHJOB_UID, kube_cluster
+from tests.harness.kubelet import gpu_pod
+from tests.harness.servers import CollectorThread, get_json, wait_until
 
 
 @pytest.fixture
-def cluster(kubeapi: KubeApiStandIn, tmp_path: Path) -> Iterator[CollectorThread]:
-    settings = KubeSettings(kubeapi.kubeconfig, frozenset({"prometheus.io/scrape"}),
-                            backoff_max_seconds=0.5)
-    collector = CollectorThread(kube=settings).start()
-    assert collector.collector.cluster is not None
-    registry = collector.collector.cluster
-    wait_until(lambda: len(registry.states()) == 7 and not registry.stale(),
-               what="every kind listed")
-    kubelets = {n: KubeletStandIn().start() for n in ("gpu-a", "gpu-b")}
-    try:
-        with running_agent(collector.grpc_target, node="gpu-a", gpus=4, rate_hz=RATE,
-                           flush_seconds=0.1, attribution="kubelet",
-                           kubelet_socket=kubelets["gpu-a"].socket_path,
-                           kubelet_poll_seconds=0.2) as a, \
-             running_agent(collector.grpc_target, node="gpu-b", gpus=4, rate_hz=RATE,
-                           flush_seconds=0.1, attribution="kubelet",
-                           kubelet_socket=kubelets["gpu-b"].socket_path,
-                           kubelet_poll_seconds=0.2) as b:
-            ua = [d.uuid for d in a.backend.devices()]
-            ub = [d.uuid for d in b.backend.devices()]
-            kubelets["gpu-a"].set_pods([
-                gpu_pod("ml-research", "llama-ft-master-0", ua[0], ua[1]),
-                gpu_pod("inference", "chat-api-6d9f7c8b5-x2x9q", ua[2]),
-                gpu_pod("ml-research", "nightly-eval-29010240-8kq2z", ua[3])])
-            kubelets["gpu-b"].set_pods([gpu_pod("ml-research", "llama-ft-worker-0",
-                                                ub[0], ub[1])])
-            collector.kubelets = kubelets  # type: ignore[attr-defined]
-            collector.uuids = (ua, ub)  # type: ignore[attr-defined]
-            yield collector
-    finally:
-        collector.stop()
-        for k in kubelets.values():
-            k.close()
+def cluster(kubeapi: KubeApiStandIn) -> Iterator[CollectorThread]:
+    with kube_cluster(kubeapi) as c:
+        collector = c.collector
+        collector.kubelets = c.kubelets  # type: ignore[attr-defined]
+        collector.uuids = (c.uuids["gpu-a"], c.uuids["gpu-b"])  # type: ignore[attr-defined]
+        yield collector
 
 
 def _workloads(base: str, **params: object) -> dict[str, dict]:
@@ -76,6 +46,8 @@ def test_a_pytorchjob_on_two_nodes_is_one_workload_with_its_pods(
     assert job["children"] == ["ml-research/llama-ft-master-0", "ml-research/llama-ft-worker-0"]
     assert job["status"] == "running"
     assert job["gpus"] == 4
+    # The PyTorchJob's own labels, not what its master and worker pods happen to share.
+    assert job["labels"] == {"team": "a", "project": "llama", "kai.scheduler/queue": "team-a"}
     assert {h["node"] for h in job["held"]} == {"gpu-a", "gpu-b"}
     kids = [everything[c] for c in job["children"]]
     assert job["energyJoules"] == pytest.approx(sum(k["energyJoules"] for k in kids), abs=1e-6)
@@ -111,7 +83,11 @@ def test_owner_chains_of_a_deployment_and_a_cronjob(cluster: CollectorThread) ->
                what="the CronJob workload")
     deployment = _workloads(base, kind="Deployment")
     assert [w["pod"] for w in deployment.values()] == ["chat-api"]
-    assert next(iter(deployment.values()))["labels"]["team"] == "b"
+    # An owner's labels are its own (read from the Deployment), not its pods' shared ones.
+    assert next(iter(deployment.values()))["labels"] == {
+        "app": "chat-api", "team": "b", "tier": "serving"}
+    cronjob = next(iter(_workloads(base, kind="CronJob").values()))
+    assert cronjob["labels"] == {"team": "a", "cost-center": "research-ci"}
     assert [w["pod"] for w in _workloads(base, kind="Job").values()] == ["nightly-eval-29010240"]
     _, body = get_json(f"{base}/api/v1/workloads/ml-research/nightly-eval-29010240-8kq2z/"
                        "hierarchy")
@@ -136,8 +112,10 @@ def test_a_pending_gpu_pod_appears_then_runs(cluster: CollectorThread, kubeapi: 
     base = cluster.http_base
     uid = pending_pod["metadata"]["uid"]
     wait_until(lambda: _job_ready(base), timeout=30, what="the agents' workloads")
+    lists = kubeapi.count("list", "pods")
     kubeapi.apply(pending_pod)
     wait_until(lambda: uid in _workloads(base, status="pending"), what="the pending pod")
+    assert kubeapi.count("list", "pods") == lists  # from its one watch event, no relist
     pending = _workloads(base)[uid]
     assert pending["kubernetes"]["waitingSeconds"] >= 0
     assert pending["gpus"] == 0
@@ -219,3 +197,122 @@ def test_the_api_server_away_and_back(cluster: CollectorThread, kubeapi: KubeApi
                == "a2", what="metadata recovered by itself")
     wait_until(lambda: not get_json(f"{base}/api/v1/kubernetes")[1]["data"]["stale"],
                what="fresh again")
+
+
+def _samples(base: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Every sample of one metric on the collector's /metrics, by its sorted labels."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    return {tuple(sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name == name}
+
+
+def _kind(base: str, kind: str) -> dict:
+    _, body = get_json(f"{base}/api/v1/kubernetes")
+    return next(k for k in body["data"]["kinds"] if k["kind"] == kind)
+
+
+def test_owner_workloads_in_namespaces_top_metrics_and_cost(cluster: CollectorThread,
+                                                            kubeapi: KubeApiStandIn,
+                                                            pending_pod: dict) -> None:
+    base = cluster.http_base
+    wait_until(lambda: _job_ready(base), timeout=30, what="the PyTorchJob workload")
+    kubeapi.apply(pending_pod)
+    wait_until(lambda: pending_pod["metadata"]["uid"] in _workloads(base, status="pending"),
+               what="the pending pod")
+
+    # /namespaces: pods (the pending one too) and owners counted; use not added twice.
+    _, body = get_json(f"{base}/api/v1/namespaces")
+    research = next(n for n in body["data"] if n["namespace"] == "ml-research")
+    assert (research["workloads"], research["pending"], research["owners"]) == (4, 1, 3)
+    pods = [w for w in _workloads(base, namespace="ml-research").values() if not w["children"]]
+    assert research["energyJoules"] <= sum(p["energyJoules"] for p in pods) + 1e-6
+    assert research["energyJoules"] < sum(
+        w["energyJoules"] for w in _workloads(base, namespace="ml-research").values())
+
+    # /top ranks the PyTorchJob above each of its pods.
+    _, body = get_json(f"{base}/api/v1/top", by="workloads", metric="gpuSeconds", limit=100)
+    ranked = [e["id"] for e in body["data"]["entries"]]
+    for pod in ("ml-research/llama-ft-master-0", "ml-research/llama-ft-worker-0"):
+        assert ranked.index(PYTORCHJOB_UID) < ranked.index(pod)
+
+    # /metrics: the owner's series carry its kind; namespace sums count its pods once.
+    gpus = _samples(base, "gputel_workload_gpus")
+    job = next(v for k, v in gpus.items() if ("uid", PYTORCHJOB_UID) in k)
+    assert ("kind", "PyTorchJob") in next(k for k in gpus if ("uid", PYTORCHJOB_UID) in k)
+    assert job == 4
+    ns_gpus = _samples(base, "gputel_namespace_gpus")[(("namespace", "ml-research"),)]
+    assert ns_gpus == 5  # master 2 + worker 2 + eval 1, not + the PyTorchJob's 4 + the Job's
+
+    # /cost: a line per owner, its pods' summed; by label counts each pod once.
+    _, cost = get_json(f"{base}/api/v1/cost", days=1)
+    lines = {c["key"]: c for c in cost["data"]["byWorkload"]}
+    job_line = lines[PYTORCHJOB_UID]
+    assert (job_line["kind"], job_line["name"]) == ("PyTorchJob", "llama-ft")
+    kids = [lines["ml-research/llama-ft-master-0"], lines["ml-research/llama-ft-worker-0"]]
+    assert kids[0]["kind"] == "pod"
+    assert job_line["gpuHours"] == pytest.approx(sum(k["gpuHours"] for k in kids), rel=1e-9)
+    deployment = next(c for c in cost["data"]["byWorkload"] if c["kind"] == "Deployment")
+    assert deployment["gpuHours"] == pytest.approx(
+        lines["inference/chat-api-6d9f7c8b5-x2x9q"]["gpuHours"], rel=1e-9)
+    by_label = {c["key"]: c for c in cost["data"]["byLabel"]}
+    # project=llama is the PyTorchJob's label only: its pods' cost is found by it, once.
+    assert by_label["project=llama"]["gpuHours"] == pytest.approx(job_line["gpuHours"],
+                                                                  rel=1e-9)
+    assert cost["data"]["total"]["gpuHours"] == pytest.approx(
+        sum(c["gpuHours"] for c in cost["data"]["byNamespace"]), rel=1e-9)
+
+
+def test_ended_matches_every_finished_workload(cluster: CollectorThread,
+                                               kubeapi: KubeApiStandIn,
+                                               manifests: list[dict]) -> None:
+    base = cluster.http_base
+    uid = "ml-research/nightly-eval-29010240-8kq2z"
+    wait_until(lambda: _workloads(base).get(uid, {}).get("status") == "running",
+               what="the eval pod running")
+    pod = next(m for m in manifests if m["metadata"]["name"] == "nightly-eval-29010240-8kq2z")
+    pod["status"]["phase"] = "Succeeded"
+    kubeapi.apply(pod)
+    kubelet = cluster.kubelets["gpu-a"]  # type: ignore[attr-defined]
+    kubelet.set_pods([p for p in kubelet.pods() if p.name != pod["metadata"]["name"]])
+    wait_until(lambda: _workloads(base)[uid]["status"] == "succeeded",
+               what="the pod succeeded")
+    assert uid in _workloads(base, status="succeeded")
+    assert uid in _workloads(base, status="ended")  # ended: any finished workload
+    assert uid not in _workloads(base, status="failed")
+    assert uid not in _workloads(base, status="running")
+    job = next(iter(_workloads(base, kind="Job").values()))
+    assert job["status"] == "succeeded"
+    assert job["uid"] in _workloads(base, status="ended")
+
+
+def test_rbac_refusal_of_a_kind_keeps_serving_stale_with_its_reason(
+        cluster: CollectorThread, kubeapi: KubeApiStandIn) -> None:
+    base = cluster.http_base
+    wait_until(lambda: _job_ready(base), timeout=30, what="the PyTorchJob workload")
+    kubeapi.deny("queues")  # the ClusterRole lost list/watch on queues
+    wait_until(lambda: _kind(base, "Queue")["stale"], what="the queues marked stale")
+    queue = _kind(base, "Queue")
+    assert "403" in queue["error"]
+    assert "forbidden" in queue["error"].lower()
+    assert queue["objects"] == 3  # the last known queues stay
+    assert queue["staleSince"] is not None
+    assert not _kind(base, "Pod")["stale"]
+    _, state = get_json(f"{base}/api/v1/kubernetes")
+    assert state["data"]["stale"] is True
+    wait_until(lambda: _samples(base, "gputel_collector_kube_failures_total").get(
+        (("kind", "Queue"), ("reason", "forbidden")), 0) >= 1, what="the refusal counted")
+    stale = _samples(base, "gputel_collector_kube_stale")
+    assert stale[(("kind", "Queue"),)] == 1
+    assert stale[(("kind", "Pod"),)] == 0
+
+    # The collector goes on serving: telemetry is accounted, the queues answered as last known.
+    before = _workloads(base)[PYTORCHJOB_UID]["energyJoules"]
+    wait_until(lambda: _workloads(base)[PYTORCHJOB_UID]["energyJoules"] > before,
+               what="energy still accounted")
+    status, body = get_json(f"{base}/api/v1/queues")
+    assert status == 200
+    assert {q["name"] for q in body["data"]} == {"research", "team-a", "team-b"}
+
+    kubeapi.denied.discard("queues")  # RBAC fixed: back by itself
+    wait_until(lambda: not _kind(base, "Queue")["stale"], what="the queues fresh again")

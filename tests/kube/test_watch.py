@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from gputel.collector.kube.watcher import KubeSettings, KubeWatcher
+from gputel.collector.kube.watcher import RESOURCES, KubeSettings, KubeWatcher, reason_of
 from gputel.collector.registry.cluster import (
     ClusterLimits,
     ClusterRegistry,
@@ -37,7 +38,7 @@ def registry() -> ClusterRegistry:
 @pytest.fixture
 def watching(kubeapi: KubeApiStandIn, registry: ClusterRegistry) -> Iterator[KubeWatcher]:
     watcher = _watcher(kubeapi, registry)
-    wait_until(lambda: not registry.stale() and len(registry.states()) == 7,
+    wait_until(lambda: not registry.stale() and len(registry.states()) == len(RESOURCES),
                what="every kind listed")
     yield watcher
     watcher.stop()
@@ -131,6 +132,7 @@ def test_forbidden_is_stale_with_the_reason(kubeapi: KubeApiStandIn,
         wait_until(lambda: registry.count("Pod") == 4, what="the pods listed all the same")
         assert registry.count("Node") == 0
         assert registry.stale()
+        assert watcher.stats.failures[("Node", "forbidden")] >= 1
     finally:
         watcher.stop()
 
@@ -143,6 +145,11 @@ def test_a_crd_not_installed_is_retried_quietly(kubeapi: KubeApiStandIn,
         wait_until(lambda: "404" in registry.states().get("RayCluster", _never()).error,
                    what="the 404 recorded")
         wait_until(lambda: registry.count("Pod") == 4, what="the other kinds listed")
+        state = registry.states()["RayCluster"]
+        assert state.synced_ns > 0  # none exist: known, not stale
+        assert state.stale_since_ns == 0
+        assert registry.count("RayCluster") == 0
+        assert watcher.stats.failures[("RayCluster", "not_found")] >= 1
     finally:
         watcher.stop()
 
@@ -161,3 +168,15 @@ def test_memory_bound_refuses_and_counts(kubeapi: KubeApiStandIn) -> None:
 
 def _never() -> KindState:
     return KindState()
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    (401, "unauthorized"), (403, "forbidden"), (404, "not_found"), (429, "throttled"),
+    (503, "server_error"), (418, "http_error")])
+def test_a_refused_watch_is_counted_by_its_status(code: int, reason: str) -> None:
+    # lightkube raises a refused watch as a bare httpx status error, a refused list as ApiError
+    request = httpx.Request("GET", "https://kube.invalid/api/v1/pods?watch=true")
+    refused = httpx.HTTPStatusError("refused", request=request,
+                                    response=httpx.Response(code, request=request))
+    assert reason_of(refused) == reason
+    assert reason_of(httpx.ConnectError("refused", request=request)) == "unreachable"

@@ -11,6 +11,7 @@ from gputel.collector.query.cluster import Heatmap, Overview, Top, UtilizationHi
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
 from gputel.collector.query.costs import CostLine, CostReport
 from gputel.collector.query.health import HealthReport
+from gputel.collector.query.kubeview import KindView, KubeNode, PodContext, QueueView
 from gputel.collector.query.live import LiveSnapshot
 from gputel.collector.query.paging import Page
 from gputel.collector.query.statistics import UsageStatistics, UsageStats
@@ -86,19 +87,30 @@ def range_pb(r: RangeResult) -> pb.QueryRangeResponse:
         node_total=series_pb(r.node_total))
 
 
+def kube_pod_pb(ctx: PodContext | None) -> pb.KubernetesPod | None:
+    """PodContext -> KubernetesPod (None stays unset)."""
+    if ctx is None:
+        return None
+    p = ctx.pod
+    return pb.KubernetesPod(phase=p.phase, node=p.node, annotations=p.annotations,
+                            created_ns=p.created_ns, started_ns=p.started_ns,
+                            gpus_requested=p.gpus_requested,
+                            waiting_seconds=ctx.waiting_seconds, queue=p.queue)
+
+
 def workload_pb(w: WorkloadSummary, node_gpus: list[str] | None = None) -> pb.WorkloadInfo:
     """WorkloadSummary -> WorkloadInfo."""
     i, u = w.info, w.usage
     return pb.WorkloadInfo(
         uid=i.uid, kind=i.kind, namespace=i.namespace, pod=i.pod, container=i.container,
         pod_uid=i.pod_uid, labels=i.labels, owners=[pb.Owner(kind=k, name=n) for k, n in i.owners],
-        status="running" if w.running else "ended", first_seen_ns=i.first_ns,
+        status=w.status or ("running" if w.running else "ended"), first_seen_ns=i.first_ns,
         last_seen_ns=i.last_ns, gpus=w.gpus, gpu_uuids=w.gpu_uuids,
         power_watts=w.power_watts, memory_used_bytes=w.memory_used_bytes,
         utilization_percent=w.utilization_percent, energy_joules=u.energy_joules,
         gpu_seconds_allocated=u.gpu_seconds_allocated, gpu_seconds_busy=u.gpu_seconds_busy,
         held=[pb.HeldGpu(node=h.node, gpu=h.uuid, fraction=h.fraction) for h in w.held],
-        node_gpus=node_gpus or [])
+        node_gpus=node_gpus or [], kubernetes=kube_pod_pb(w.context), children=w.children)
 
 
 def hierarchy_pb(h: Hierarchy) -> pb.WorkloadHierarchy:
@@ -113,7 +125,8 @@ def namespace_pb(n: NamespaceSummary) -> pb.NamespaceInfo:
     """NamespaceSummary -> NamespaceInfo."""
     u = n.usage
     return pb.NamespaceInfo(
-        namespace=n.namespace, workloads=n.workloads, running=n.running, gpus=n.gpus,
+        namespace=n.namespace, workloads=n.workloads, running=n.running, pending=n.pending,
+        owners=n.owners, gpus=n.gpus,
         utilization_percent=n.utilization_percent, energy_joules=u.energy_joules,
         gpu_seconds_allocated=u.gpu_seconds_allocated, gpu_seconds_busy=u.gpu_seconds_busy,
         gpu_hours=n.gpu_hours, busy_gpu_hours=n.busy_gpu_hours,
@@ -176,8 +189,9 @@ def statistics_pb(u: UsageStatistics) -> pb.UsageStatisticsResponse:
 
 
 def _cost_line_pb(c: CostLine) -> pb.CostLine:
-    return pb.CostLine(key=c.key, gpu_hours=c.gpu_hours, busy_gpu_hours=c.busy_gpu_hours,
-                       energy_kilowatt_hours=c.energy_kwh, gpu_cost=c.gpu_cost,
+    return pb.CostLine(key=c.key, kind=c.kind, name=c.name, gpu_hours=c.gpu_hours,
+                       busy_gpu_hours=c.busy_gpu_hours, energy_kilowatt_hours=c.energy_kwh,
+                       gpu_cost=c.gpu_cost,
                        energy_cost=c.energy_cost, total_cost=c.total_cost)
 
 
@@ -201,3 +215,36 @@ def snapshot_pb(s: LiveSnapshot) -> pb.WatchUpdate:
                           m: pb.WindowStats(avg=w.avg, min=w.min, max=w.max, last=w.last,
                                             count=w.count) for m, w in d.metrics.items()})
         for d in s.devices])
+
+
+def queue_pb(v: QueueView) -> pb.QueueInfo:
+    """QueueView -> QueueInfo."""
+    q, u = v.queue, v.usage
+    return pb.QueueInfo(
+        name=q.name, parent=q.parent, children=v.children, gpu_quota=q.gpu_quota,
+        gpu_limit=q.gpu_limit, gpu_over_quota_weight=q.gpu_over_quota_weight, pods=v.pods,
+        allocated_gpus=v.allocated_gpus, held_gpus=v.held_gpus, pending_pods=v.pending_pods,
+        pending_gpus=v.pending_gpus, energy_joules=u.energy_joules,
+        gpu_seconds_allocated=u.gpu_seconds_allocated, gpu_seconds_busy=u.gpu_seconds_busy)
+
+
+def kube_node_pb(v: KubeNode) -> pb.KubernetesNode:
+    """KubeNode -> KubernetesNode."""
+    n = v.node
+    out = pb.KubernetesNode(
+        name=n.name, addresses=n.addresses, roles=n.roles,
+        kubelet_version=n.kubelet_version, labels=n.labels, capacity=n.capacity,
+        allocatable=n.allocatable, gpus=n.gpus, agent=v.agent, agent_missing=v.agent_missing)
+    if n.ready is not None:  # unset: no Ready condition yet
+        out.ready = n.ready
+    return out
+
+
+def kube_state_pb(kinds: list[KindView] | None) -> pb.KubernetesState:
+    """The watch's kinds -> KubernetesState (None: the collector does not watch the API)."""
+    found = kinds or []
+    return pb.KubernetesState(enabled=kinds is not None, stale=any(k.stale for k in found),
+                              kinds=[pb.KubernetesKind(
+                                  kind=k.kind, objects=k.objects, synced_ns=k.state.synced_ns,
+                                  stale=k.stale, stale_since_ns=k.state.stale_since_ns,
+                                  error=k.state.error) for k in found])

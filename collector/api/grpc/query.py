@@ -17,6 +17,7 @@ import grpc
 from gputel.collector.api.grpc import encode as enc
 from gputel.collector.api.grpc.ingest import status_of
 from gputel.collector.errors import GputelError, InvalidParameterError
+from gputel.collector.query.kubeview import STATUSES
 from gputel.collector.query.labels import parse_selector
 from gputel.collector.query.paging import DEFAULT_PAGE_SIZE, paginate
 from gputel.collector.query.services import QueryServices
@@ -134,12 +135,12 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
         """Workloads, filtered and paged."""
         def run() -> pb.ListWorkloadsResponse:
             status = _opt(request.status)
-            if status not in (None, "running", "ended"):
-                raise InvalidParameterError("status", f"{status!r} is not running or ended")
+            if status is not None and status not in STATUSES:
+                raise InvalidParameterError("status", f"{status!r} is not one of "
+                                            f"{', '.join(STATUSES)}")
             found = self._core.workloads.summaries(
-                _opt(request.namespace), _opt(request.kind),
-                None if status is None else status == "running", _opt(request.name),
-                parse_selector(request.labels))
+                _opt(request.namespace), _opt(request.kind), None, _opt(request.name),
+                parse_selector(request.labels), status)
             cut = paginate(found, *_page(request.page))
             return pb.ListWorkloadsResponse(workloads=[enc.workload_pb(w) for w in cut.items],
                                             page=enc.page_pb(cut))
@@ -221,6 +222,31 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
         """Cost by namespace, workload and label."""
         return await _answer(context, lambda: enc.cost_pb(
             self._s.costs.cost(request.days or 7.0)))
+
+    async def ListQueues(self, request: pb.ListQueuesRequest,
+                         context: Context) -> pb.ListQueuesResponse:
+        """KAI-Scheduler queues, paged."""
+        def run() -> pb.ListQueuesResponse:
+            cut = paginate(self._core.workloads.queues(), *_page(request.page))
+            return pb.ListQueuesResponse(queues=[enc.queue_pb(q) for q in cut.items],
+                                         page=enc.page_pb(cut))
+        return await _answer(context, run)
+
+    async def ListKubernetesNodes(self, request: pb.ListKubernetesNodesRequest,
+                                  context: Context) -> pb.ListKubernetesNodesResponse:
+        """Nodes as the Kubernetes API sees them, paged."""
+        def run() -> pb.ListKubernetesNodesResponse:
+            cut = paginate(self._core.kube_nodes(), *_page(request.page))
+            return pb.ListKubernetesNodesResponse(
+                nodes=[enc.kube_node_pb(n) for n in cut.items], page=enc.page_pb(cut))
+        return await _answer(context, run)
+
+    async def GetKubernetesState(self, request: pb.GetKubernetesStateRequest,
+                                 context: Context) -> pb.KubernetesState:
+        """The Kubernetes API watch, per kind."""
+        kube = self._core.kube
+        return await _answer(context, lambda: enc.kube_state_pb(
+            kube.kinds() if kube is not None else None))
 
     async def Watch(self, request: pb.WatchRequest,
                     context: Context) -> AsyncIterator[pb.WatchUpdate]:

@@ -325,9 +325,12 @@ class UsageStatisticsOut(ApiModel):
 
 
 class CostLineOut(ApiModel):
-    """Use and price for one key."""
+    """Use and price for one key; a workload line names its kind (pod, Job, Deployment,
+    PyTorchJob...) and name. An owner's line is its pods' summed."""
 
     key: str
+    kind: str | None = None
+    name: str | None = None
     gpu_hours: float
     busy_gpu_hours: float
     energy_kilowatt_hours: float
@@ -338,7 +341,8 @@ class CostLineOut(ApiModel):
     @classmethod
     def from_core(cls, c: CostLine) -> Self:
         """One line of the cost report."""
-        return cls(key=c.key, gpu_hours=c.gpu_hours, busy_gpu_hours=c.busy_gpu_hours,
+        return cls(key=c.key, kind=c.kind or None, name=c.name or None,
+                   gpu_hours=c.gpu_hours, busy_gpu_hours=c.busy_gpu_hours,
                    energy_kilowatt_hours=c.energy_kwh, gpu_cost=c.gpu_cost,
                    energy_cost=c.energy_cost, total_cost=c.total_cost)
 

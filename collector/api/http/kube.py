@@ -6,10 +6,9 @@ from fastapi import APIRouter
 
 from gputel.collector.api.http.common import DEFAULT_SIZE, PageNumber, PageSize
 from gputel.collector.api.http.wire import ERRORS, Answer, ApiModel, Paged, ok, paged
-from gputel.collector.query.kubeview import KubeNode, QueueView
+from gputel.collector.query.kubeview import KindView, KubeNode, QueueView
 from gputel.collector.query.paging import paginate
 from gputel.collector.query.services import QueryServices
-from gputel.collector.registry.cluster import KindState
 from gputel.collector.timefmt import format_time
 
 
@@ -76,7 +75,8 @@ class KubeNodeOut(ApiModel):
 
 
 class KindStateOut(ApiModel):
-    """One watched kind: objects held, when last listed, stale since when and why."""
+    """One watched kind: objects held, when last listed, stale since when and why (a kind
+    not served, such as a CRD not installed, is synced with none and its 404 as `error`)."""
 
     kind: str
     objects: int
@@ -86,11 +86,12 @@ class KindStateOut(ApiModel):
     error: str | None
 
     @classmethod
-    def from_core(cls, kind: str, objects: int, s: KindState) -> KindStateOut:
+    def from_core(cls, v: KindView) -> KindStateOut:
         """The answer for one kind."""
-        return cls(kind=kind, objects=objects,
+        s = v.state
+        return cls(kind=v.kind, objects=v.objects,
                    synced_at=format_time(s.synced_ns) if s.synced_ns else None,
-                   stale=bool(s.stale_since_ns or not s.synced_ns),
+                   stale=v.stale,
                    stale_since=format_time(s.stale_since_ns) if s.stale_since_ns else None,
                    error=s.error or None)
 
@@ -101,6 +102,13 @@ class KubeStateOut(ApiModel):
     enabled: bool
     stale: bool
     kinds: list[KindStateOut]
+
+    @classmethod
+    def from_core(cls, kinds: list[KindView] | None) -> KubeStateOut:
+        """The watch's state (`kinds` None: the collector does not watch the API)."""
+        found = kinds or []
+        return cls(enabled=kinds is not None, stale=any(k.stale for k in found),
+                   kinds=[KindStateOut.from_core(k) for k in found])
 
 
 def kube_router(services: QueryServices) -> APIRouter:
@@ -115,17 +123,10 @@ def kube_router(services: QueryServices) -> APIRouter:
     @router.get("/kubernetes/nodes", summary="Nodes as the Kubernetes API sees them")
     def kube_nodes(page: PageNumber = 1,
                    page_size: PageSize = DEFAULT_SIZE) -> Paged[KubeNodeOut]:
-        agents = [s.name for s in core.node_states() if s.streams > 0]
-        found = core.kube.nodes(agents) if core.kube is not None else []
-        return paged(paginate(found, page, page_size), KubeNodeOut.from_core)
+        return paged(paginate(core.kube_nodes(), page, page_size), KubeNodeOut.from_core)
 
     @router.get("/kubernetes", summary="The Kubernetes API watch: per kind, synced or stale")
     def kube_state() -> Answer[KubeStateOut]:
-        if core.kube is None:
-            return ok(KubeStateOut(enabled=False, stale=False, kinds=[]))
-        cluster = core.kube.cluster
-        kinds = [KindStateOut.from_core(k, cluster.count(k), s)
-                 for k, s in cluster.states().items()]
-        return ok(KubeStateOut(enabled=True, stale=any(k.stale for k in kinds), kinds=kinds))
+        return ok(KubeStateOut.from_core(core.kube.kinds() if core.kube is not None else None))
 
     return router

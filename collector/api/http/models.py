@@ -367,11 +367,15 @@ class HierarchyOut(ApiModel):
 
 
 class NamespaceOut(ApiModel):
-    """Use per namespace."""
+    """Use per namespace: over its pods (and Slurm jobs), `pending` of them waiting for
+    GPUs; `owners` counts its owner workloads (Jobs, Deployments...), whose use is their
+    pods' and so is not added twice."""
 
     namespace: str
     workloads: int
     running: int
+    pending: int
+    owners: int
     gpus: float
     utilization_percent: float | None
     energy_joules: float
@@ -385,7 +389,8 @@ class NamespaceOut(ApiModel):
     def from_core(cls, n: NamespaceSummary) -> Self:
         """A namespace's usage."""
         return cls(namespace=n.namespace, workloads=n.workloads, running=n.running,
-                   gpus=n.gpus, utilization_percent=n.utilization_percent,
+                   pending=n.pending, owners=n.owners, gpus=n.gpus,
+                   utilization_percent=n.utilization_percent,
                    **usage_fields(n.usage), gpu_hours=n.gpu_hours,
                    busy_gpu_hours=n.busy_gpu_hours, energy_kilowatt_hours=n.energy_kwh)
 

@@ -27,18 +27,20 @@ from gputel.collector.storage.durable import DurableStore
 from gputel.collector.storage.rollups import RollupReader, Tier
 from gputel.collector.storage.store import SeriesStore
 
-WORKLOAD_LABELS = ("namespace", "pod", "container", "uid")
+WORKLOAD_LABELS = ("namespace", "pod", "container", "uid", "kind")
 # Seconds from a frame's arrival to its acknowledgement: group commit makes it ~ms.
 ACK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkloadRollup:
-    """One workload (a pod's container) as /metrics shows it.
+    """One workload as /metrics shows it: a pod's containers, a Slurm job, or (`owner`) a
+    Job, Deployment, PyTorchJob... whose figures are its pods' summed (`pod` its name).
 
     Gauges: utilization_percent (mean over its GPUs), power_watts (sum), gpus (held
     now, fractions summed). Counters since the collector knew it: energy_joules,
     gpu_seconds_allocated and gpu_seconds_busy (fraction- and utilization-weighted).
+    Namespace sums leave owners out: their pods are in them already.
     """
 
     uid: str
@@ -51,6 +53,8 @@ class WorkloadRollup:
     gpu_seconds_allocated: float
     gpu_seconds_busy: float
     gpus: float
+    kind: str = "pod"
+    owner: bool = False
 
 
 Workloads = Callable[[], Sequence[WorkloadRollup]]
@@ -187,7 +191,8 @@ class CollectorCollector(Collector):
         if self._workloads is not None:
             rollups = list(self._workloads())
             yield from _workload_metrics(rollups)
-            yield from _namespace_metrics(rollups, self._namespaces.update(rollups))
+            leaves = [w for w in rollups if not w.owner]
+            yield from _namespace_metrics(leaves, self._namespaces.update(leaves))
 
     def _bounds(self) -> Iterator[Metric]:
         """What the configured limits hold and what they refused or dropped."""
@@ -359,7 +364,7 @@ def _workload_metrics(rollups: Sequence[WorkloadRollup]) -> Iterator[Metric]:
                                "GPU-seconds the workload kept busy (x utilization).",
                                labels=labels)
     for w in rollups:
-        values = [w.namespace, w.pod, w.container, w.uid]
+        values = [w.namespace, w.pod, w.container, w.uid, w.kind]
         if w.utilization_percent is not None:
             util.add_metric(values, w.utilization_percent)
         if w.power_watts is not None:

@@ -1,4 +1,5 @@
-"""/metrics for the Kubernetes API watch: objects held, lists, 410s, events, failures."""
+"""/metrics for the Kubernetes API watch: objects held, lists, 410s, events, failures by
+reason."""
 
 from __future__ import annotations
 
@@ -40,11 +41,17 @@ class KubeCollector(Collector):
                 ("watch_expired", "Watches answered 410 Gone (listed again).", stats.gone),
                 ("events", "Watch events applied.", stats.events),
                 ("bookmarks", "Watch bookmarks received.", stats.bookmarks),
-                ("failures", "Failed lists or watches (API server away, 403, broken stream).",
-                 stats.failures),
                 ("objects_dropped", "Objects refused past --kube-max-objects.",
                  registry.dropped)):
             family = CounterMetricFamily(f"gputel_collector_kube_{name}", text, labels=["kind"])
             for kind in kinds:
                 family.add_metric([kind], counts.get(kind, 0))
             yield family
+        failures = CounterMetricFamily(
+            "gputel_collector_kube_failures",
+            "Failed lists or watches by kind and reason (forbidden: RBAC; unreachable: the "
+            "API server away or a broken stream; not_found: a CRD not installed).",
+            labels=["kind", "reason"])
+        for (kind, reason), count in sorted(dict(stats.failures).items()):
+            failures.add_metric([kind, reason], count)
+        yield failures

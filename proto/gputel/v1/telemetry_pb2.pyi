@@ -520,7 +520,7 @@ class HeldGpu(_message.Message):
     def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
 
 class WorkloadInfo(_message.Message):
-    __slots__ = ("uid", "kind", "namespace", "pod", "container", "pod_uid", "labels", "owners", "status", "first_seen_ns", "last_seen_ns", "gpus", "gpu_uuids", "power_watts", "memory_used_bytes", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "held", "node_gpus")
+    __slots__ = ("uid", "kind", "namespace", "pod", "container", "pod_uid", "labels", "owners", "status", "first_seen_ns", "last_seen_ns", "gpus", "gpu_uuids", "power_watts", "memory_used_bytes", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "held", "node_gpus", "kubernetes", "children")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -549,6 +549,8 @@ class WorkloadInfo(_message.Message):
     GPU_SECONDS_BUSY_FIELD_NUMBER: _ClassVar[int]
     HELD_FIELD_NUMBER: _ClassVar[int]
     NODE_GPUS_FIELD_NUMBER: _ClassVar[int]
+    KUBERNETES_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
     uid: str
     kind: str
     namespace: str
@@ -570,7 +572,36 @@ class WorkloadInfo(_message.Message):
     gpu_seconds_busy: float
     held: _containers.RepeatedCompositeFieldContainer[HeldGpu]
     node_gpus: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., pod_uid: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., status: _Optional[str] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., gpus: _Optional[float] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., power_watts: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., held: _Optional[_Iterable[_Union[HeldGpu, _Mapping]]] = ..., node_gpus: _Optional[_Iterable[str]] = ...) -> None: ...
+    kubernetes: KubernetesPod
+    children: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., pod_uid: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., status: _Optional[str] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., gpus: _Optional[float] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., power_watts: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., held: _Optional[_Iterable[_Union[HeldGpu, _Mapping]]] = ..., node_gpus: _Optional[_Iterable[str]] = ..., kubernetes: _Optional[_Union[KubernetesPod, _Mapping]] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class KubernetesPod(_message.Message):
+    __slots__ = ("phase", "node", "annotations", "created_ns", "started_ns", "gpus_requested", "waiting_seconds", "queue")
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_NS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_NS_FIELD_NUMBER: _ClassVar[int]
+    GPUS_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    WAITING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    phase: str
+    node: str
+    annotations: _containers.ScalarMap[str, str]
+    created_ns: int
+    started_ns: int
+    gpus_requested: float
+    waiting_seconds: float
+    queue: str
+    def __init__(self, phase: _Optional[str] = ..., node: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ..., created_ns: _Optional[int] = ..., started_ns: _Optional[int] = ..., gpus_requested: _Optional[float] = ..., waiting_seconds: _Optional[float] = ..., queue: _Optional[str] = ...) -> None: ...
 
 class ListWorkloadsResponse(_message.Message):
     __slots__ = ("workloads", "page")
@@ -629,7 +660,7 @@ class ListNamespacesRequest(_message.Message):
     def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
 
 class NamespaceInfo(_message.Message):
-    __slots__ = ("namespace", "workloads", "running", "gpus", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours")
+    __slots__ = ("namespace", "workloads", "running", "gpus", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours", "pending", "owners")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     WORKLOADS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
@@ -641,6 +672,8 @@ class NamespaceInfo(_message.Message):
     GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
     BUSY_GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
     ENERGY_KILOWATT_HOURS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     workloads: int
     running: int
@@ -652,7 +685,9 @@ class NamespaceInfo(_message.Message):
     gpu_hours: float
     busy_gpu_hours: float
     energy_kilowatt_hours: float
-    def __init__(self, namespace: _Optional[str] = ..., workloads: _Optional[int] = ..., running: _Optional[int] = ..., gpus: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ...) -> None: ...
+    pending: int
+    owners: int
+    def __init__(self, namespace: _Optional[str] = ..., workloads: _Optional[int] = ..., running: _Optional[int] = ..., gpus: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ..., pending: _Optional[int] = ..., owners: _Optional[int] = ...) -> None: ...
 
 class ListNamespacesResponse(_message.Message):
     __slots__ = ("namespaces", "page")
@@ -925,7 +960,7 @@ class CostRequest(_message.Message):
     def __init__(self, days: _Optional[float] = ...) -> None: ...
 
 class CostLine(_message.Message):
-    __slots__ = ("key", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours", "gpu_cost", "energy_cost", "total_cost")
+    __slots__ = ("key", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours", "gpu_cost", "energy_cost", "total_cost", "kind", "name")
     KEY_FIELD_NUMBER: _ClassVar[int]
     GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
     BUSY_GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
@@ -933,6 +968,8 @@ class CostLine(_message.Message):
     GPU_COST_FIELD_NUMBER: _ClassVar[int]
     ENERGY_COST_FIELD_NUMBER: _ClassVar[int]
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     key: str
     gpu_hours: float
     busy_gpu_hours: float
@@ -940,7 +977,9 @@ class CostLine(_message.Message):
     gpu_cost: float
     energy_cost: float
     total_cost: float
-    def __init__(self, key: _Optional[str] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ..., gpu_cost: _Optional[float] = ..., energy_cost: _Optional[float] = ..., total_cost: _Optional[float] = ...) -> None: ...
+    kind: str
+    name: str
+    def __init__(self, key: _Optional[str] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ..., gpu_cost: _Optional[float] = ..., energy_cost: _Optional[float] = ..., total_cost: _Optional[float] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ModelPrice(_message.Message):
     __slots__ = ("model", "price")
@@ -1036,3 +1075,147 @@ class WatchUpdate(_message.Message):
     window_ns: int
     devices: _containers.RepeatedCompositeFieldContainer[LiveDevice]
     def __init__(self, ts_ns: _Optional[int] = ..., window_ns: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[LiveDevice, _Mapping]]] = ...) -> None: ...
+
+class ListQueuesRequest(_message.Message):
+    __slots__ = ("page",)
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    page: PageRequest
+    def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
+
+class QueueInfo(_message.Message):
+    __slots__ = ("name", "parent", "children", "gpu_quota", "gpu_limit", "gpu_over_quota_weight", "pods", "allocated_gpus", "held_gpus", "pending_pods", "pending_gpus", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    GPU_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    GPU_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    GPU_OVER_QUOTA_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    PODS_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    HELD_GPUS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_PODS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_GPUS_FIELD_NUMBER: _ClassVar[int]
+    ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    GPU_SECONDS_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    GPU_SECONDS_BUSY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    parent: str
+    children: _containers.RepeatedScalarFieldContainer[str]
+    gpu_quota: float
+    gpu_limit: float
+    gpu_over_quota_weight: float
+    pods: int
+    allocated_gpus: float
+    held_gpus: float
+    pending_pods: int
+    pending_gpus: float
+    energy_joules: float
+    gpu_seconds_allocated: float
+    gpu_seconds_busy: float
+    def __init__(self, name: _Optional[str] = ..., parent: _Optional[str] = ..., children: _Optional[_Iterable[str]] = ..., gpu_quota: _Optional[float] = ..., gpu_limit: _Optional[float] = ..., gpu_over_quota_weight: _Optional[float] = ..., pods: _Optional[int] = ..., allocated_gpus: _Optional[float] = ..., held_gpus: _Optional[float] = ..., pending_pods: _Optional[int] = ..., pending_gpus: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ...) -> None: ...
+
+class ListQueuesResponse(_message.Message):
+    __slots__ = ("queues", "page")
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    queues: _containers.RepeatedCompositeFieldContainer[QueueInfo]
+    page: PageInfo
+    def __init__(self, queues: _Optional[_Iterable[_Union[QueueInfo, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
+
+class ListKubernetesNodesRequest(_message.Message):
+    __slots__ = ("page",)
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    page: PageRequest
+    def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
+
+class KubernetesNode(_message.Message):
+    __slots__ = ("name", "ready", "addresses", "roles", "kubelet_version", "labels", "capacity", "allocatable", "gpus", "agent", "agent_missing")
+    class AddressesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class CapacityEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class AllocatableEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    KUBELET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATABLE_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_MISSING_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    ready: bool
+    addresses: _containers.ScalarMap[str, str]
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    kubelet_version: str
+    labels: _containers.ScalarMap[str, str]
+    capacity: _containers.ScalarMap[str, float]
+    allocatable: _containers.ScalarMap[str, float]
+    gpus: float
+    agent: bool
+    agent_missing: bool
+    def __init__(self, name: _Optional[str] = ..., ready: bool = ..., addresses: _Optional[_Mapping[str, str]] = ..., roles: _Optional[_Iterable[str]] = ..., kubelet_version: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Mapping[str, float]] = ..., allocatable: _Optional[_Mapping[str, float]] = ..., gpus: _Optional[float] = ..., agent: bool = ..., agent_missing: bool = ...) -> None: ...
+
+class ListKubernetesNodesResponse(_message.Message):
+    __slots__ = ("nodes", "page")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[KubernetesNode]
+    page: PageInfo
+    def __init__(self, nodes: _Optional[_Iterable[_Union[KubernetesNode, _Mapping]]] = ..., page: _Optional[_Union[PageInfo, _Mapping]] = ...) -> None: ...
+
+class GetKubernetesStateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class KubernetesKind(_message.Message):
+    __slots__ = ("kind", "objects", "synced_ns", "stale", "stale_since_ns", "error")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    SYNCED_NS_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    STALE_SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    objects: int
+    synced_ns: int
+    stale: bool
+    stale_since_ns: int
+    error: str
+    def __init__(self, kind: _Optional[str] = ..., objects: _Optional[int] = ..., synced_ns: _Optional[int] = ..., stale: bool = ..., stale_since_ns: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class KubernetesState(_message.Message):
+    __slots__ = ("enabled", "stale", "kinds")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    stale: bool
+    kinds: _containers.RepeatedCompositeFieldContainer[KubernetesKind]
+    def __init__(self, enabled: bool = ..., stale: bool = ..., kinds: _Optional[_Iterable[_Union[KubernetesKind, _Mapping]]] = ...) -> None: ...

@@ -246,6 +246,21 @@ class QueryServiceStub(object):
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.WatchRequest.SerializeToString,
                 response_deserializer=gputel_dot_v1_dot_telemetry__pb2.WatchUpdate.FromString,
                 _registered_method=True)
+        self.ListQueues = channel.unary_unary(
+                '/gputel.v1.QueryService/ListQueues',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListQueuesRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListQueuesResponse.FromString,
+                _registered_method=True)
+        self.ListKubernetesNodes = channel.unary_unary(
+                '/gputel.v1.QueryService/ListKubernetesNodes',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ListKubernetesNodesRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListKubernetesNodesResponse.FromString,
+                _registered_method=True)
+        self.GetKubernetesState = channel.unary_unary(
+                '/gputel.v1.QueryService/GetKubernetesState',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetKubernetesStateRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.KubernetesState.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer(object):
@@ -403,6 +418,28 @@ class QueryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListQueues(self, request, context):
+        """KAI-Scheduler queues: hierarchy, quotas, GPUs given and used (empty without the
+        Kubernetes watch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKubernetesNodes(self, request, context):
+        """Nodes as the Kubernetes API sees them (empty without the Kubernetes watch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKubernetesState(self, request, context):
+        """The Kubernetes API watch: per kind, synced or stale, and why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -515,6 +552,21 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=gputel_dot_v1_dot_telemetry__pb2.WatchRequest.FromString,
                     response_serializer=gputel_dot_v1_dot_telemetry__pb2.WatchUpdate.SerializeToString,
+            ),
+            'ListQueues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueues,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListQueuesRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListQueuesResponse.SerializeToString,
+            ),
+            'ListKubernetesNodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKubernetesNodes,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ListKubernetesNodesRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ListKubernetesNodesResponse.SerializeToString,
+            ),
+            'GetKubernetesState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKubernetesState,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetKubernetesStateRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.KubernetesState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1121,6 +1173,87 @@ class QueryService(object):
             '/gputel.v1.QueryService/Watch',
             gputel_dot_v1_dot_telemetry__pb2.WatchRequest.SerializeToString,
             gputel_dot_v1_dot_telemetry__pb2.WatchUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListQueues',
+            gputel_dot_v1_dot_telemetry__pb2.ListQueuesRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListQueuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKubernetesNodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListKubernetesNodes',
+            gputel_dot_v1_dot_telemetry__pb2.ListKubernetesNodesRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ListKubernetesNodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKubernetesState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/GetKubernetesState',
+            gputel_dot_v1_dot_telemetry__pb2.GetKubernetesStateRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.KubernetesState.FromString,
             options,
             channel_credentials,
             insecure,
