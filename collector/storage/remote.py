@@ -1,7 +1,8 @@
 """The series as a remote TSDB holds them: reads through the Prometheus HTTP query API.
 
 One series per (node, GPU, metric id): `gputel_store_<metric id>{node, uuid}`, values as
-the agent sent them (float32, read back through float32 so exact on every TSDB), timestamps
+the agent sent them (whole numbers of the driver's unit, at most 12 significant digits in
+the API's unit, which VictoriaMetrics and Prometheus both keep exactly), timestamps
 in Unix milliseconds (the TSDB's unit: a sample at t ns is stored at t // 1e6 ms and read
 back at that ms x 1e6 ns; two ticks within one ms keep the later one). Raw samples come
 from range selectors at an instant (`m{...}[d]` at end), newest values from `m` and each
@@ -104,7 +105,7 @@ class RemoteSeries:
             labels = s["metric"]
             key = (labels.get("node", ""), labels.get("uuid", ""),
                    labels.get("__name__", "").removeprefix(SAMPLE_PREFIX))
-            out[key] = (when.get(key[:2], 0), float(np.float32(s["value"][1])))
+            out[key] = (when.get(key[:2], 0), float(s["value"][1]))
         return out
 
     def sample_count(self, node: str | None = None) -> int:
@@ -134,9 +135,10 @@ def _newest_per_gpu() -> str:
 
 
 def _agent_precision(values: Float64Array) -> Float64Array:
-    """Values as the agent sent them: float32 (VictoriaMetrics keeps 12 significant decimal
-    digits, which round back to the same float32 exactly)."""
-    return values.astype(np.float32).astype(np.float64)
+    """Values as the agent sent them: exact integers of the driver's unit scaled to the
+    API's have at most 12 significant digits, which VictoriaMetrics keeps, so the decimal
+    text reads back to the same float64."""
+    return values.astype(np.float64)
 
 
 def _samples(result: list[dict[str, Any]], start_ms: int) -> tuple[Int64Array, Float64Array]:

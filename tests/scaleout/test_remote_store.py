@@ -53,7 +53,7 @@ def test_every_tick_is_in_the_tsdb_and_read_back_exactly(
     assert node["name"] == "node-a"
     assert node["gpuCount"] == GPUS
     last = ticks[-1][1]
-    want = {i: float(np.float32(last[i, 4])) for i in range(GPUS)}
+    want = {i: float(last[i, 4]) for i in range(GPUS)}
 
     def newest_power() -> dict[int, float]:
         _, got = get_json(f"{base}/api/v1/nodes/node-a/gpus")
