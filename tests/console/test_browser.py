@@ -64,7 +64,9 @@ def console(browser: WebDriver, up: UpProcess) -> WebDriver:
 
 
 def _wait(driver: WebDriver, condition: Callable[[WebDriver], Any], timeout: float = 15) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    """Until `condition` holds; an element the page redrew meanwhile is looked up again."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def _click(driver: WebDriver, css: str = "", link_text: str = "") -> None:

@@ -18,10 +18,13 @@ REQUESTS = 5
 
 @pytest.fixture
 def restore_levels() -> Iterator[None]:
-    """configure_logging sets process-wide levels: put them back after the test."""
+    """configure_logging sets process-wide levels: start from the libraries' own (NOTSET,
+    whatever an earlier test in this process configured) and put them back after."""
     root = logging.getLogger()
     before = {name: logging.getLogger(name).level for name in CLIENT_LOGGERS}
     root_level = root.level
+    for name in CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     yield
     for name, level in before.items():
         logging.getLogger(name).setLevel(level)
