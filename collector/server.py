@@ -162,12 +162,12 @@ class Collector:
         self.config = config
         retention_ns = int(config.retention_seconds * 1e9)
         budget = config.max_memory_bytes
-        # In memory, the head holds a quarter of the memory budget at ~24 B a sample (DuckDB's
+        # In memory, the head holds a fifth of the memory budget at ~24 B a sample (DuckDB's
         # in-memory tables before a checkpoint compresses them); it shrinks further if the
         # process still goes over (_relieve_memory).
         engine = Engine(config.data_dir, config.tiers, retention_ns, config.max_disk_bytes,
                         config.store_memory_bytes or (budget // 2 if budget else 1 << 30),
-                        max_samples=max(10**6, budget // 96) if budget else 0)
+                        max_samples=max(10**6, budget // 128) if budget else 0)
         self.store = SeriesStore(retention_ns, engine=engine)
         self.log = DurableStore(engine, seal_ns=int(config.seal_seconds * 1e9))
         rollups = RollupReader(engine) if config.data_dir is not None else None
@@ -347,8 +347,8 @@ class Collector:
     def _ingest_policy(self, security: Security) -> IngestPolicy:
         cfg = self.config
         inflight = cfg.limits.inflight_bytes
-        if cfg.max_memory_bytes:  # frames in flight take at most an eighth of the budget
-            inflight = min(inflight, cfg.max_memory_bytes // 8)
+        if cfg.max_memory_bytes:  # frames in flight take at most a sixteenth of the budget
+            inflight = min(inflight, cfg.max_memory_bytes // 16)
         return IngestPolicy(security.node_binding, cfg.max_memory_bytes, inflight,
                             int(cfg.retry_after_seconds * 1000),
                             store_failing=self._store_failing,
