@@ -66,6 +66,7 @@ from gputel.collector.query.services import build_services
 from gputel.collector.registry.cluster import ClusterLimits, ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
+from gputel.collector.storage.alertbook import RemoteAlertBook
 from gputel.collector.storage.durable import DurableStore, StorageError
 from gputel.collector.storage.engine import Engine
 from gputel.collector.storage.remote import RemoteSeries
@@ -199,9 +200,12 @@ class Collector:
         self.hooks = HookRegistry(config.data_dir / "webhooks.json" if config.data_dir
                                   else None, time.time_ns)
         self.ingest_servicer: IngestServicer | None = None
+        self.alert_book = (RemoteAlertBook(self.tsdb, int(max(
+            config.workload_retention_seconds, config.retention_seconds) * 1e9))
+            if self.tsdb is not None else None)
         self.services = build_services(self.query, self.health, config.alert_rules,
                                        config.pricing, self._notify,
-                                       config.watch_interval_seconds)
+                                       config.watch_interval_seconds, self.alert_book)
         self._started = time.monotonic()
         self.registry = CollectorRegistry()
         self.ack_latency = ack_latency_histogram()
@@ -240,7 +244,7 @@ class Collector:
         if self.tsdb is None:
             return None, None, self.store
         index = self.ingest.workloads
-        return (StateWriter(self.tsdb, self.nodes, index),
+        return (StateWriter(self.tsdb, self.nodes, index, self.ingest.streaming_nodes),
                 StateSync(self.tsdb, self.nodes, index, self.ingest.streaming,
                           int(config.workload_retention_seconds * 1e9)),
                 RemoteSeries(self.tsdb, retention_ns))
@@ -342,6 +346,8 @@ class Collector:
             await asyncio.to_thread(self.journal.probe)
         await asyncio.to_thread(self.state_writer.flush)
         await asyncio.to_thread(self.state_sync.refresh)
+        if self.alert_book is not None:
+            await asyncio.to_thread(self.alert_book.refresh)
 
     def _ingest_policy(self, security: Security) -> IngestPolicy:
         cfg = self.config

@@ -38,7 +38,7 @@ from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.storage.durable import StorageError
 from gputel.collector.storage.engine import DeviceRows
 from gputel.collector.storage.remote import sample_series
-from gputel.collector.storage.tsdb import TsdbClient, TsdbError
+from gputel.collector.storage.tsdb import TsdbClient, TsdbError, time_value
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import write_request
@@ -47,21 +47,6 @@ log = logging.getLogger(__name__)
 Labels = tuple[tuple[str, str], ...]
 Series = tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]
 MAX_BATCH_FRAMES = 64
-# Times kept as values are ms since 2020-01-01: 12 decimal digits until 2051, which
-# VictoriaMetrics (12 significant digits) and float64 both hold exactly.
-TIME_EPOCH_MS = 1_577_836_800_000
-
-
-def time_value(ns: int) -> float:
-    """A Unix-ns time as a value the TSDB keeps exactly (ms since TIME_EPOCH_MS)."""
-    return float(ns // 1_000_000 - TIME_EPOCH_MS)
-
-
-def value_time(value: float) -> int:
-    """Back from time_value: Unix ns (whole ms)."""
-    return (round(value) + TIME_EPOCH_MS) * 1_000_000
-
-
 @dataclass(slots=True)
 class RemoteWriteStats:
     """Counters for /metrics: requests and frames accepted, failed, retried."""

@@ -37,6 +37,14 @@ def vm(tmp_path: Path) -> Iterator[TsdbServer]:
     server.stop()
 
 
+def searchable(server: TsdbServer) -> bool:
+    """Make what the TSDB accepted searchable now (VictoriaMetrics buffers new series for
+    up to ~15 s; Prometheus needs nothing); True, for use inside wait_until predicates."""
+    if isinstance(server, VictoriaMetricsServer):
+        server.flush()
+    return True
+
+
 def remote_config(server: TsdbServer, **more: object) -> dict[str, object]:
     """CollectorConfig fields of a collector over `server`."""
     return {"tsdb": TsdbEndpoints.build("prometheus", server.base), "tsdb_sync_seconds": 0.2,
