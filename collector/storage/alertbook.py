@@ -11,7 +11,10 @@ The newest record of each id within `window_ns` is read back by `refresh()` (eac
 state pass). The first collector to see an alert fire records its `since`; another that
 sees it fire adopts the recorded one (two recording at once: the later write wins and both
 adopt it on the next pass). An acknowledgement counts for the firing that began at or
-before it, so an alert that resolves and fires again is unacknowledged again.
+before it, so an alert that resolves and fires again is unacknowledged again. What this
+collector wrote stands in for what it cannot read back yet (a record missing, an older
+acknowledgement) for OWN_WRITES_NS: a TSDB may take seconds to make a new series
+searchable (VictoriaMetrics up to ~15 s).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from gputel.collector.storage.tsdb import TsdbClient, TsdbError, time_value, val
 from gputel.proto.prometheus import write_request
 
 RESOLVED = -1.0
+OWN_WRITES_NS = 30 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class RemoteAlertBook:
         self._window_ms = max(1, window_ns // 1_000_000)
         self._time_ns = time_ns
         self._records: dict[str, AlertRecord] = {}
+        self._own: dict[str, tuple[int, AlertRecord]] = {}  # written here: (when, record)
         self._lock = threading.Lock()
 
     def records(self) -> dict[str, AlertRecord]:
@@ -75,7 +80,7 @@ class RemoteAlertBook:
                                    "try again")
         with self._lock:
             old = self._records.get(ident, AlertRecord(None))
-            self._records[ident] = AlertRecord(old.since_ns, by, at_ns // 1_000_000 * 1_000_000)
+        self._keep(ident, AlertRecord(old.since_ns, by, at_ns // 1_000_000 * 1_000_000))
 
     def refresh(self) -> bool:
         """Read every record back; False when the TSDB could not answer."""
@@ -98,13 +103,18 @@ class RemoteAlertBook:
             at, by = newest_ack.get(ident, (0, ""))
             records[ident] = AlertRecord(None if value < 0 else value_time(value),
                                          by or None, at or None)
+        now = self._time_ns()
         with self._lock:
-            self._records = records
+            self._own = {i: (t, r) for i, (t, r) in self._own.items()
+                         if now - t < OWN_WRITES_NS}
+            self._records = {**{i: r for i, (_, r) in self._own.items()}, **{
+                i: _newer_ack(r, self._own.get(i)) for i, r in records.items()}}
         return True
 
     def _keep(self, ident: str, record: AlertRecord) -> None:
         with self._lock:
             self._records[ident] = record
+            self._own[ident] = (self._time_ns(), record)
 
     def _write(self, name: str, labels: dict[str, str], value: float) -> bool:
         header = write_request.series_header([("__name__", name), *sorted(labels.items())])
@@ -116,3 +126,12 @@ class RemoteAlertBook:
         except TsdbError:
             return False
         return True
+
+
+def _newer_ack(read: AlertRecord, own: tuple[int, AlertRecord] | None) -> AlertRecord:
+    """The record read back, with this collector's acknowledgement when that is newer."""
+    if own is None or own[1].acknowledged_ns is None:
+        return read
+    if read.acknowledged_ns is not None and read.acknowledged_ns >= own[1].acknowledged_ns:
+        return read
+    return AlertRecord(read.since_ns, own[1].acknowledged_by, own[1].acknowledged_ns)

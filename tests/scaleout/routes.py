@@ -66,3 +66,18 @@ def differing(first: str, second: str, urls: list[tuple[str, dict[str, str]]]) -
     """The routes whose answers differ between two collectors."""
     return [url for url, params in urls
             if answer(first, url, params) != answer(second, url, params)]
+
+
+def fields_differing(first: Any, second: Any, limit: int = 6) -> list[tuple[str, Any, Any]]:
+    """The first `limit` leaf paths whose values differ (for failure messages)."""
+    a, b = dict(_leaves(first)), dict(_leaves(second))
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k)][:limit]
+
+
+def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}")]
+    if isinstance(value, (list, tuple)):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]")]
+    return [(path, value)]
