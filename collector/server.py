@@ -69,7 +69,7 @@ from gputel.collector.registry.workloads import WorkloadLimits
 from gputel.collector.storage.alertbook import RemoteAlertBook
 from gputel.collector.storage.durable import DurableStore, StorageError
 from gputel.collector.storage.engine import Engine
-from gputel.collector.storage.remote import RemoteSeries
+from gputel.collector.storage.remote import RemoteRollups, RemoteSeries
 from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.storage.store import SeriesReads, SeriesStore
 from gputel.collector.storage.tsdb import TsdbClient, TsdbEndpoints, TsdbSettings
@@ -185,7 +185,7 @@ class Collector:
                                      config.max_workloads), registry=self.nodes,
                                  on_close=self._closed, ms_resolution=self.tsdb is not None)
         self.state_writer, self.state_sync, reads = self._shared_state(config, retention_ns)
-        if self.tsdb is not None:
+        if self.tsdb is not None:  # over a TSDB no local rollups: the TSDB computes buckets
             rollups = None
         self.cluster = (ClusterRegistry(ClusterLimits(config.kube.max_objects))
                         if config.kube is not None else None)
@@ -193,7 +193,8 @@ class Collector:
                      if config.kube is not None and self.cluster is not None else None)
         self.query = QueryCore(self.nodes, self.ingest.workloads, reads, time.time_ns,
                                config.max_points,
-                               rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
+                               rollups=RemoteRollups(self.tsdb) if self.tsdb is not None
+                               else rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits,
                                cluster=self.cluster)
         self.webhooks: WebhookSender | None = None
