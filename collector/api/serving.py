@@ -132,7 +132,9 @@ def bind_http(host: str, port: int) -> socket.socket:
     """A listening socket for the HTTP server (bound before uvicorn starts, so the port is
     known at once). Raises OSError."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, so asyncio sets TCP_NODELAY on each accepted connection (it checks
+    # the protocol): without it a keep-alive answer waits ~40 ms on Nagle and delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
