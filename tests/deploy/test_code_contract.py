@@ -268,7 +268,8 @@ def test_scale_out_runs_replicas_over_the_tsdb(rendered: dict[str, Manifests]) -
     collector, agent = m.workload("collector"), m.workload("agent")
     assert collector.obj["kind"] == "Deployment"
     assert collector.obj["spec"]["replicas"] >= 2
-    assert not m.of_kind("StatefulSet") and not m.of_kind("PersistentVolumeClaim")
+    assert not m.of_kind("StatefulSet")
+    assert not m.of_kind("PersistentVolumeClaim")
     settings = _settings(collector)
     assert settings.store == "remote"
     assert settings.data_dir == "", "nothing kept locally"
