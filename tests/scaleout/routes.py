@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.test_openapi import ROUTES, STREAMS
+from tests.harness.servers import wait_until
+from tests.prometheus.promserver import TsdbServer
+from tests.scaleout.conftest import searchable
 
 # Fields that are the answering process's own, not the data's: dropped before comparing
 # (uptime; when an alert was last evaluated; the window of /cost and /statistics/usage,
@@ -60,6 +64,22 @@ def _comparable(value: Any, own: frozenset[str] | set[str]) -> Any:
     if isinstance(value, float) and value:
         return float(f"{value:.{DIGITS}g}")
     return value
+
+
+def wait_agreeing(server: TsdbServer, first: str, second: str,
+                  urls: list[tuple[str, dict[str, str]]], what: str = "both to agree") -> None:
+    """Until two collectors answer every route alike (30 s); fails naming the routes."""
+    seen: list[list[str]] = [[]]
+
+    def agree() -> bool:
+        searchable(server)
+        seen[0] = differing(first, second, urls)
+        return not seen[0]
+
+    try:
+        wait_until(agree, timeout=30, interval=0.5, what=what)
+    except AssertionError:
+        pytest.fail(f"{what}: routes that differ: {seen[0]}")
 
 
 def differing(first: str, second: str, urls: list[tuple[str, dict[str, str]]]) -> list[str]:

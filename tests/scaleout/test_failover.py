@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gputel.agent.runtime import Agent
@@ -18,11 +17,10 @@ from tests.harness.servers import (
     free_port,
     running_agent,
     wait_sampled,
-    wait_until,
 )
 from tests.prometheus.promserver import TsdbServer
-from tests.scaleout.conftest import searchable
-from tests.scaleout.routes import differing, route_urls
+from tests.scaleout.conftest import stored_ticks
+from tests.scaleout.routes import route_urls, wait_agreeing
 
 GPUS, RATE, TICKS, KILLS = 2, 20, 1000, 5
 
@@ -67,32 +65,14 @@ def test_agents_fail_over_and_every_tick_is_stored_once(vm: TsdbServer, tmp_path
         window = {"start": format_time(ticks[0][0]), "end": format_time(ticks[-1][0])}
         first, second = (c.http_base for c in collectors.values())
         urls = route_urls(first, {"node": "node-a", **window})
-        seen: list[list[str]] = [[]]
-
-        def agree() -> bool:
-            searchable(vm)
-            seen[0] = differing(first, second, urls)
-            return not seen[0]
-
-        try:
-            wait_until(agree, timeout=30, interval=0.5, what="both collectors to agree")
-        except AssertionError:
-            pytest.fail(f"routes that differ: {seen[0]}")
+        wait_agreeing(vm, first, second, urls)
     finally:
         for c in collectors.values():
             c.stop()
 
 
 def _assert_stored_once(vm: TsdbServer, agent: Agent, node: str) -> None:
-    ticks = agent.backend.ticks  # type: ignore[attr-defined]
     assert agent.outbox.stats.frames_dropped == 0
-    searchable(vm)
-    held = vm.samples(f'{{__name__=~"gputel_store_.+", node="{node}"}}', "15m",
-                      at=ticks[-1][0] / 1e9 + 1)
-    per_tick: dict[int, int] = {}
-    for samples in held.values():
-        for t, _ in samples:
-            per_tick[round(t * 1000)] = per_tick.get(round(t * 1000), 0) + 1
-    expected = {t // 1_000_000: int(np.count_nonzero(~np.isnan(v))) for t, v in ticks}
-    missing = [i for i, (t, _) in enumerate(ticks) if t // 1_000_000 not in per_tick]
-    assert per_tick == expected, f"{node}: every tick stored exactly once; missing {missing}"
+    stored, expected, missing = stored_ticks(vm, agent.backend.ticks,  # type: ignore[attr-defined]
+                                             node)
+    assert stored == expected, f"{node}: every tick stored exactly once; missing {missing}"

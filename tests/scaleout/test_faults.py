@@ -21,7 +21,7 @@ from tests.harness.servers import (
     wait_until,
 )
 from tests.prometheus.promserver import TsdbServer
-from tests.scaleout.conftest import remote_config, searchable
+from tests.scaleout.conftest import remote_config, searchable, stored_ticks
 from tests.scaleout.routes import answer, fields_differing, route_urls
 
 GPUS = 2
@@ -119,17 +119,8 @@ def test_a_tsdb_outage_holds_acknowledgements_and_loses_nothing(vm: TsdbServer) 
             assert stats.frames_dropped == 0
         wait_until(lambda: httpx.get(f"{base}/readyz").status_code == 200,
                    what="/readyz to recover")
-        ticks = agent.backend.ticks  # type: ignore[attr-defined]
-        searchable(vm)
-        held_samples = vm.samples('{__name__=~"gputel_store_.+"}', "10m",
-                                  at=ticks[-1][0] / 1e9 + 1)
-        per_tick = {}
-        for samples in held_samples.values():
-            for t, _ in samples:
-                per_tick[round(t * 1000)] = per_tick.get(round(t * 1000), 0) + 1
-        expected = {t // 1_000_000: int(np.count_nonzero(~np.isnan(v))) for t, v in ticks}
-        missing = [i for i, (t, _) in enumerate(ticks) if t // 1_000_000 not in per_tick]
-        assert per_tick == expected, (
+        stored, expected, missing = stored_ticks(vm, agent.backend.ticks)  # type: ignore[attr-defined]
+        assert stored == expected, (
             f"every tick stored exactly once; missing {missing}, {held_ticks} acknowledged "
             "before the outage")
     finally:

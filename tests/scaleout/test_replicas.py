@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import pytest
 
 from gputel.collector.timefmt import format_time
 from tests.api.conftest import POLICY, PRICING, RULES
@@ -13,7 +12,7 @@ from tests.api.feed import feed
 from tests.harness.servers import CollectorThread, get_json, wait_until
 from tests.prometheus.promserver import TsdbServer
 from tests.scaleout.conftest import remote_config, searchable
-from tests.scaleout.routes import differing, route_urls
+from tests.scaleout.routes import route_urls, wait_agreeing
 
 SETTINGS = {"alert_rules": RULES, "health_policy": POLICY, "pricing": PRICING,
             "alert_interval_seconds": 0.1, "rate_limit_per_second": 0.0}
@@ -44,27 +43,15 @@ def test_two_collectors_answer_every_route_the_same(vm: TsdbServer, tmp_path: Pa
         window = {"start": format_time(fed.t0 - 1800 * 10**9), "end": format_time(fed.tick(60))}
         urls = route_urls(first.http_base, {"node": "n1", "uuid": "GPU-n1-0",
                                             "uid": "ml/train-a", **window})
-        seen: list[list[str]] = [[]]
-
-        def agree() -> bool:
-            searchable(vm)
-            seen[0] = differing(first.http_base, second.http_base, urls)
-            return not seen[0]
-
-        def agreed(what: str) -> None:
-            try:
-                wait_until(agree, timeout=30, interval=0.5, what=what)
-            except AssertionError:
-                pytest.fail(f"routes that differ: {seen[0]}")
-
-        agreed("both collectors to agree")
+        wait_agreeing(vm, first.http_base, second.http_base, urls, "both collectors to agree")
         # An acknowledgement on one is the other's too.
         acked = httpx.post(f"{second.http_base}/api/v1/alerts/xid:n2:GPU-n2-0/acknowledge",
                            params={"by": "oncall"}, timeout=10)
         assert acked.status_code == 200, acked.text
         wait_until(lambda: searchable(vm) and _acknowledged(first) == {
             "xid:n2:GPU-n2-0": "oncall"}, what="the first to show the acknowledgement")
-        agreed("both collectors to agree after the acknowledgement")
+        wait_agreeing(vm, first.http_base, second.http_base, urls,
+                      "both collectors to agree after the acknowledgement")
     finally:
         fed.close()
         first.stop()
