@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gputel.collector.timefmt import format_time
+from tests.harness.raw_stream import RawStream, good_frame, hello
 from tests.harness.servers import (
     CollectorProcess,
     CollectorThread,
@@ -123,5 +124,30 @@ def test_a_tsdb_outage_holds_acknowledgements_and_loses_nothing(vm: TsdbServer) 
         assert stored == expected, (
             f"every tick stored exactly once; missing {missing}, {held_ticks} acknowledged "
             "before the outage")
+    finally:
+        collector.stop()
+
+
+def test_an_acknowledgement_the_tsdb_cannot_keep_is_refused(vm: TsdbServer) -> None:
+    collector = CollectorThread(**remote_config(vm, alert_interval_seconds=0.1)).start()
+    base = collector.http_base
+    try:
+        stream = RawStream(collector.grpc_target)
+        stream.send_hello(hello(node="gone-node", n_devices=1))
+        assert stream.answer().HasField("welcome")
+        stream.send_frame(good_frame(1, devices=1))
+        assert stream.answer().ack.seq == 1
+        stream.close()
+        wait_until(lambda: "node_unreachable:gone-node" in _alert_ids(base),
+                   what="the node's alert")
+        url = f"{base}/api/v1/alerts/node_unreachable:gone-node/acknowledge"
+        vm.stop()
+        refused = httpx.post(url, params={"by": "oncall"}, timeout=30)
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "UNAVAILABLE"
+        vm.start()
+        accepted = httpx.post(url, params={"by": "oncall"}, timeout=30)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["data"]["acknowledgedBy"] == "oncall"
     finally:
         collector.stop()
