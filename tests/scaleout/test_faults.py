@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from gputel.collector.timefmt import format_time
-from tests.harness.raw_stream import RawStream, good_frame, hello
+from tests.harness.held_frames import open_node, send
+from tests.harness.raw_stream import good_frame
 from tests.harness.servers import (
     CollectorProcess,
     CollectorThread,
@@ -123,7 +124,9 @@ def test_a_tsdb_outage_holds_acknowledgements_and_loses_nothing(vm: TsdbServer) 
         stored, expected, missing = stored_ticks(vm, agent.backend.ticks)  # type: ignore[attr-defined]
         assert stored == expected, (
             f"every tick stored exactly once; missing {missing}, {held_ticks} acknowledged "
-            "before the outage")
+            f"before the outage; agent {stats}; collector refused "
+            f"{dict(collector.collector.ingest.stats.rejected)}, took "
+            f"{collector.collector.ingest.stats.duplicates} resend(s) as duplicates")
     finally:
         collector.stop()
 
@@ -132,11 +135,8 @@ def test_an_acknowledgement_the_tsdb_cannot_keep_is_refused(vm: TsdbServer) -> N
     collector = CollectorThread(**remote_config(vm, alert_interval_seconds=0.1)).start()
     base = collector.http_base
     try:
-        stream = RawStream(collector.grpc_target)
-        stream.send_hello(hello(node="gone-node", n_devices=1))
-        assert stream.answer().HasField("welcome")
-        stream.send_frame(good_frame(1, devices=1))
-        assert stream.answer().ack.seq == 1
+        stream = open_node(collector.grpc_target, "gone-node")
+        send(stream, good_frame(1, devices=1))
         stream.close()
         wait_until(lambda: "node_unreachable:gone-node" in _alert_ids(base),
                    what="the node's alert")

@@ -13,7 +13,8 @@ from gputel.collector.ingest.remote import encode_series
 from gputel.collector.query.limits import QueryLimits
 from gputel.collector.storage.tsdb import TsdbClient, TsdbEndpoints, TsdbSettings
 from gputel.collector.timefmt import format_time
-from tests.harness.raw_stream import RawStream, good_frame, hello
+from tests.harness.held_frames import open_node, send
+from tests.harness.raw_stream import good_frame
 from tests.harness.servers import CollectorThread, get_json, wait_until
 from tests.prometheus.promserver import TsdbServer
 from tests.scaleout.conftest import searchable
@@ -30,16 +31,13 @@ def test_a_day_long_range_reads_buckets_not_raw_samples(
     ts_ms = (np.arange(start - HOUR, end, dtype=np.int64) * 1000) + 500
     values = (100.0 + (np.arange(ts_ms.size) % 37)).astype(np.float64)
     client = TsdbClient(TsdbSettings(TsdbEndpoints.build("prometheus", tsdb.base)))
-    labels = (("__name__", "gputel_store_power"), ("node", "old-node"), ("uuid", "GPU-raw-0"))
+    labels = (("__name__", "gputel_store_power"), ("node", "old-node"), ("uuid", "GPU-old-node-0"))
     client.write_once(encode_series([(labels, ts_ms, values)]))
     client.close()
     collector = remote_collectors(retention_seconds=HOUR,
                                   query_limits=QueryLimits(max_samples=BUDGET))
-    stream = RawStream(collector.grpc_target)
-    stream.send_hello(hello(node="old-node", n_devices=1))
-    assert stream.answer().HasField("welcome")
-    stream.send_frame(good_frame(1, devices=1))
-    assert stream.answer().ack.seq == 1
+    stream = open_node(collector.grpc_target, "old-node")
+    send(stream, good_frame(1, devices=1))
     stream.close()
     base = f"{collector.http_base}/api/v1/nodes/old-node/metrics"
     points = np.arange(start, end + 1, HOUR, dtype=np.int64)
