@@ -41,6 +41,7 @@ from gputel.collector.api.serving import (
     http_server,
     load_security,
 )
+from gputel.collector.errors import UnavailableError
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.ingest.backpressure import return_freed_memory, steady_allocator
 from gputel.collector.ingest.core import IngestCore
@@ -423,6 +424,8 @@ class Collector:
             await asyncio.sleep(self.config.alert_interval_seconds)
             try:
                 await asyncio.to_thread(self.services.alerts.evaluate)
+            except UnavailableError as exc:  # a remote store away: said once per interval
+                log.warning("alert evaluation skipped: %s", exc)
             except Exception:
                 log.exception("alert evaluation failed; trying again next interval")
 

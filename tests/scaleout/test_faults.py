@@ -4,8 +4,10 @@ TSDB away for a while: acknowledgements stop, agents keep their frames, /readyz 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import grpc
 import httpx
 import numpy as np
 import pytest
@@ -149,5 +151,36 @@ def test_an_acknowledgement_the_tsdb_cannot_keep_is_refused(vm: TsdbServer) -> N
         accepted = httpx.post(url, params={"by": "oncall"}, timeout=30)
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["data"]["acknowledgedBy"] == "oncall"
+    finally:
+        collector.stop()
+
+
+def test_a_frame_after_one_that_failed_is_not_stored_ahead_of_it(vm: TsdbServer) -> None:
+    """Frames 2 and 3 queued behind frame 1 while the TSDB is away: when frame 1's write
+    gives up, they must not be written once the TSDB is back (frame 1's resend would then
+    be refused as going back in time, and lost)."""
+    collector = CollectorThread(**remote_config(vm, tsdb_write_deadline_seconds=4.0)).start()
+    try:
+        t0 = time.time_ns() - 10**9
+        frames = [good_frame(seq, devices=1, t0_ns=t0 + seq * 10**9) for seq in (1, 2, 3)]
+        stream = open_node(collector.grpc_target, "queued-node")
+        send(stream, good_frame(4, devices=1, t0_ns=t0 - 10**9))  # the node is known
+        vm.stop()
+        for frame in frames:
+            stream.send_frame(frame)
+        assert stream.error().code() == grpc.StatusCode.UNAVAILABLE  # frame 1 gave up
+        vm.start()  # while frames 2 and 3 may still be retried
+        stream.close()
+        wait_until(lambda: httpx.get(f"{collector.http_base}/readyz").status_code == 200,
+                   what="the collector to write again")
+        again = open_node(collector.grpc_target, "queued-node")
+        for frame in frames:  # the agent's resend, oldest first
+            send(again, frame)
+        again.close()
+        searchable(vm)
+        held = vm.samples('gputel_store_gpu_util{node="queued-node"}', "1m",
+                          at=(t0 + 5 * 10**9) / 1e9)
+        (samples,) = held.values()
+        assert len(samples) == 4 * 3, "every tick of the four frames, once"
     finally:
         collector.stop()
