@@ -7,6 +7,12 @@ rewinds so every unacknowledged frame is sent again, and the client reconnects
 (see telemetry.proto): exponential backoff with jitter that keeps growing across
 sessions that break soon after the Welcome; at least the collector's
 `gputel-retry-after-ms`; a slow retry (and not ready) when the Hello is refused.
+
+Several collectors (`target` a comma-separated list): each session connects to the next
+in turn after the one whose stream broke, so an agent fails over when its collector goes
+away; the unacknowledged frames go to that one (over a shared TSDB a frame stored by both
+is kept once). A DNS name with several records is gRPC's own: each session's channel
+tries its addresses in order (pick_first).
 """
 
 from __future__ import annotations
@@ -71,14 +77,17 @@ class StreamBrokenError(AgentError):
 
 
 class StreamClient:
-    """Keeps one ingest stream open to `target` until `stop()`, feeding it from `outbox`."""
+    """Keeps one ingest stream open to `target` (one address or several, comma-separated)
+    until `stop()`, feeding it from `outbox`."""
 
     def __init__(self, target: str, outbox: Outbox, hello: Callable[[], pb.Hello],
                  credentials: grpc.ChannelCredentials | None = None,
                  backoff: Backoff | None = None, token: str | None = None, *,
                  clock: Clock | None = None, rand: Callable[[], float] = random.random,
                  stable_s: float = STABLE_SESSION_S) -> None:
-        self._target = target
+        self._targets = [t.strip() for t in target.split(",") if t.strip()] or [target]
+        self._target = self._targets[0]  # this session's collector
+        self._turn = 0
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         self._outbox = outbox
         self._hello = hello
@@ -93,6 +102,11 @@ class StreamClient:
         self._thread: threading.Thread | None = None
         self._call: grpc.Future | None = None
         self.stats = StreamStats()
+
+    @property
+    def target(self) -> str:
+        """The collector of the current (or last) session."""
+        return self._target
 
     def start(self) -> None:
         """Connect in a background thread."""
@@ -154,6 +168,7 @@ class StreamClient:
         """One stream from connect to break. Returns only on stop; raises StreamBrokenError."""
         if self._stop.is_set():
             return
+        self._target = self._targets[self._turn % len(self._targets)]
         channel = (grpc.secure_channel(self._target, self._credentials, CHANNEL_OPTIONS)
                    if self._credentials else grpc.insecure_channel(self._target, CHANNEL_OPTIONS))
         alive = threading.Event()
@@ -178,6 +193,7 @@ class StreamClient:
             channel.close()
         if self._stop.is_set():
             return
+        self._turn += 1  # the next session tries the next collector (if there are several)
         raise StreamBrokenError(ending)
 
     def _requests(self, alive: threading.Event) -> Iterator[pb.AgentMessage]:

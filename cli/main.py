@@ -31,8 +31,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         _kube_flags(p, env)
     for p in (up, agent):
         _agent_flags(p, env, up=p is up)
-    o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address",
-          o.host_port)
+    o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address HOST:PORT; "
+          "several comma-separated, or a DNS name with several records (a headless Service): "
+          "the agent moves to another when its stream breaks", o.host_ports)
     _security_flags(collector, agent, env)
     o.add(agent, env, "--http-host", "0.0.0.0", "agent HTTP listen address")
     add_top_parser(sub, env)

@@ -68,6 +68,14 @@ def host_port(text: str) -> str:
     return text
 
 
+def host_ports(text: str) -> str:
+    """HOST:PORT, or several comma-separated (an agent's collectors, tried in turn)."""
+    parts = [p.strip() for p in text.split(",")]
+    for part in parts:
+        host_port(part)
+    return ",".join(parts)
+
+
 def positive_rate(text: str) -> float:
     """A sampling rate in Hz, 0 < rate <= 1000."""
     return float(ranged(float, 1e-3, 1000)(text))

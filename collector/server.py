@@ -42,6 +42,7 @@ from gputel.collector.api.serving import (
     http_server,
     load_security,
 )
+from gputel.collector.errors import UnavailableError
 from gputel.collector.ingest.admission import IngestLimits
 from gputel.collector.ingest.backpressure import return_freed_memory, steady_allocator
 from gputel.collector.ingest.core import IngestCore
@@ -67,9 +68,10 @@ from gputel.collector.query.services import build_services
 from gputel.collector.registry.cluster import ClusterLimits, ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
+from gputel.collector.storage.alertbook import RemoteAlertBook
 from gputel.collector.storage.durable import DurableStore, StorageError
 from gputel.collector.storage.engine import Engine
-from gputel.collector.storage.remote import RemoteSeries
+from gputel.collector.storage.remote import RemoteRollups, RemoteSeries
 from gputel.collector.storage.rollups import DEFAULT_TIERS, RollupReader, Tier
 from gputel.collector.storage.store import SeriesReads, SeriesStore
 from gputel.collector.storage.tsdb import TsdbClient, TsdbEndpoints, TsdbSettings
@@ -185,7 +187,7 @@ class Collector:
                                      config.max_workloads), registry=self.nodes,
                                  on_close=self._closed, ms_resolution=self.tsdb is not None)
         self.state_writer, self.state_sync, reads = self._shared_state(config, retention_ns)
-        if self.tsdb is not None:
+        if self.tsdb is not None:  # over a TSDB no local rollups: the TSDB computes buckets
             rollups = None
         self.cluster = (ClusterRegistry(ClusterLimits(config.kube.max_objects))
                         if config.kube is not None else None)
@@ -193,16 +195,20 @@ class Collector:
                      if config.kube is not None and self.cluster is not None else None)
         self.query = QueryCore(self.nodes, self.ingest.workloads, reads, time.time_ns,
                                config.max_points,
-                               rollups=rollups, tiers=config.tiers, head_ns=retention_ns,
+                               rollups=RemoteRollups(self.tsdb) if self.tsdb is not None
+                               else rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits,
                                cluster=self.cluster)
         self.webhooks: WebhookSender | None = None
         self.hooks = HookRegistry(config.data_dir / "webhooks.json" if config.data_dir
                                   else None, time.time_ns)
         self.ingest_servicer: IngestServicer | None = None
+        self.alert_book = (RemoteAlertBook(self.tsdb, int(max(
+            config.workload_retention_seconds, config.retention_seconds) * 1e9))
+            if self.tsdb is not None else None)
         self.services = build_services(self.query, self.health, config.alert_rules,
                                        config.pricing, self._notify,
-                                       config.watch_interval_seconds)
+                                       config.watch_interval_seconds, self.alert_book)
         self._started = time.monotonic()
         self.registry = CollectorRegistry()
         self.ack_latency = ack_latency_histogram()
@@ -241,7 +247,7 @@ class Collector:
         if self.tsdb is None:
             return None, None, self.store
         index = self.ingest.workloads
-        return (StateWriter(self.tsdb, self.nodes, index),
+        return (StateWriter(self.tsdb, self.nodes, index, self.ingest.streaming_nodes),
                 StateSync(self.tsdb, self.nodes, index, self.ingest.streaming,
                           int(config.workload_retention_seconds * 1e9)),
                 RemoteSeries(self.tsdb, retention_ns))
@@ -343,6 +349,8 @@ class Collector:
             await asyncio.to_thread(self.journal.probe)
         await asyncio.to_thread(self.state_writer.flush)
         await asyncio.to_thread(self.state_sync.refresh)
+        if self.alert_book is not None:
+            await asyncio.to_thread(self.alert_book.refresh)
 
     def _ingest_policy(self, security: Security) -> IngestPolicy:
         cfg = self.config
@@ -420,6 +428,8 @@ class Collector:
             await asyncio.sleep(self.config.alert_interval_seconds)
             try:
                 await asyncio.to_thread(self.services.alerts.evaluate)
+            except UnavailableError as exc:  # a remote store away: said once per interval
+                log.warning("alert evaluation skipped: %s", exc)
             except Exception:
                 log.exception("alert evaluation failed; trying again next interval")
 

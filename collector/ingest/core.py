@@ -152,7 +152,7 @@ class IngestCore:
         self._ms = ms_resolution
         self._on_commit = on_commit
         self._journal = journal
-        self._time_ns = time_ns
+        self._time_ns = _whole_ms(time_ns) if ms_resolution else time_ns
         self.limits = limits or IngestLimits()
         self.registry = registry if registry is not None else NodeRegistry()
         self._instances: dict[str, OrderedDict[str, Instance]] = {}
@@ -543,6 +543,11 @@ class IngestCore:
         return len(gone)
 
     # -------------------------------------------------------------- reads
+    def streaming_nodes(self) -> list[str]:
+        """The nodes with a live stream on this collector now."""
+        with self._lock:
+            return sorted(self._live)
+
     def live_streams(self) -> int:
         """Streams open now (one per node at most)."""
         with self._lock:
@@ -580,6 +585,11 @@ def _known_samples(metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> int
     return sum(int(np.count_nonzero(~np.isnan(values[r])))
                for _, _, metrics, values in rows for r, m in enumerate(metrics)
                if metric_ids[m] in METRICS)
+
+
+def _whole_ms(time_ns: Callable[[], int]) -> Callable[[], int]:
+    """A clock cut to whole milliseconds (first and last seen as a remote TSDB keeps them)."""
+    return lambda: time_ns() // 1_000_000 * 1_000_000
 
 
 def _to_ms(blocks: Sequence[frames.Block], frame: pb.Frame) -> None:

@@ -7,7 +7,10 @@ writer thread (so each series' samples reach the TSDB in time order), and a fram
 resolves only once the TSDB answered 2xx for the request holding it. Retryable answers
 (429, 5xx, unreachable) are retried with backoff until `write_deadline_seconds`; then the
 frames fail (their streams are answered UNAVAILABLE, never acknowledged) and the agents
-keep them. Nothing is read back at start-up: the TSDB is the state (state.py reads it).
+keep them. Frames of an agent queued behind one that failed fail with it, and so does any
+later frame of that agent until it resends from the failed one: written first, they would
+make the resend of the failed frame look like going back in time, and it would be refused.
+Nothing is read back at start-up: the TSDB is the state (state.py reads it).
 
 Series written (besides the samples, storage.remote):
 - `gputel_state_node{node, instance, backend, agent_version, rate_hz}` = newest tick
@@ -38,7 +41,7 @@ from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.storage.durable import StorageError
 from gputel.collector.storage.engine import DeviceRows
 from gputel.collector.storage.remote import sample_series
-from gputel.collector.storage.tsdb import TsdbClient, TsdbError
+from gputel.collector.storage.tsdb import TsdbClient, TsdbError, time_value
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import write_request
@@ -47,21 +50,6 @@ log = logging.getLogger(__name__)
 Labels = tuple[tuple[str, str], ...]
 Series = tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]
 MAX_BATCH_FRAMES = 64
-# Times kept as values are ms since 2020-01-01: 12 decimal digits until 2051, which
-# VictoriaMetrics (12 significant digits) and float64 both hold exactly.
-TIME_EPOCH_MS = 1_577_836_800_000
-
-
-def time_value(ns: int) -> float:
-    """A Unix-ns time as a value the TSDB keeps exactly (ms since TIME_EPOCH_MS)."""
-    return float(ns // 1_000_000 - TIME_EPOCH_MS)
-
-
-def value_time(value: float) -> int:
-    """Back from time_value: Unix ns (whole ms)."""
-    return (round(value) + TIME_EPOCH_MS) * 1_000_000
-
-
 @dataclass(slots=True)
 class RemoteWriteStats:
     """Counters for /metrics: requests and frames accepted, failed, retried."""
@@ -77,6 +65,7 @@ class RemoteWriteStats:
 class _Pending:
     series: list[Series]
     future: Future[bool]
+    origin: tuple[str, str, int] | None = None  # a frame's node, agent instance, seq
 
 
 class RemoteJournal:
@@ -89,6 +78,7 @@ class RemoteJournal:
         self._deadline = write_deadline_seconds
         self._hellos: dict[tuple[str, str], pb.Hello] = {}
         self._queue: list[_Pending] = []
+        self._failed_from: dict[tuple[str, str], int] = {}  # agent -> oldest failed seq
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._closing = False
@@ -129,7 +119,7 @@ class RemoteJournal:
         hello = self._hellos.get((node, instance))
         series = [*_sample_series(node, metric_ids, rows),
                   *self._state_series(node, hello, frame, rows)]
-        return self._submit(series)
+        return self._submit(series, (node, instance, seq))
 
     def remember_agent(self, node: str, instance: str, hello: bytes,
                        seen_ns: int | None = None) -> Future[bool]:
@@ -164,12 +154,19 @@ class RemoteJournal:
         return not self._submit([]).exception(self._client.settings.timeout_seconds + 1)
 
     # -------------------------------------------------------------- writer
-    def _submit(self, series: list[Series]) -> Future[bool]:
-        pending = _Pending(series, Future())
+    def _submit(self, series: list[Series],
+                origin: tuple[str, str, int] | None = None) -> Future[bool]:
+        pending = _Pending(series, Future(), origin)
         with self._cond:
             if self._closing:
                 pending.future.set_exception(StorageError("the collector is stopping"))
                 return pending.future
+            if self._behind_a_failure(pending):
+                pending.future.set_exception(StorageError(
+                    "an earlier frame of this agent was not written; resend from it"))
+                return pending.future
+            if origin is not None:  # the agent resends from its failed frame: in order again
+                self._failed_from.pop(origin[:2], None)
             self._queue.append(pending)
             self._cond.notify()
         return pending.future
@@ -182,10 +179,25 @@ class RemoteJournal:
                 if not self._queue:
                     return
             batch = self._take(MAX_BATCH_FRAMES)
+            with self._cond:  # frames queued behind one that failed meanwhile
+                behind = [p for p in batch if self._behind_a_failure(p)]
+            if behind:
+                self._fail(behind, StorageError("an earlier frame of this agent was not "
+                                                "written; resend from it"))
+                batch = [p for p in batch if not p.future.done()]
+                if not batch:
+                    continue
             try:
                 self._write(batch)
             except Exception as exc:  # noqa: BLE001  # the writer survives anything
                 self._fail(batch, StorageError(f"TSDB write failed: {exc}"))
+
+    def _behind_a_failure(self, pending: _Pending) -> bool:
+        """A frame later than its agent's oldest failed one (under the lock)."""
+        if pending.origin is None:
+            return False
+        failed = self._failed_from.get(pending.origin[:2])
+        return failed is not None and pending.origin[2] > failed
 
     def _take(self, n: int) -> list[_Pending]:
         with self._cond:
@@ -199,6 +211,11 @@ class RemoteJournal:
         except TsdbError as exc:
             self.stats.failures += 1
             self._failing(str(exc))
+            with self._cond:
+                for p in batch:
+                    if p.origin is not None:
+                        agent, seq = p.origin[:2], p.origin[2]
+                        self._failed_from[agent] = min(seq, self._failed_from.get(agent, seq))
             self._fail(batch, StorageError(f"TSDB write failed: {exc}"))
             return
         if self.failing:

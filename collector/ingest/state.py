@@ -7,7 +7,9 @@ and when a stream ends):
 - `gputel_state_usage{node, uid, part=energy|allocated|busy}` (J, GPU-seconds)
 - `gputel_state_workload_span{node, uid, edge=first|last}` (ingest.remote.time_value)
 - `gputel_state_device_usage{node, uuid, part=energy|unattributed|seconds}`
-- `gputel_state_node_counts{node, part=frames|samples|last_seen|streams}`
+- `gputel_state_node_counts{node, part=frames|samples|last_seen|streams|heartbeat}`
+  (heartbeat: when this collector last said the node streams here; written every pass
+  for each live stream, so a replica tells a connected node from a silent one)
 
 `StateSync` reads those and the series the journal writes with each frame (ingest.remote)
 into the node registry and the workload index, for every node whose stream is not on this
@@ -23,16 +25,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from gputel.collector.ingest.remote import (
-    Series,
-    encode_series,
-    one_sample,
-    time_value,
-    value_time,
-)
+from gputel.collector.ingest.remote import Series, encode_series, one_sample
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import (
     DeviceUsage,
@@ -42,20 +38,24 @@ from gputel.collector.registry.workloads import (
     WorkloadIndex,
     WorkloadInfo,
 )
-from gputel.collector.storage.tsdb import TsdbClient, TsdbError
+from gputel.collector.storage.tsdb import TsdbClient, TsdbError, time_value, value_time
 
 log = logging.getLogger(__name__)
 SHORT_WINDOW_MS = 300_000
 HOLDINGS_MARGIN_MS = 60_000
-CONNECTED_NS = 10 * 10**9  # a node with no frame for this long is not streaming anywhere
+CONNECTED_NS = 10 * 10**9  # a node without a heartbeat for this long streams nowhere
 
 
 class StateWriter:
     """Writes the figures of the nodes streaming here; thread-safe `note`/`closed`."""
 
     def __init__(self, client: TsdbClient, registry: NodeRegistry, index: WorkloadIndex,
+                 streaming: Callable[[], Iterable[str]] = tuple,
                  time_ns: Callable[[], int] = time.time_ns) -> None:
+        """`streaming()`: the nodes streaming here now (their heartbeat is written each
+        pass)."""
         self._client = client
+        self._streaming = streaming
         self._registry = registry
         self._index = index
         self._time_ns = time_ns
@@ -72,7 +72,7 @@ class StateWriter:
         """Write the figures of every node noted since the last flush; False when the TSDB
         refused (they are noted again, for the next pass)."""
         with self._lock:
-            nodes, self._dirty = self._dirty, set()
+            nodes, self._dirty = self._dirty | set(self._streaming()), set()
         if not nodes:
             return True
         now = self._time_ns()
@@ -93,7 +93,8 @@ class StateWriter:
         if state is not None:
             for part, value in (("frames", state.frames), ("samples", state.samples),
                                 ("last_seen", time_value(state.last_seen_ns)),
-                                ("streams", state.streams)):
+                                ("streams", state.streams),
+                                ("heartbeat", time_value(now))):
                 out.append(one_sample(_labels("node_counts", node, part=part), now, float(value)))
         held = self._index.node_slice(node)
         for info, usage in held.workloads:
@@ -213,7 +214,8 @@ def _node_state(node: str, parts: dict[str, list[dict[str, Any]]], now_ns: int,
     if old is not None and old.last_seen_ns // 1_000_000 * 1_000_000 > last_seen:
         return None  # this collector knows newer (the node just left it)
     first = [_ns(_value(s)) for s in parts["node_first_seen"]]
-    streams = int(counts.get("streams", 1)) if now_ns - newest < CONNECTED_NS else 0
+    heartbeat = _ns(counts["heartbeat"]) if "heartbeat" in counts else newest
+    streams = int(counts.get("streams", 1)) if now_ns - heartbeat < CONNECTED_NS else 0
     devices = sorted({DeviceRecord(node, int(d["metric"].get("index", 0)),
                                    d["metric"].get("uuid", ""), d["metric"].get("vendor", ""),
                                    d["metric"].get("model", ""),

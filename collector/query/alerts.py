@@ -13,6 +13,11 @@ Rules (severity):
 
 `evaluate` compares what holds now with what fired before: new findings fire, findings
 gone resolve (kept in a bounded history); each change goes to `notify` (webhooks).
+
+With an AlertBook (a remote store: storage.alertbook), when each alert began firing and
+its acknowledgement are shared: every replica and a restarted collector show the recorded
+`since` and acknowledgement (times then in whole ms, as the TSDB keeps them). The history
+of resolved alerts stays each collector's own.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -29,6 +35,7 @@ from gputel.collector.errors import InvalidParameterError, NotFoundError
 from gputel.collector.query.core import DeviceView, QueryCore
 from gputel.collector.query.modeltable import ModelTable, for_model
 from gputel.collector.registry.nodes import NodeState
+from gputel.collector.storage.alertbook import AlertRecord
 
 SEVERITY = {"node_unreachable": "critical", "gpu_lost": "critical", "xid": "critical",
             "over_temperature": "warning", "allocated_idle": "warning"}
@@ -97,14 +104,32 @@ class _Finding:
         return ":".join(p for p in (self.rule, self.node, self.gpu) if p)
 
 
+class AlertBook(Protocol):
+    """Alert records shared between collectors (storage.alertbook.RemoteAlertBook)."""
+
+    def records(self) -> dict[str, AlertRecord]:
+        """Each alert's newest record."""
+
+    def fired(self, ident: str, since_ns: int) -> None:
+        """Record a firing (best effort)."""
+
+    def resolved(self, ident: str) -> None:
+        """Record a resolution (best effort)."""
+
+    def acknowledged(self, ident: str, by: str, at_ns: int) -> None:
+        """Record an acknowledgement. Raises UnavailableError."""
+
+
 class AlertEngine:
     """Evaluates the rules and keeps firing and recently resolved alerts; thread-safe."""
 
     def __init__(self, core: QueryCore, rules: AlertRules | None = None,
-                 notify: Callable[[AlertEvent], None] | None = None) -> None:
+                 notify: Callable[[AlertEvent], None] | None = None,
+                 book: AlertBook | None = None) -> None:
         self._core = core
         self.rules = rules or AlertRules()
         self._notify = notify
+        self._book = book
         self._firing: dict[str, Alert] = {}
         self._resolved: deque[Alert] = deque(maxlen=max(1, self.rules.resolved_kept))
         self._lock = threading.Lock()
@@ -113,13 +138,17 @@ class AlertEngine:
     def evaluate(self) -> list[AlertEvent]:
         """Check every rule now; return (and notify) what fired or resolved."""
         findings = {f.id: f for f in self._findings()}
-        now = self._core.time_ns()
+        now = self._now()
+        records = self._book.records() if self._book is not None else None
         events: list[AlertEvent] = []
+        unrecorded: list[Alert] = []
         with self._lock:
             firing: dict[str, Alert] = {}
             for ident, f in sorted(findings.items()):
                 old = self._firing.get(ident)
                 alert = _alert(f, now, old)
+                if records is not None:
+                    alert = _as_recorded(alert, records.get(ident), unrecorded)
                 if old is None:
                     events.append(AlertEvent("firing", alert))
                 firing[ident] = alert
@@ -129,10 +158,24 @@ class AlertEngine:
                     self._resolved.append(gone)
                     events.append(AlertEvent("resolved", gone))
             self._firing = firing
+        self._record(unrecorded, [e.alert for e in events if e.kind == "resolved"])
         for event in events:
             if self._notify is not None:
                 self._notify(event)
         return events
+
+    def _now(self) -> int:
+        """Now; in whole ms when alerts are shared (the TSDB keeps ms)."""
+        now = self._core.time_ns()
+        return now // 1_000_000 * 1_000_000 if self._book is not None else now
+
+    def _record(self, fired: list[Alert], resolved: list[Alert]) -> None:
+        if self._book is None:
+            return
+        for alert in fired:
+            self._book.fired(alert.id, alert.since_ns)
+        for alert in resolved:
+            self._book.resolved(alert.id)
 
     def _findings(self) -> list[_Finding]:
         out = []
@@ -226,13 +269,19 @@ class AlertEngine:
             return len(self._firing)
 
     def acknowledge(self, ident: str, by: str) -> Alert:
-        """Mark a firing alert acknowledged by `by`. Raises NotFoundError."""
+        """Mark a firing alert acknowledged by `by`. Raises NotFoundError, and
+        UnavailableError when a shared acknowledgement could not be recorded."""
+        with self._lock:
+            if ident not in self._firing:
+                raise NotFoundError("alert", ident)
+        now = self._now()
+        if self._book is not None:  # shared first: an acknowledgement not kept is refused
+            self._book.acknowledged(ident, by, now)
         with self._lock:
             alert = self._firing.get(ident)
             if alert is None:
                 raise NotFoundError("alert", ident)
-            alert = dataclasses.replace(alert, acknowledged_by=by,
-                                        acknowledged_ns=self._core.time_ns())
+            alert = dataclasses.replace(alert, acknowledged_by=by, acknowledged_ns=now)
             self._firing[ident] = alert
             return alert
 
@@ -242,6 +291,18 @@ def _alert(f: _Finding, now: int, old: Alert | None) -> Alert:
                  f.message, f.value, f.threshold, old.since_ns if old else now, now,
                  acknowledged_by=old.acknowledged_by if old else None,
                  acknowledged_ns=old.acknowledged_ns if old else None)
+
+
+def _as_recorded(alert: Alert, record: AlertRecord | None, unrecorded: list[Alert]) -> Alert:
+    """The alert with the shared record's since and acknowledgement; one with no firing
+    record goes to `unrecorded` (to be recorded) as it is."""
+    if record is None or record.since_ns is None:
+        unrecorded.append(alert)
+        return alert
+    acked = record.acknowledged_ns is not None and record.acknowledged_ns >= record.since_ns
+    return dataclasses.replace(alert, since_ns=record.since_ns,
+                               acknowledged_by=record.acknowledged_by if acked else None,
+                               acknowledged_ns=record.acknowledged_ns if acked else None)
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -36,7 +36,7 @@ from gputel.collector.query.workloads import WorkloadQueries
 from gputel.collector.registry.cluster import ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex
-from gputel.collector.storage.rollups import RollupReader, Tier
+from gputel.collector.storage.rollups import BucketReads, Tier
 from gputel.collector.storage.store import Float64Array, SeriesReads
 from gputel.proto.metrics import METRICS
 
@@ -149,7 +149,7 @@ class QueryCore:
 
     def __init__(self, nodes: NodeRegistry, workloads: WorkloadIndex, store: SeriesReads,
                  time_ns: Callable[[], int],
-                 max_points: int = 11_000, rollups: RollupReader | None = None,
+                 max_points: int = 11_000, rollups: BucketReads | None = None,
                  tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS,
                  policy: HealthPolicy | None = None, limits: QueryLimits | None = None,
                  cluster: ClusterRegistry | None = None) -> None:

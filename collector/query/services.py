@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gputel.collector.query.alerts import AlertEngine, AlertEvent, AlertRules
+from gputel.collector.query.alerts import AlertBook, AlertEngine, AlertEvent, AlertRules
 from gputel.collector.query.cluster import ClusterQueries
 from gputel.collector.query.core import QueryCore
 from gputel.collector.query.costs import CostQueries, Pricing
@@ -36,9 +36,11 @@ class QueryServices:
 def build_services(core: QueryCore, health: Callable[[], HealthReport],
                    rules: AlertRules | None = None, pricing: Pricing | None = None,
                    notify: Callable[[AlertEvent], None] | None = None,
-                   watch_interval_seconds: float = 1.0) -> QueryServices:
-    """Wire the answers over one query core."""
-    alerts = AlertEngine(core, rules, notify)
+                   watch_interval_seconds: float = 1.0,
+                   alert_book: AlertBook | None = None) -> QueryServices:
+    """Wire the answers over one query core (`alert_book`: alert state shared through a
+    remote store)."""
+    alerts = AlertEngine(core, rules, notify, alert_book)
     return QueryServices(core, ClusterQueries(core, alerts.active_count),
                          StatisticsQueries(core), CostQueries(core, pricing or Pricing()),
                          alerts, LiveQueries(core), health, watch_interval_seconds)

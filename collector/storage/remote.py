@@ -10,6 +10,10 @@ GPU's newest `timestamp()` at now (the TSDB's 5-minute lookback). Names differ f
 agents' /metrics and from the outbound remote write (`gputel_collector_*`), so one TSDB may
 hold all three without a query mixing them.
 
+Ranges that start before the raw head (`--retention`) read rollup buckets computed by the
+TSDB (`RemoteRollups`: `{min,max,sum,count,last}_over_time` evaluated once per bucket by
+`/api/v1/query_range`), so a 24 h window transfers one value per bucket, not every sample.
+
 A TSDB that cannot be reached makes a read raise UnavailableError (HTTP 503, gRPC
 UNAVAILABLE): an answer from half the data would be a wrong number, not a partial one.
 """
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from gputel.collector.errors import UnavailableError
+from gputel.collector.storage.rollups import Buckets
 from gputel.collector.storage.store import Float64Array, Int64Array, SeriesKey
 from gputel.collector.storage.tsdb import TsdbClient, TsdbError, label_value
 from gputel.proto.metrics import METRICS
@@ -124,6 +129,48 @@ class RemoteSeries:
         """Series with a sample in the last 5 minutes (as of the last newest-value fetch)."""
         with self._lock:
             return len(self._latest)
+
+
+ROLLUP_FUNCTIONS = ("min", "max", "sum", "count", "last")
+MAX_POINTS_PER_QUERY = 10_000  # Prometheus refuses a range query of more than 11,000 points
+
+
+class RemoteRollups:
+    """Rollup buckets of a series computed by the TSDB; any thread. Bucket k of width w
+    holds the samples in [k*w, (k+1)*w), as the embedded store's tiers do: each
+    `<fn>_over_time(sel[w] offset 1ms)` is evaluated at (k+1)*w (aligned to the step, as
+    VictoriaMetrics aligns range queries), its window (k*w - 1ms, (k+1)*w - 1ms]."""
+
+    def __init__(self, client: TsdbClient) -> None:
+        self._client = client
+
+    def read(self, tier_ns: int, node: str, gpu: str, metric: str, start_ns: int,
+             end_ns: int) -> Buckets:
+        """Buckets whose start lies in [start_ns, end_ns]. Raises UnavailableError."""
+        width = max(1, tier_ns // 1_000_000)
+        first = -(-max(start_ns, 0) // 1_000_000 // width)
+        last = end_ns // 1_000_000 // width
+        columns: dict[str, dict[int, float]] = {fn: {} for fn in ROLLUP_FUNCTIONS}
+        for lo in range(first, last + 1, MAX_POINTS_PER_QUERY):
+            hi = min(last, lo + MAX_POINTS_PER_QUERY - 1)
+            for fn in ROLLUP_FUNCTIONS:
+                promql = f"{fn}_over_time({selector(node, gpu, metric)}[{width}ms] offset 1ms)"
+                try:
+                    result = self._client.query_range(promql, (lo + 1) * width,
+                                                      (hi + 1) * width, width)
+                except TsdbError as exc:
+                    raise unavailable(exc) from exc
+                for series in result:
+                    for t, v in series.get("values", ()):
+                        columns[fn][round(float(t) * 1000) // width - 1] = float(v)
+        keys = np.array(sorted(k for k, n in columns["count"].items() if n > 0), np.int64)
+
+        def column(fn: str) -> Float64Array:
+            return np.array([columns[fn].get(int(k), np.nan) for k in keys], np.float64)
+
+        return Buckets(keys * width * 1_000_000, _agent_precision(column("min")),
+                       _agent_precision(column("max")), column("sum"),
+                       column("count").astype(np.int64), _agent_precision(column("last")))
 
 
 def _newest_per_gpu() -> str:

@@ -8,13 +8,14 @@ A bucket spanning two seals has two partial rows; `RollupReader` merges them as 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from gputel.collector.storage.engine import Engine, Tier
 
-__all__ = ["DEFAULT_TIERS", "Buckets", "RollupReader", "Tier"]
+__all__ = ["DEFAULT_TIERS", "BucketReads", "Buckets", "RollupReader", "Tier"]
 
 DEFAULT_TIERS = (Tier(10 * 10**9, 7 * 86400 * 10**9), Tier(300 * 10**9, 90 * 86400 * 10**9))
 
@@ -29,6 +30,15 @@ class Buckets:
     sum: npt.NDArray[np.float64]
     count: npt.NDArray[np.int64]
     last: npt.NDArray[np.float64]
+
+
+class BucketReads(Protocol):
+    """What the query side reads of rollups: RollupReader (embedded) or
+    storage.remote.RemoteRollups (computed by a remote TSDB)."""
+
+    def read(self, tier_ns: int, node: str, gpu: str, metric: str, start_ns: int,
+             end_ns: int) -> Buckets:
+        """Buckets whose start lies in [start_ns, end_ns]."""
 
 
 class RollupReader:

@@ -183,6 +183,21 @@ class TsdbClient:
         return data["result"] if isinstance(data, dict) else data
 
 
+# Times kept as values are ms since 2020-01-01: 12 decimal digits until 2051, which
+# VictoriaMetrics (12 significant digits) and float64 both hold exactly.
+TIME_EPOCH_MS = 1_577_836_800_000
+
+
+def time_value(ns: int) -> float:
+    """A Unix-ns time as a value the TSDB keeps exactly (ms since TIME_EPOCH_MS)."""
+    return float(ns // 1_000_000 - TIME_EPOCH_MS)
+
+
+def value_time(value: float) -> int:
+    """Back from time_value: Unix ns (whole ms)."""
+    return (round(value) + TIME_EPOCH_MS) * 1_000_000
+
+
 def _wait(stop: threading.Event, seconds: float) -> None:
     stop.wait(seconds)
 

@@ -24,7 +24,7 @@ from gputel.cli.options import env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DAEMONSET = ROOT / "daemonset"
-OVERLAYS = ("nvidia", "amd", "sim")
+OVERLAYS = ("nvidia", "amd", "sim", "scale-out")
 # In the order an overlay lists them (tls patches the ServiceMonitor, so it comes after).
 OPTIONAL_COMPONENTS = ("prometheus-operator", "tls", "ingest-token", "host-pid")
 # What the tls and ingest-token components set. They need Secrets the user creates, so no

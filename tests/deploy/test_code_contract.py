@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from gputel.collector.kube.watcher import RESOURCES
+from gputel.collector.storage.tsdb import TsdbEndpoints
 from tests.deploy.conftest import ALL, COMPOSED
 from tests.deploy.manifests import (
     GRPC_PORT_DEST,
@@ -34,6 +35,7 @@ from tests.deploy.manifests import (
 )
 
 SUBCOMMANDS = ("agent", "collector")
+SCALE_OUT = "scale-out"
 NODE = "node-from-the-downward-api"
 
 
@@ -161,7 +163,7 @@ def test_every_directory_the_process_writes_is_a_writable_volume(
             "read-only root filesystem")
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", [n for n in ALL if n != SCALE_OUT])
 def test_the_collector_keeps_its_store_on_the_claim(rendered: dict[str, Manifests],
                                                     name: str) -> None:
     m = rendered[name]
@@ -257,3 +259,33 @@ def test_service_links_cannot_shadow_gputel_settings(rendered: dict[str, Manifes
     # With service links, a Service named e.g. gputel-grpc would inject GPUTEL_GRPC_PORT=tcp://...
     for w in rendered[name].workloads():
         assert w.pod["enableServiceLinks"] is False
+
+
+def test_scale_out_runs_replicas_over_the_tsdb(rendered: dict[str, Manifests]) -> None:
+    """scale-out: 2+ collector replicas on different nodes over a remote TSDB whose URLs
+    the CLI accepts, a disruption budget that keeps one, agents on the headless Service."""
+    m = rendered[SCALE_OUT]
+    collector, agent = m.workload("collector"), m.workload("agent")
+    assert collector.obj["kind"] == "Deployment"
+    assert collector.obj["spec"]["replicas"] >= 2
+    assert not m.of_kind("StatefulSet")
+    assert not m.of_kind("PersistentVolumeClaim")
+    settings = _settings(collector)
+    assert settings.store == "remote"
+    assert settings.data_dir == "", "nothing kept locally"
+    endpoints = TsdbEndpoints.build(settings.tsdb_layout, settings.tsdb_url,
+                                    settings.tsdb_write_url, settings.tsdb_read_url,
+                                    settings.tsdb_tenant)
+    assert endpoints.write.endswith("/api/v1/write")
+    terms = collector.pod["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]
+    assert any(t["topologyKey"] == "kubernetes.io/hostname"
+               and matches(t["labelSelector"]["matchLabels"], collector.pod_labels)
+               for t in terms), "replicas on different nodes"
+    (budget,) = m.of_kind("PodDisruptionBudget")
+    assert matches(budget["spec"]["selector"]["matchLabels"], collector.pod_labels)
+    assert 1 <= budget["spec"]["minAvailable"] < collector.obj["spec"]["replicas"]
+    host = _settings(agent).collector.rpartition(":")[0]
+    service = m.get("Service", host)
+    assert service["spec"]["clusterIP"] == "None", "one DNS record per collector"
+    assert matches(service["spec"]["selector"], collector.pod_labels)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gputel.collector.storage.tsdb import TsdbEndpoints
@@ -35,6 +36,31 @@ def vm(tmp_path: Path) -> Iterator[TsdbServer]:
     server = start_tsdb("victoria-metrics", tmp_path / "vm")
     yield server
     server.stop()
+
+
+def searchable(server: TsdbServer) -> bool:
+    """Make what the TSDB accepted searchable now (VictoriaMetrics buffers new series for
+    up to ~15 s; Prometheus needs nothing); True, for use inside wait_until predicates."""
+    if isinstance(server, VictoriaMetricsServer):
+        server.flush()
+    return True
+
+
+def stored_ticks(server: TsdbServer, ticks: list[tuple[int, np.ndarray]], node: str = ""
+                 ) -> tuple[dict[int, int], dict[int, int], list[int]]:
+    """Samples the TSDB holds per tick ms (of `node`, or all), the agent's non-NaN values
+    per tick ms, and the indexes of ticks with nothing stored."""
+    searchable(server)
+    only = f', node="{node}"' if node else ""
+    held = server.samples(f'{{__name__=~"gputel_store_.+"{only}}}', "15m",
+                          at=ticks[-1][0] / 1e9 + 1)
+    stored: dict[int, int] = {}
+    for samples in held.values():
+        for t, _ in samples:
+            stored[round(t * 1000)] = stored.get(round(t * 1000), 0) + 1
+    expected = {t // 1_000_000: int(np.count_nonzero(~np.isnan(v))) for t, v in ticks}
+    missing = [i for i, (t, _) in enumerate(ticks) if t // 1_000_000 not in stored]
+    return stored, expected, missing
 
 
 def remote_config(server: TsdbServer, **more: object) -> dict[str, object]:

@@ -22,6 +22,7 @@ def _gputel(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     (["agent", "--rate", "5000"], "--rate"),
     (["agent", "--backend", "cuda"], "--backend"),
     (["agent", "--collector", "nowhere"], "--collector"),
+    (["agent", "--collector", "a:50051,nowhere"], "--collector"),
     (["collector", "--grpc-port", "70000"], "--grpc-port"),
     (["up", "--gpus", "0"], "--gpus"),
     (["agent", "--max-clock-skew", "-1"], "--max-clock-skew"),
@@ -47,6 +48,11 @@ def test_environment_variables_set_every_flag() -> None:
     assert (args.rate, args.grpc_port, args.node, args.backend, args.gpus) == (
         100.0, 6000, "n7", "sim", 8)
     assert build_parser(env).parse_args(["up", "--rate", "5"]).rate == 5.0  # flag wins
+
+
+def test_an_agent_takes_several_collectors() -> None:
+    args = build_parser({}).parse_args(["agent", "--collector", "c-0:50051, c-1:50051"])
+    assert args.collector == "c-0:50051,c-1:50051"
 
 
 def test_a_bad_environment_value_is_refused_like_a_flag() -> None:

@@ -19,6 +19,7 @@ from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gputel.collector.errors import UnavailableError
 from gputel.collector.ingest.backpressure import ByteBudget, MemoryGuard
 from gputel.collector.ingest.core import IngestCore
 from gputel.collector.outbound.remote_write import RemoteWriter
@@ -187,12 +188,28 @@ class CollectorCollector(Collector):
         yield from self._bounds()
         yield from self._durability()
         yield from self._remote_write()
-        yield from self._node_metrics()
-        if self._workloads is not None:
-            rollups = list(self._workloads())
-            yield from _workload_metrics(rollups)
-            leaves = [w for w in rollups if not w.owner]
-            yield from _namespace_metrics(leaves, self._namespaces.update(leaves))
+        yield from self._read_metrics()
+
+    def _read_metrics(self) -> Iterator[Metric]:
+        """Families read from the store (newest values): left out while a remote store
+        cannot answer, and `gputel_collector_store_readable` says so (1 or 0)."""
+        try:
+            families = list(self._node_metrics())
+            if self._workloads is not None:
+                rollups = list(self._workloads())
+                leaves = [w for w in rollups if not w.owner]  # owners are their pods' sums
+                families += [*_workload_metrics(rollups),
+                             *_namespace_metrics(leaves, self._namespaces.update(leaves))]
+        except UnavailableError:
+            families = []
+            readable = 0.0
+        else:
+            readable = 1.0
+        yield from families
+        yield GaugeMetricFamily("gputel_collector_store_readable",
+                                "1 while the store answers reads; 0 when this scrape could not "
+                                "read it (a remote TSDB away): node and workload families are "
+                                "then left out.", value=readable)
 
     def _bounds(self) -> Iterator[Metric]:
         """What the configured limits hold and what they refused or dropped."""
