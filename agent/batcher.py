@@ -64,6 +64,7 @@ class Batcher:
                 blocks.append(frames.encode_block(d, present, ts, cols[:, present].T,
                                                   [self._exact[m] for m in present]))
         blocks.extend(_buffered_blocks(self._buffered, self._exact))
+        frames.share_timestamps(blocks)
         self._n = 0
         self._buffered = []
         if not blocks:

@@ -45,3 +45,6 @@ class AgentConfig:
     proc_root: Path | None = None
     # "dcgm": /metrics also carries dcgm-exporter's names, units and labels (DCGM_FI_DEV_*).
     metrics_compat: str = ""
+    # "gzip": frames go gzip-compressed on the ingest stream (gRPC message compression,
+    # about 0.6x their size); "none": as encoded.
+    stream_compression: str = "gzip"

@@ -87,7 +87,8 @@ class Agent:
                                self.config.max_ticks)
         self.stream = StreamClient(self.config.collector, self.outbox, self._hello,
                                    self._credentials or channel_credentials(self.config),
-                                   self._backoff(), ingest_token(self.config), clock=self.clock)
+                                   self._backoff(), ingest_token(self.config), clock=self.clock,
+                                   compressed=self.config.stream_compression == "gzip")
         gpus = GpuExporter(self.config.node, devices, metrics, self.window,
                            holders=self.holders if self.attributor is not None else None,
                            compat=self.config.metrics_compat)

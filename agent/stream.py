@@ -32,6 +32,7 @@ from gputel.agent.clock import Clock, SystemClock
 from gputel.agent.errors import AgentError
 from gputel.agent.outbox import Outbox
 from gputel.agent.reconnect import Backoff, Ending, is_refusal, retry_after_seconds
+from gputel.proto import frames
 from gputel.proto.contract import BAD_SEQ_KEY, MAX_MESSAGE_BYTES, RETRY_AFTER_KEY
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
@@ -84,7 +85,7 @@ class StreamClient:
                  credentials: grpc.ChannelCredentials | None = None,
                  backoff: Backoff | None = None, token: str | None = None, *,
                  clock: Clock | None = None, rand: Callable[[], float] = random.random,
-                 stable_s: float = STABLE_SESSION_S) -> None:
+                 stable_s: float = STABLE_SESSION_S, compressed: bool = True) -> None:
         self._targets = [t.strip() for t in target.split(",") if t.strip()] or [target]
         self._target = self._targets[0]  # this session's collector
         self._turn = 0
@@ -96,8 +97,11 @@ class StreamClient:
         self._clock = clock or SystemClock()
         self._rand = rand
         self._stable_s = stable_s
+        self._compression = grpc.Compression.Gzip if compressed else grpc.Compression.NoCompression
         self._failures = 0  # quick failures in a row
         self._welcomed_at: float | None = None  # monotonic time of this session's Welcome
+        self._welcome = threading.Event()  # this session's Welcome arrived
+        self._shares_timestamps = False  # this session's collector decodes ts_of_block
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._call: grpc.Future | None = None
@@ -169,12 +173,15 @@ class StreamClient:
         if self._stop.is_set():
             return
         self._target = self._targets[self._turn % len(self._targets)]
-        channel = (grpc.secure_channel(self._target, self._credentials, CHANNEL_OPTIONS)
-                   if self._credentials else grpc.insecure_channel(self._target, CHANNEL_OPTIONS))
+        channel = (grpc.secure_channel(self._target, self._credentials, CHANNEL_OPTIONS,
+                                       compression=self._compression)
+                   if self._credentials else grpc.insecure_channel(
+                       self._target, CHANNEL_OPTIONS, compression=self._compression))
         alive = threading.Event()
         alive.set()
         self._outbox.rewind()
         self._welcomed_at = None
+        self._welcome.clear()
         try:
             call = pb_grpc.IngestServiceStub(channel).Stream(self._requests(alive),
                                                              metadata=self._metadata)
@@ -198,10 +205,15 @@ class StreamClient:
 
     def _requests(self, alive: threading.Event) -> Iterator[pb.AgentMessage]:
         yield pb.AgentMessage(hello=self._hello())
+        # Frames wait for the Welcome: it says which frames the collector already holds
+        # and whether it decodes blocks that share timestamps.
+        while not self._welcome.wait(0.5):
+            if not alive.is_set() or self._stop.is_set():
+                return
         while alive.is_set() and not self._stop.is_set():
             msg = self._outbox.next_to_send(alive, timeout=0.5)
             if msg is not None:
-                yield msg
+                yield msg if self._shares_timestamps else _unshared(msg)
 
     def _read_answers(self, call: Iterator[pb.CollectorMessage]) -> None:
         for answer in call:
@@ -222,6 +234,8 @@ class StreamClient:
         self.stats.refusal = ""
         self.stats.retry_wait_seconds = 0.0
         self._outbox.ack_through(welcome.acked_through)
+        self._shares_timestamps = welcome.shared_timestamps
+        self._welcome.set()
         log.info("streaming to collector %s", self._target)
 
     def _ending(self, code: grpc.StatusCode, details: str,
@@ -257,3 +271,14 @@ class StreamClient:
             self.stats.frames_out_of_range += 1
             log.error("collector refused frame %s as outside its time window (%s); kept, "
                       "retrying; clock skew %s s", text, details, self.stats.clock_skew_seconds)
+
+
+def _unshared(message: pb.AgentMessage) -> pb.AgentMessage:
+    """`message` with every block's own timestamps, for a collector from before
+    `ts_of_block`; a copy when it changes (the outbox keeps the original to resend)."""
+    if not any(b.ts_of_block for b in message.frame.blocks):
+        return message
+    copy = pb.AgentMessage()
+    copy.CopyFrom(message)
+    frames.unshare_timestamps(copy.frame)
+    return copy

@@ -120,6 +120,7 @@ def encode_frame(node: NodeSamples, f: int, seq: int) -> pb.AgentMessage:
     exact = exact_metrics(node.hello.metrics)  # whole wire units, as the agent sends them
     blocks = [frames.encode_block(d, metrics, ts, values[:, d, :].T, exact)
               for d in range(values.shape[1])]
+    frames.share_timestamps(blocks)  # as the agent sends them to a collector that says so
     pod = workload_of(node.node)
     holdings = [pb.Holding(device=d, since_ts_ns=int(ts[0]),
                            shares=[pb.Share(workload=pod.uid, fraction=1.0)])
@@ -152,7 +153,8 @@ async def replay(target: str, messages: Sequence[pb.AgentMessage], pace: Pace | 
     unacknowledged; `await pace(i)` before frame i when given. Returns the frames acknowledged.
     """
     credit = asyncio.Semaphore(WINDOW)
-    async with grpc.aio.insecure_channel(target) as channel:
+    # gzip, as the agent sends by default (--stream-compression)
+    async with grpc.aio.insecure_channel(target, compression=grpc.Compression.Gzip) as channel:
         call = pb_grpc.IngestServiceStub(channel).Stream()
         acks = 0
 

@@ -73,7 +73,8 @@ def agent_config(args: argparse.Namespace) -> AgentConfig:
                        tls_ca=_path(args, "tls_ca"), tls_cert=_path(args, "tls_cert"),
                        tls_key=_path(args, "tls_key"), token_file=_path(args, "token_file"),
                        attribution=_attribution(args), kubelet_socket=args.kubelet_socket,
-                       proc_root=_path(args, "proc_root"), metrics_compat=args.metrics_compat)
+                       proc_root=_path(args, "proc_root"), metrics_compat=args.metrics_compat,
+                       stream_compression=getattr(args, "stream_compression", "gzip"))
 
 
 def _attribution(args: argparse.Namespace) -> str:

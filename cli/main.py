@@ -34,6 +34,9 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     o.add(agent, env, "--collector", "localhost:50051", "collector gRPC address HOST:PORT; "
           "several comma-separated, or a DNS name with several records (a headless Service): "
           "the agent moves to another when its stream breaks", o.host_ports)
+    o.add(agent, env, "--stream-compression", "gzip", "compression of the frames on the "
+          "ingest stream (gRPC message compression; every gRPC server decodes gzip)",
+          choices=("gzip", "none"))
     _security_flags(collector, agent, env)
     o.add(agent, env, "--http-host", "0.0.0.0", "agent HTTP listen address")
     add_top_parser(sub, env)

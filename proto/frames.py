@@ -3,7 +3,9 @@
 A frame holds, per device, a block of samples: timestamps (Unix ns) delta-encoded as
 sint64 (around the tick period, `ts_step_ns`); whole-number metrics (the catalogue's
 `exact` ones, in their `wire_unit`) as exact int64, each row delta-encoded over its
-present samples (zigzag varints, with a presence bitmap when some are missing); any other
+present samples (zigzag varints, with a presence bitmap when some are missing); a block
+read at the same ticks as an earlier one of its frame names that block instead of
+repeating the timestamps (`ts_of_block`, sent to collectors that say they decode it); any other
 metric as little-endian float32, metric-major (the only form agents sent before exact
 integers; still decoded). Decoding
 validates everything a hostile or broken agent could get wrong, raises FrameError with a
@@ -102,6 +104,37 @@ def encode_block(device: int, metrics: tuple[int, ...], ts_ns: Int64Array,
     return block
 
 
+def share_timestamps(blocks: Sequence[pb.DeviceBlock]) -> None:
+    """Point each block whose timestamps equal an earlier block's at that block
+    (`ts_of_block`) and clear its own: a node's GPUs are read at the same ticks."""
+    seen: dict[tuple[int, int, tuple[int, ...]], int] = {}
+    for position, block in enumerate(blocks, start=1):
+        if block.ts_of_block:
+            continue
+        key = (block.base_ts_ns, block.ts_step_ns, tuple(block.ts_delta_ns))
+        first = seen.setdefault(key, position)
+        if first != position:
+            block.ts_of_block = first
+            block.ClearField("base_ts_ns")
+            block.ClearField("ts_delta_ns")
+            block.ClearField("ts_step_ns")
+
+
+def unshare_timestamps(frame: pb.Frame) -> bool:
+    """Give every block that shares timestamps its own copy again (for a collector that
+    does not decode `ts_of_block`); True when the frame changed."""
+    changed = False
+    for block in frame.blocks:
+        if 0 < block.ts_of_block <= len(frame.blocks):
+            source = frame.blocks[block.ts_of_block - 1]
+            block.base_ts_ns = source.base_ts_ns
+            block.ts_delta_ns[:] = source.ts_delta_ns
+            block.ts_step_ns = source.ts_step_ns
+            block.ts_of_block = 0
+            changed = True
+    return changed
+
+
 def _row_deltas(flat: Int64Array, rows: Int64Array) -> Int64Array:
     """Each value minus the previous one of its row; a row's first value as it is."""
     deltas = np.diff(flat, prepend=0)
@@ -111,10 +144,11 @@ def _row_deltas(flat: Int64Array, rows: Int64Array) -> Int64Array:
 
 
 # ---------------------------------------------------------------------------- decode
-def decode_block(block: pb.DeviceBlock, n_devices: int,
-                 per_unit: Sequence[int]) -> Block:
+def decode_block(block: pb.DeviceBlock, n_devices: int, per_unit: Sequence[int],
+                 shared_ts: Int64Array | None = None) -> Block:
     """Decode and validate one block against the agent's Hello; `per_unit[m]` is the
-    wire units per API unit of Hello.metrics[m]. Raises FrameError."""
+    wire units per API unit of Hello.metrics[m]; `shared_ts` the timestamps of the block
+    its `ts_of_block` names. Raises FrameError."""
     if block.device >= n_devices:
         raise FrameError(f"block names device {block.device}; the hello declared {n_devices}")
     metrics = (*block.metrics, *block.int_metrics)
@@ -125,10 +159,13 @@ def decode_block(block: pb.DeviceBlock, n_devices: int,
                          f"the hello declared {len(per_unit)}")
     if len(set(metrics)) != len(metrics):
         raise FrameError("block lists a metric twice")
-    n = len(block.ts_delta_ns)
-    if n > MAX_BLOCK_SAMPLES:
-        raise FrameError(f"block holds {n} samples; at most {MAX_BLOCK_SAMPLES}")
-    ts = _timestamps(block, n)
+    if shared_ts is None:
+        n = len(block.ts_delta_ns)
+        if n > MAX_BLOCK_SAMPLES:
+            raise FrameError(f"block holds {n} samples; at most {MAX_BLOCK_SAMPLES}")
+        ts = _timestamps(block, n)
+    else:
+        ts, n = shared_ts, shared_ts.size
     floats = _float_rows(block, n) if block.metrics else None
     if not block.int_metrics:
         assert floats is not None
@@ -216,4 +253,26 @@ def decode_frame(frame: pb.Frame, n_devices: int, metric_ids: Sequence[str]) -> 
     if frame.seq == 0:
         raise FrameError("frame has no sequence number (seq 0)")
     per_unit = catalogue.wire_per_unit(metric_ids)
-    return [decode_block(b, n_devices, per_unit) for b in frame.blocks]
+    decoded: list[Block] = []
+    for position, block in enumerate(frame.blocks, start=1):
+        decoded.append(decode_block(block, n_devices, per_unit,
+                                    _shared_timestamps(block, position, frame, decoded)))
+    return decoded
+
+
+def _shared_timestamps(block: pb.DeviceBlock, position: int, frame: pb.Frame,
+                       decoded: list[Block]) -> Int64Array | None:
+    """The timestamps block `position` (1-based) shares with an earlier block of the
+    frame, None when it has its own. Raises FrameError."""
+    k = block.ts_of_block
+    if not k:
+        return None
+    if k >= position:
+        raise FrameError(f"block {position} shares the timestamps of block {k}, "
+                         "which is not an earlier block")
+    if block.base_ts_ns or block.ts_step_ns or block.ts_delta_ns:
+        raise FrameError(f"block {position} shares timestamps and has its own")
+    if frame.blocks[k - 1].ts_of_block:
+        raise FrameError(f"block {position} shares the timestamps of block {k}, "
+                         "which shares another's")
+    return decoded[k - 1].ts_ns.copy()  # the block owns its timestamps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 
 
 class TcpProxy:
@@ -15,6 +16,7 @@ class TcpProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._open = True
+        self.bytes_up = 0  # bytes forwarded from clients to the target
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -59,14 +61,20 @@ class TcpProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._conns.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+            for a, b, count in ((client, upstream, self._count_up), (upstream, client, None)):
+                threading.Thread(target=_pump, args=(a, b, count), daemon=True).start()
+
+    def _count_up(self, n: int) -> None:
+        with self._lock:
+            self.bytes_up += n
 
 
-def _pump(src: socket.socket, dst: socket.socket) -> None:
+def _pump(src: socket.socket, dst: socket.socket, count: Callable[[int], None] | None) -> None:
     try:
         while data := src.recv(65536):
             dst.sendall(data)
+            if count is not None:
+                count(len(data))
     except OSError:
         pass
     finally:

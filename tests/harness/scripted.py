@@ -32,6 +32,7 @@ class Answer:
     details: str = ""
     trailers: Sequence[tuple[str, str]] = ()
     frame_trailer: str = ""  # a trailing-metadata key whose value is the next frame's seq
+    shared_timestamps: bool = False  # the Welcome says so (a collector from before: False)
 
 
 @dataclass
@@ -86,8 +87,9 @@ class ScriptedCollector(pb_grpc.IngestServiceServicer):
         answer = self.script(n)
         if answer.welcome:
             now = time.time_ns() if answer.collector_time_ns is None else answer.collector_time_ns
-            yield pb.CollectorMessage(welcome=pb.Welcome(collector_version="scripted",
-                                                         collector_time_ns=now))
+            yield pb.CollectorMessage(welcome=pb.Welcome(
+                collector_version="scripted", collector_time_ns=now,
+                shared_timestamps=answer.shared_timestamps))
         acked = 0
         while answer.code is None or acked < answer.ack:
             message = next(request_iterator, None)

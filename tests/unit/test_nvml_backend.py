@@ -19,7 +19,6 @@ from gputel.agent.backends.nvml_fields import decode, decode_samples
 from gputel.agent.batcher import Batcher
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
-from gputel.proto.metrics import wire_per_unit
 from tests.fakes.fake_pynvml import FakeGpu, FakeMig, FakeNvml
 
 POWER, UTIL = pynvml.NVML_TOTAL_POWER_SAMPLES, pynvml.NVML_GPU_UTILIZATION_SAMPLES
@@ -243,15 +242,17 @@ def test_buffered_samples_arrive_once_and_in_order_across_ticks(
 def test_buffered_samples_make_valid_frames(clock: FakeClock, opened: list[NvmlBackend]) -> None:
     fake = fake_for(clock, gpus(2))
     backend = start(opened, clock, fake)
-    emitted: list[pb.DeviceBlock] = []
-    batcher = Batcher(2, backend.metrics(), 3, lambda frame, n: emitted.extend(frame.blocks))
+    emitted: list[pb.Frame] = []
+    batcher = Batcher(2, backend.metrics(), 3, lambda frame, n: emitted.append(frame))
     for _ in range(6):
         for gpu in fake.gpus:
             gpu.push_sample(POWER, clock.time_ns() // 1000 + 1, 250_000)
             gpu.push_sample(POWER, clock.time_ns() // 1000 + 20_000, 260_000)
         reading = tick(backend, clock)
         batcher.add(clock.time_ns(), reading)
-    decoded = [frames.decode_block(b, 2, wire_per_unit(backend.metrics())) for b in emitted]
+    for seq, frame in enumerate(emitted, start=1):
+        frame.seq = seq  # the outbox numbers frames
+    decoded = [d for f in emitted for d in frames.decode_frame(f, 2, backend.metrics())]
     power = [d for d in decoded if d.metrics == (COL["power"],)]
     assert sum(d.ts_ns.size for d in power) == 6 * 2 * 2
 

@@ -239,7 +239,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             stream.session = session
         return _Welcome(pb.CollectorMessage(welcome=pb.Welcome(
             collector_version=VERSION, acked_through=acked,
-            collector_time_ns=self._time_ns())))
+            collector_time_ns=self._time_ns(), shared_timestamps=True)))
 
     async def _frame(self, session: Session, prepared: Prepared) -> pb.CollectorMessage:
         t0 = time.perf_counter()

@@ -145,7 +145,7 @@ class Owner(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class DeviceBlock(_message.Message):
-    __slots__ = ("device", "metrics", "base_ts_ns", "ts_delta_ns", "values", "int_metrics", "int_values", "int_present", "ts_step_ns")
+    __slots__ = ("device", "metrics", "base_ts_ns", "ts_delta_ns", "values", "int_metrics", "int_values", "int_present", "ts_step_ns", "ts_of_block")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     BASE_TS_NS_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +155,7 @@ class DeviceBlock(_message.Message):
     INT_VALUES_FIELD_NUMBER: _ClassVar[int]
     INT_PRESENT_FIELD_NUMBER: _ClassVar[int]
     TS_STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    TS_OF_BLOCK_FIELD_NUMBER: _ClassVar[int]
     device: int
     metrics: _containers.RepeatedScalarFieldContainer[int]
     base_ts_ns: int
@@ -164,17 +165,20 @@ class DeviceBlock(_message.Message):
     int_values: _containers.RepeatedScalarFieldContainer[int]
     int_present: bytes
     ts_step_ns: int
-    def __init__(self, device: _Optional[int] = ..., metrics: _Optional[_Iterable[int]] = ..., base_ts_ns: _Optional[int] = ..., ts_delta_ns: _Optional[_Iterable[int]] = ..., values: _Optional[bytes] = ..., int_metrics: _Optional[_Iterable[int]] = ..., int_values: _Optional[_Iterable[int]] = ..., int_present: _Optional[bytes] = ..., ts_step_ns: _Optional[int] = ...) -> None: ...
+    ts_of_block: int
+    def __init__(self, device: _Optional[int] = ..., metrics: _Optional[_Iterable[int]] = ..., base_ts_ns: _Optional[int] = ..., ts_delta_ns: _Optional[_Iterable[int]] = ..., values: _Optional[bytes] = ..., int_metrics: _Optional[_Iterable[int]] = ..., int_values: _Optional[_Iterable[int]] = ..., int_present: _Optional[bytes] = ..., ts_step_ns: _Optional[int] = ..., ts_of_block: _Optional[int] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("collector_version", "acked_through", "collector_time_ns")
+    __slots__ = ("collector_version", "acked_through", "collector_time_ns", "shared_timestamps")
     COLLECTOR_VERSION_FIELD_NUMBER: _ClassVar[int]
     ACKED_THROUGH_FIELD_NUMBER: _ClassVar[int]
     COLLECTOR_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
     collector_version: str
     acked_through: int
     collector_time_ns: int
-    def __init__(self, collector_version: _Optional[str] = ..., acked_through: _Optional[int] = ..., collector_time_ns: _Optional[int] = ...) -> None: ...
+    shared_timestamps: bool
+    def __init__(self, collector_version: _Optional[str] = ..., acked_through: _Optional[int] = ..., collector_time_ns: _Optional[int] = ..., shared_timestamps: bool = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("seq", "duplicate")
