@@ -26,6 +26,7 @@ from gputel.collector.query.costs import Pricing
 from gputel.collector.query.limits import QueryLimits
 from gputel.collector.server import Collector, CollectorConfig
 from gputel.collector.storage.durable import StorageError
+from gputel.collector.storage.engine import DB_NAME, Engine
 from gputel.collector.storage.rollups import Tier
 from gputel.collector.storage.tsdb import TsdbEndpoints
 
@@ -169,6 +170,28 @@ def _path(args: argparse.Namespace, name: str) -> Path | None:
 def run_collector(args: argparse.Namespace) -> int:
     """Serve ingest, queries and /metrics until a signal."""
     return asyncio.run(_collector_main(args, None))
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    """Merge every window's sealed blocks of a stopped collector's store; say what it did.
+    Exit 1 with one line when the directory holds no store or a collector uses it."""
+    data_dir = Path(args.data_dir)
+    if not (data_dir / DB_NAME).is_file():
+        die(f"no gputel store in {data_dir} (no {DB_NAME})")
+    try:
+        engine = Engine(data_dir, retention_ns=int(args.retention * 1e9))
+    except StorageError as exc:
+        die(str(exc))
+    try:
+        blocks, size = len(engine.blocks()), sum(b.size_bytes for b in engine.blocks())
+        replaced = engine.compact(full=True)
+        after = sum(b.size_bytes for b in engine.blocks())
+        failures = engine.stats.compaction_failures
+    finally:
+        engine.close()
+    _say(f"gputel compact: {replaced} of {blocks} blocks merged into "
+         f"{engine.stats.compactions}; blocks {size:,} -> {after:,} bytes")
+    return 1 if failures else 0
 
 
 def run_up(args: argparse.Namespace) -> int:

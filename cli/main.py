@@ -1,4 +1,4 @@
-"""`gputel up | agent | collector | top`: the one console script."""
+"""`gputel up | agent | collector | compact | top`: the one console script."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gputel.cli import options as o
-from gputel.cli.commands import UP_SPOOL_DIR, run_agent, run_collector, run_up
+from gputel.cli.commands import UP_SPOOL_DIR, run_agent, run_collector, run_compact, run_up
 from gputel.cli.top import add_parser as add_top_parser
 from gputel.cli.top import run_top
 
@@ -23,6 +23,10 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="collector plus a local agent (simulated GPUs if none)")
     collector = sub.add_parser("collector", help="the central collector")
     agent = sub.add_parser("agent", help="the per-node agent")
+    compact = sub.add_parser("compact", help="merge a stopped collector's sealed blocks now")
+    o.add(compact, env, "--data-dir", "./gputel-data", "the collector's data directory")
+    o.add(compact, env, "--retention", "1h", "the collector's --retention (blocks span at most "
+          "a tenth of it)", o.duration(1, 10 * 365 * 86400))
     for p in (up, collector):
         _collector_flags(p, env)
         _api_flags(p, env)
@@ -40,7 +44,7 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     _security_flags(collector, agent, env)
     o.add(agent, env, "--http-host", "0.0.0.0", "agent HTTP listen address")
     add_top_parser(sub, env)
-    for p in (up, collector, agent):
+    for p in (up, collector, agent, compact):
         o.add(p, env, "--log-level", "info", "log level",
               choices=("debug", "info", "warning", "error"))
     return parser
@@ -273,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(env).parse_args(argv)
     configure_logging(args.log_level)
     command = {"up": run_up, "collector": run_collector, "agent": run_agent,
-               "top": run_top}[args.command]
+               "compact": run_compact, "top": run_top}[args.command]
     return command(args)
 
 

@@ -1,6 +1,6 @@
 """Housekeeping on a timer: newest-value retention, idle nodes, workload retention, the ingest
 state snapshot, and the store's sealing, retention and checks (in its writer thread, never
-on the event loop)."""
+on the event loop), and compaction of sealed blocks (in a thread of its own)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class Maintenance:
         self._durable = durable
         self._interval = interval_seconds
         self._refresh_sizes = refresh_sizes
+        self._compacting: asyncio.Future[int] | None = None
 
     async def run(self) -> None:
         """Every interval, until cancelled; a failed store pass is retried next interval.
@@ -46,10 +47,18 @@ class Maintenance:
                     await asyncio.wait_for(self._store_pass(), STORE_PASS_TIMEOUT_S)
                 except (StorageError, TimeoutError) as exc:
                     log.debug("store maintenance failed: %s", exc)  # the writer logs once
+                self._compact()
                 if self._refresh_sizes is not None:  # counted here, never on the scrape path
                     await asyncio.to_thread(self._refresh_sizes)
         finally:
             supervisor.cancel()
+
+    def _compact(self) -> None:
+        """Start merging small blocks in a thread of its own, unless a merge still runs: a
+        long one delays neither this loop nor the writer."""
+        if self._compacting is None or self._compacting.done():
+            self._compacting = asyncio.ensure_future(asyncio.to_thread(self._durable.compact))
+            self._compacting.add_done_callback(_said)
 
     async def _supervise(self) -> None:
         while True:
@@ -77,3 +86,9 @@ class Maintenance:
         self._ingest.workloads.enforce_retention(time.time_ns())
         await self.checkpoint()
         await asyncio.wrap_future(self._durable.maintain())
+
+
+def _said(done: asyncio.Future[int]) -> None:
+    """Log what a compaction raised that it did not handle itself (it logs its own)."""
+    if not done.cancelled() and done.exception() is not None:
+        log.error("compaction stopped: %s", done.exception())

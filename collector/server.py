@@ -68,6 +68,7 @@ from gputel.collector.query.services import build_services
 from gputel.collector.registry.cluster import ClusterLimits, ClusterRegistry
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry
 from gputel.collector.registry.workloads import WorkloadLimits
+from gputel.collector.storage import compaction
 from gputel.collector.storage.alertbook import RemoteAlertBook
 from gputel.collector.storage.durable import DurableStore, StorageError
 from gputel.collector.storage.engine import Engine
@@ -79,6 +80,7 @@ from gputel.proto.frames import Block
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+SEAL_TIMEOUT_S = 60.0  # at a clean stop, for sealing the head
 SERVICE_NAMES = ("gputel.v1.IngestService", "gputel.v1.QueryService",
                  health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                  reflection.SERVICE_NAME)
@@ -169,7 +171,9 @@ class Collector:
         # process still goes over (_relieve_memory).
         engine = Engine(config.data_dir, config.tiers, retention_ns, config.max_disk_bytes,
                         config.store_memory_bytes or (budget // 2 if budget else 1 << 30),
-                        max_samples=max(10**6, budget // 128) if budget else 0)
+                        max_samples=max(10**6, budget // 128) if budget else 0,
+                        compact_widths=compaction.levels(int(config.seal_seconds * 1e9),
+                                                         retention_ns))
         self.store = SeriesStore(retention_ns, engine=engine)
         self.log = DurableStore(engine, seal_ns=int(config.seal_seconds * 1e9))
         rollups = RollupReader(engine) if config.data_dir is not None else None
@@ -475,6 +479,10 @@ class Collector:
             await self.maintenance.checkpoint()
         except (StorageError, TimeoutError) as exc:
             log.warning("no final state snapshot (%s); the next start reads the tail", exc)
+        try:  # every sample in a block: what is at rest is compact and ready to compact
+            await asyncio.wait_for(asyncio.wrap_future(self.log.seal_all()), SEAL_TIMEOUT_S)
+        except (StorageError, TimeoutError) as exc:
+            log.warning("the head was not sealed at stop (%s); it stays in the database", exc)
         await asyncio.to_thread(self.log.close)
         if self.ingest_servicer is not None:
             self.ingest_servicer.close()

@@ -84,6 +84,9 @@ class DurableStore:
                                         daemon=True)
         self._stopped = False
         self._recent: OrderedDict[tuple[str, str, int], None] = OrderedDict()
+        # (node, instance) -> the oldest frame whose commit failed: later frames of that
+        # agent wait for its resend, so none is committed ahead of it
+        self._failed_from: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.stats = WriteStats()
         self.failing = ""  # why the last write failed; "" once a write succeeds again
 
@@ -149,6 +152,15 @@ class DurableStore:
         """Seal, retention, verification (in the writer thread)."""
         return self._submit(_Item("maintain", ()))
 
+    def seal_all(self) -> Future[bool]:
+        """Seal every head row into a block (a clean stop; in the writer thread)."""
+        return self._submit(_Item("seal", ()))
+
+    def compact(self) -> int:
+        """Merge small sealed blocks (Engine.compact) in the calling thread, beside the
+        writer; return the blocks replaced."""
+        return self.engine.compact()
+
     def _submit(self, item: _Item) -> Future[bool]:
         if self._stopped:
             item.future.set_exception(StorageError("the store is closed"))
@@ -178,7 +190,7 @@ class DurableStore:
         """Frames and agents in one transaction; snapshots and maintenance each on their own.
         Any failure fails the items' futures (nothing acknowledged); the writer goes on."""
         batch = [i for i in batch if i.future.set_running_or_notify_cancel()]  # not cancelled
-        writes = [i for i in batch if i.kind in ("frame", "agent")]
+        writes = self._not_behind_a_failure([i for i in batch if i.kind in ("frame", "agent")])
         if writes:
             self._guarded(writes, self._commit_writes,
                           proves=any(i.kind == "frame" for i in writes))
@@ -188,6 +200,26 @@ class DurableStore:
                               proves=False)
             elif item.kind == "maintain":
                 self._guarded([item], lambda _items: self._maintain(), proves=True)
+            elif item.kind == "seal":
+                self._guarded([item], lambda _items: [self.engine.seal_all() >= 0], proves=True)
+
+    def _not_behind_a_failure(self, writes: list[_Item]) -> list[_Item]:
+        """Fail the frames queued behind a frame of their agent whose commit failed (their
+        stream is being refused; the agent resends from that frame); a frame at or before
+        it is the resend, and lets the agent's frames through again."""
+        kept = []
+        for item in writes:
+            if item.kind == "frame" and self._failed_from:
+                key, seq = (str(item.args[0]), str(item.args[1])), int(str(item.args[2]))
+                failed = self._failed_from.get(key)
+                if failed is not None and seq > failed:
+                    item.future.set_exception(StorageError(
+                        f"frame {failed} of this agent was not stored; frame {seq} waits "
+                        "for its resend"))
+                    continue
+                self._failed_from.pop(key, None)
+            kept.append(item)
+        return kept
 
     def _guarded(self, items: list[_Item], work: Callable[[list[_Item]], list[bool]],
                  proves: bool) -> None:
@@ -216,6 +248,11 @@ class DurableStore:
                       "write succeeds again", exc)
         self.failing = str(exc) or type(exc).__name__
         for item in items:
+            if item.kind == "frame":
+                key, seq = (str(item.args[0]), str(item.args[1])), int(str(item.args[2]))
+                self._failed_from[key] = min(seq, self._failed_from.get(key, seq))
+                while len(self._failed_from) > RECENT_KEYS:
+                    self._failed_from.popitem(last=False)
             item.future.set_exception(StorageError(f"store write failed: {self.failing}"))
 
     def _commit_writes(self, items: list[_Item]) -> list[bool]:

@@ -8,10 +8,12 @@ Layout under the data directory:
   ts); the rollup table; the agents, applied sequence numbers, the frames not yet folded into
   the ingest state snapshot (`tail`), the snapshot itself. DuckDB fsyncs its WAL on COMMIT,
   so a committed row survives `kill -9` and power loss.
-- `blocks/`: sealed blocks, one per seal, sorted by series, delta/byte-stream-split encoded
-  and zstd-compressed by DuckDB's Parquet writer. `meta.sealed_through` in the database
-  names the newest block whose seal committed, so a crash between writing a block and
-  deleting its rows from the head never serves a sample twice.
+- `blocks/`: sealed blocks, one per seal, sorted by series, whole-number metrics as integers,
+  delta/byte-stream-split encoded and zstd-compressed (blocks.py); merged into larger ones
+  by `compact` (compaction.py). `meta.sealed_through` in the database names the newest block
+  whose seal committed, so a crash between writing a block and deleting its rows from the
+  head never serves a sample twice; a compacted block's name says which blocks it replaced,
+  so a crash between writing it and deleting them never serves a sample twice either.
 - `LOCK`: held (flock) while a collector uses the directory; a second one is refused.
 - `quarantine/`: damaged files moved aside, never deleted.
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import threading
@@ -39,6 +40,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from gputel.collector.storage import blocks as blk
+from gputel.collector.storage import compaction
 from gputel.proto.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,6 @@ COLUMNS = tuple(METRICS)
 COLUMN_INDEX = {m: i for i, m in enumerate(COLUMNS)}
 DB_NAME = "gputel.duckdb"
 DB_MIN_BYTES = 3 * 4096  # DuckDB's file headers: a shorter database file was cut short
-ROW_GROUP = 65_536
 COMPRESS_EVERY = 2 << 20  # memory mode: samples inserted between checkpoints
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -77,14 +78,18 @@ class EngineStats:
     files_quarantined: int = 0
     blocks_verified: int = 0
     tail_frames_read: int = 0  # frames read back at start-up (the state's tail)
+    compactions: int = 0  # merged blocks written
+    blocks_compacted: int = 0  # blocks they replaced
+    compaction_failures: int = 0
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote = blk.quote
 
 
 _COLS_SQL = ", ".join(f"{_quote(c)} DOUBLE" for c in COLUMNS)
 _COUNT_SQL = " + ".join(f"count({_quote(c)})" for c in COLUMNS)
+_EXACT = tuple(c for c in COLUMNS if METRICS[c].exact)
+_EXACT_SQL = ", ".join(blk.exact_test(c) for c in _EXACT)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS head (node VARCHAR NOT NULL, gpu VARCHAR NOT NULL,
     ts BIGINT NOT NULL, {_COLS_SQL});
@@ -206,8 +211,11 @@ class Engine:
 
     def __init__(self, data_dir: Path | None, tiers: Sequence[Tier] = (),
                  retention_ns: int = 3600 * 10**9, max_disk_bytes: int = 0,
-                 memory_limit_bytes: int = 0, max_samples: int = 0) -> None:
+                 memory_limit_bytes: int = 0, max_samples: int = 0,
+                 compact_widths: Sequence[int] = ()) -> None:
         self.data_dir = data_dir
+        self.compact_widths = tuple(compact_widths) or compaction.levels(60 * 10**9,
+                                                                          retention_ns)
         self.max_samples = max_samples if data_dir is None else 0
         self.tiers = tuple(tiers)
         self.retention_ns = retention_ns
@@ -219,6 +227,11 @@ class Engine:
         self._counts_lock = threading.Lock()
         self._node_samples: dict[str, int] = {}
         self._blocks: tuple[blk.Block, ...] = ()  # swapped whole (readers take a snapshot)
+        self._blocks_lock = threading.Lock()  # held to change _blocks or a block's file
+        self._compact_lock = threading.Lock()  # one compaction at a time
+        self._closing = False
+        self._sealed_ns = 0  # the newest seal's cutoff: older windows are complete
+        self.fault_step: blk.Step | None = None  # tests: called between compaction steps
         self._unverified: list[blk.Block] = []
         self._lock_file: IO[str] | None = None
         self._sealed_through = 0
@@ -275,8 +288,8 @@ class Engine:
                                      "the newest (unsealed) samples and the ingest state are "
                                      "gone; the blocks are served")
                 log.error("storage: %s", self.problems[-1])
-            newest = max((int(m.group(1)) for p in (self.data_dir / "blocks").glob("*")
-                          if (m := blk.NAME.match(p.name))), default=0)
+            newest = max((n[1] for p in (self.data_dir / "blocks").glob("*")
+                          if (n := blk.numbers_of(p.name))), default=0)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('sealed_through', ?)", [newest])
         return con
 
@@ -321,6 +334,7 @@ class Engine:
             self.problems.extend(problems)
             self._blocks = tuple(found)
             self._unverified = list(found)
+            self._sealed_ns = max((b.max_ts + 1 for b in found), default=0)
         counts: dict[str, int] = {}
         for b in self._blocks:
             for node, n in b.nodes.items():
@@ -332,8 +346,10 @@ class Engine:
         self._w.execute("SET parquet_metadata_cache = true")
 
     def close(self) -> None:
-        """Checkpoint and close the database, release the lock; idempotent."""
-        with self.write_lock:
+        """Checkpoint and close the database, release the lock; idempotent. A compaction
+        running stops at its next batch (its partial file is removed)."""
+        self._closing = True
+        with self._compact_lock, self.write_lock:
             with contextlib.suppress(duckdb.Error):
                 self._w.close()
                 self._con.close()
@@ -400,10 +416,11 @@ class Engine:
         try:
             return self._read(node, gpu, metric, start_ns, end_ns, files)
         except duckdb.Error:
-            if not files or not self._check(files):
-                raise
+            now = [b for b in self._blocks if b.holds(node, start_ns, end_ns)]
+            if now == files and (not files or not self._check(files)):
+                raise  # the same blocks, none damaged: a real error
             files = [b for b in self._blocks if b.holds(node, start_ns, end_ns)]
-            return self._read(node, gpu, metric, start_ns, end_ns, files)
+            return self._read(node, gpu, metric, start_ns, end_ns, files)  # compacted meanwhile
 
     def _read(self, node: str, gpu: str, metric: str, start_ns: int, end_ns: int,
               files: list[blk.Block]) -> tuple[Int64Array, Float64Array]:
@@ -411,8 +428,7 @@ class Engine:
         where = f"node = $1 AND gpu = $2 AND ts BETWEEN $3 AND $4 AND {col} IS NOT NULL"
         sql = f"SELECT ts, {col} AS v FROM head WHERE {where}"
         if files:
-            paths = ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in files)
-            sql += f" UNION ALL SELECT ts, {col} AS v FROM read_parquet([{paths}]) WHERE {where}"
+            sql += f" UNION ALL SELECT ts, {col} AS v FROM ({blk.decoded(files, [metric], where)})"
         got = self.cursor().execute(sql + " ORDER BY ts", [node, gpu, start_ns, end_ns]
                                     ).fetchnumpy()
         return (np.asarray(got["ts"], dtype=np.int64), np.asarray(got["v"], dtype=np.float64))
@@ -450,16 +466,20 @@ class Engine:
         if self.blocks_dir is None:
             return 0
         with self.write_lock:
+            self._sealed_ns = max(self._sealed_ns, cutoff_ns)
             per_node = self._w.execute(
-                f"SELECT node, min(ts), max(ts), {_COUNT_SQL} FROM head WHERE ts < ? "
-                "GROUP BY node", [cutoff_ns]).fetchall()
+                f"SELECT node, min(ts), max(ts), {_COUNT_SQL}, {_EXACT_SQL} FROM head "
+                "WHERE ts < ? GROUP BY node", [cutoff_ns]).fetchall()
             if not per_node:
                 return 0
             number = self._sealed_through + 1
+            ints = {c: METRICS[c].wire_per_unit for i, c in enumerate(_EXACT, 4)
+                    if all(r[i] is not False for r in per_node)
+                    and any(r[i] for r in per_node)}
             info = {"min_ts": min(int(r[1]) for r in per_node),
                     "max_ts": max(int(r[2]) for r in per_node),
-                    "nodes": {str(r[0]): int(r[3]) for r in per_node}}
-            path = self._write_block(number, cutoff_ns, info)
+                    "nodes": {str(r[0]): int(r[3]) for r in per_node}, "ints": ints}
+            path = self._write_block(number, cutoff_ns, info, ints)
             try:
                 with self.transaction() as cur:
                     self._roll_up(cur, cutoff_ns)
@@ -471,27 +491,30 @@ class Engine:
                 raise
             self._sealed_through = number
             block = blk.open_block(path)
-            self._blocks = (*self._blocks, block)
+            with self._blocks_lock:
+                self._blocks = (*self._blocks, block)
             self.stats.blocks_sealed += 1
             self.stats.samples_sealed += block.samples
             return block.samples
 
-    def _write_block(self, number: int, cutoff_ns: int, info: dict[str, object]) -> Path:
+    def _write_block(self, number: int, cutoff_ns: int, info: dict[str, object],
+                     ints: dict[str, int]) -> Path:
         assert self.blocks_dir is not None
         tmp = self.blocks_dir / f".tmp-{number}.parquet"
-        meta = json.dumps(info).replace("'", "''")
+        source = f"SELECT * FROM head WHERE ts < {int(cutoff_ns)}"
         try:
-            self._w.execute(
-                f"COPY (SELECT * FROM head WHERE ts < {int(cutoff_ns)} ORDER BY node, gpu, ts) "
-                f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2, "
-                f"ROW_GROUP_SIZE {ROW_GROUP}, KV_METADATA {{gputel: '{meta}'}})")
-            blk.fsync_path(tmp)
-            final = self.blocks_dir / blk.block_name(number, blk.file_crc(tmp))
-            os.replace(tmp, final)
-            blk.fsync_path(self.blocks_dir)
+            blk.write(self._w, blk.encoded(source, COLUMNS, ints), tmp, info)
+            return self._publish(tmp, number)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _publish(self, tmp: Path, number: int, first: int = 0) -> Path:
+        """Rename a written, fsynced block file to its final name, durably."""
+        assert self.blocks_dir is not None
+        final = self.blocks_dir / blk.block_name(number, blk.file_crc(tmp), first)
+        os.replace(tmp, final)
+        blk.fsync_path(self.blocks_dir)
         return final
 
     def _roll_up(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> None:
@@ -503,6 +526,93 @@ class Engine:
                 "min(v), max(v), sum(v), count(v), arg_max(v, ts), max(ts) FROM (UNPIVOT "
                 f"(SELECT * FROM head WHERE ts < {int(cutoff_ns)}) ON {cols} INTO NAME metric "
                 "VALUE v) GROUP BY ALL")
+
+    # ---------------------------------------------------------- compaction
+    def compact(self, full: bool = False) -> int:
+        """Merge runs of small sealed blocks into larger ones (compaction.plan: windows
+        sealed through, or every window when `full`), until none is left; return the blocks
+        replaced. Runs beside the writer (reads Parquet, writes Parquet, touches no table):
+        a reader or the writer never waits on it. Each merge is crash-safe: the new block is
+        written and fsynced under a temporary name, renamed (the switch) and only then are
+        the blocks it replaces deleted. A merge that fails is logged and counted; its blocks
+        stay as they were (a damaged one is quarantined)."""
+        if self.blocks_dir is None:
+            return 0
+        replaced = 0
+        with self._compact_lock:
+            while not self._closing:
+                inputs = compaction.plan(self._blocks, self.compact_widths, self._sealed_ns,
+                                         full)
+                if not inputs:
+                    break
+                try:
+                    done = self._merge(inputs)
+                except (duckdb.Error, OSError, ValueError) as exc:
+                    self._merge_failed(inputs, exc)
+                    break
+                if not done:
+                    break
+                replaced += done
+        return replaced
+
+    def _merge(self, inputs: tuple[blk.Block, ...]) -> int:
+        """Write one block holding `inputs` and switch to it; return len(inputs), or 0 when
+        one of them went (retention, quarantine) meanwhile or the engine is closing."""
+        assert self.blocks_dir is not None
+        first, last = inputs[0].oldest, inputs[-1].number
+        nodes: dict[str, int] = {}
+        for b in inputs:
+            for node, n in b.nodes.items():
+                nodes[node] = nodes.get(node, 0) + n
+        ints = {m: k for m, k in inputs[0].ints if all(b.per_unit(m) == k for b in inputs)}
+        info = {"min_ts": min(b.min_ts for b in inputs), "max_ts": max(b.max_ts for b in inputs),
+                "nodes": nodes, "ints": ints}
+        tmp = self.blocks_dir / f".tmp-c{first}-{last}.parquet"
+        cur = self._con.cursor()  # its own: this thread's cursor may hold a pending result
+        try:
+            blk.write(cur, blk.encoded(blk.decoded(inputs, COLUMNS), COLUMNS, ints), tmp, info,
+                      self._step)
+            self._step("written")
+            with self._blocks_lock:  # retention and quarantine wait: none of them goes now
+                if self._closing or any(b not in self._blocks for b in inputs):
+                    tmp.unlink(missing_ok=True)
+                    return 0
+                path = self._publish(tmp, last, first)
+                block = blk.open_block(path)
+                self._blocks = tuple(sorted((*(b for b in self._blocks if b not in inputs),
+                                             block), key=lambda b: b.number))
+                self._unverified = [*(b for b in self._unverified if b not in inputs), block]
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            cur.close()
+        self._step("switched")
+        for b in inputs:
+            b.path.unlink(missing_ok=True)
+            self._step("deleted")
+        blk.fsync_path(self.blocks_dir)
+        self.stats.compactions += 1
+        self.stats.blocks_compacted += len(inputs)
+        return len(inputs)
+
+    def _step(self, name: str) -> None:
+        if self._closing:
+            raise duckdb.InterruptException("the store is closing")
+        if self.fault_step is not None:
+            self.fault_step(name)
+
+    def _merge_failed(self, inputs: tuple[blk.Block, ...], exc: Exception) -> None:
+        if self._closing:
+            return
+        self.stats.compaction_failures += 1
+        log.error("storage: compacting blocks %d-%d failed (%s); they stay as they are",
+                  inputs[0].oldest, inputs[-1].number, exc)
+        self._check(list(inputs))
+
+    def seal_all(self) -> int:
+        """Seal every head row (a clean stop); return samples sealed."""
+        return self.seal(2**63 - 1)
 
     # ---------------------------------------------------------- retention
     def retain(self, now_ns: int) -> None:
@@ -538,10 +648,14 @@ class Engine:
             dropped[reason] = dropped.get(reason, 0) + rows
 
     def _drop(self, block: blk.Block, reason: str) -> None:
-        """Remove a block (counted by reason); its samples leave the counts."""
-        self._blocks = tuple(b for b in self._blocks if b is not block)
-        self._unverified = [b for b in self._unverified if b is not block]
-        block.path.unlink(missing_ok=True)
+        """Remove a block (counted by reason); its samples leave the counts. A no-op for a
+        block a compaction replaced meanwhile."""
+        with self._blocks_lock:
+            if block not in self._blocks:
+                return
+            self._blocks = tuple(b for b in self._blocks if b is not block)
+            self._unverified = [b for b in self._unverified if b is not block]
+            block.path.unlink(missing_ok=True)
         self.stats.blocks_dropped[reason] = self.stats.blocks_dropped.get(reason, 0) + 1
         self.stats.samples_dropped[reason] = (self.stats.samples_dropped.get(reason, 0)
                                               + self._uncount(block.nodes))
@@ -623,13 +737,15 @@ class Engine:
             self._unverified = [u for u in self._unverified if u is not b]
             why = blk.verify(b)
             self.stats.blocks_verified += 1
-            if why and b.path.exists():
+            with self._blocks_lock:
+                if not why or b not in self._blocks or not b.path.exists():
+                    continue  # sound, or replaced by a compaction meanwhile
                 damaged += 1
                 self._blocks = tuple(x for x in self._blocks if x is not b)
-                self._uncount(b.nodes)
                 blk.quarantine(b.path, why)
-                self.stats.files_quarantined += 1
-                self.problems.append(f"{b.path.name}: {why}")
+            self._uncount(b.nodes)
+            self.stats.files_quarantined += 1
+            self.problems.append(f"{b.path.name}: {why}")
         return damaged
 
     # ------------------------------------------------------------ state I/O

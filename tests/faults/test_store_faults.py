@@ -145,7 +145,7 @@ def test_a_truncated_block_is_quarantined_at_start_and_reported(tmp_path: Path) 
 
 
 def test_a_zero_length_database_is_reported_not_ok(tmp_path: Path) -> None:
-    block_samples, _ = _two_blocks(tmp_path / "d")
+    block_samples, head_samples = _two_blocks(tmp_path / "d")
     (tmp_path / "d" / "gputel.duckdb").write_bytes(b"")
     (tmp_path / "d" / "gputel.duckdb.wal").unlink(missing_ok=True)
     server = CollectorThread(data_dir=tmp_path / "d", maintenance_seconds=3600).start()
@@ -154,8 +154,8 @@ def test_a_zero_length_database_is_reported_not_ok(tmp_path: Path) -> None:
         assert health["status"] == "degraded"
         assert "truncated" in str(health["problems"])
         assert (tmp_path / "d" / "quarantine" / "gputel.duckdb").is_file()
-        # The sealed history is still served: both blocks, by the store.
-        assert server.collector.store.sample_count("old") == 2 * block_samples
+        # The sealed history is still served: both blocks, and the head the stop sealed.
+        assert server.collector.store.sample_count("old") == 2 * block_samples + head_samples
     finally:
         server.stop()
 

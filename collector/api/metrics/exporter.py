@@ -344,6 +344,14 @@ def _engine_metrics(durable: DurableStore) -> Iterator[Metric]:
                               value=e.blocks_sealed)
     yield GaugeMetricFamily(f"{prefix}_blocks", "Sealed blocks held.",
                             value=len(durable.engine.blocks()))
+    yield CounterMetricFamily(f"{prefix}_compactions", "Merged blocks written by compaction.",
+                              value=e.compactions)
+    yield CounterMetricFamily(f"{prefix}_blocks_compacted",
+                              "Small blocks replaced by compaction's merged blocks.",
+                              value=e.blocks_compacted)
+    yield CounterMetricFamily(f"{prefix}_compaction_failures",
+                              "Compactions that failed (see the log); their blocks stay.",
+                              value=e.compaction_failures)
     for name, doc, counts in (
             ("blocks_dropped", "Blocks deleted, by reason (age: past --retention; disk: "
              "over --max-disk, oldest first).", e.blocks_dropped),
