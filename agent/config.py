@@ -43,6 +43,10 @@ class AgentConfig:
     kubelet_socket: str = DEFAULT_SOCKET_PATH
     kubelet_poll_seconds: float = 2.0
     proc_root: Path | None = None
+    # Device inventory is read again this often (sent only when it changed); a device's
+    # process list is sent when its processes change, else at most this often.
+    inventory_seconds: float = 30.0
+    processes_seconds: float = 5.0
     # "dcgm": /metrics also carries dcgm-exporter's names, units and labels (DCGM_FI_DEV_*).
     metrics_compat: str = ""
     # "gzip": frames go gzip-compressed on the ingest stream (gRPC message compression,

@@ -27,6 +27,7 @@ from gputel.agent.credentials import channel_credentials, ingest_token
 from gputel.agent.exporter import AgentCollector, GpuExporter, TickWindow
 from gputel.agent.handoff import TickHandoff
 from gputel.agent.http import AgentHTTPServer
+from gputel.agent.inventory import InventoryReporter
 from gputel.agent.outbox import Outbox
 from gputel.agent.reconnect import Backoff
 from gputel.agent.sampler import Sampler
@@ -64,6 +65,8 @@ class Agent:
         self.stream: StreamClient | None = None
         self.http: AgentHTTPServer | None = None
         self.window: TickWindow | None = None
+        self.inventory: InventoryReporter | None = None
+        self._holdings: HoldingsTracker | None = None
         self._batcher: Batcher | None = None
         self._stopped = False
 
@@ -75,11 +78,16 @@ class Agent:
         if self.config.spool_dir is not None:
             self._open_spool(self.config.spool_dir)
         self.attributor = self._make_attributor(devices)
-        decorate = (HoldingsTracker(self.attributor, len(devices)).decorate
-                    if self.attributor is not None else None)
+        if self.attributor is not None:
+            self._holdings = HoldingsTracker(self.attributor, len(devices))
+        self.inventory = InventoryReporter(
+            self.backend, len(devices), self.clock,
+            self.attributor.view if self.attributor is not None else None,
+            self.config.inventory_seconds, self.config.processes_seconds)
+        self.inventory.refresh()  # the first Hello carries it
         ticks = max(1, round(self.config.rate_hz * self.config.flush_seconds))
         self._batcher = Batcher(len(devices), metrics, ticks, self.outbox.put_frame,
-                                decorate)
+                                self._decorate)
         self.window = TickWindow(len(devices), len(metrics))
         self.handoff = TickHandoff(self._frame_tick,
                                    max(2 * ticks, round(self.config.rate_hz * HANDOFF_SECONDS)))
@@ -102,6 +110,7 @@ class Agent:
         self.http.start()
         self.stream.start()
         self.handoff.start()
+        self.inventory.start()
         self.sampler.start()
         log.info("sampling %d %s GPU(s) at %g Hz on node %s", len(devices), self.backend.name,
                  self.config.rate_hz, self.config.node)
@@ -159,7 +168,16 @@ class Agent:
         assert self.window is not None
         assert self._batcher is not None
         self.window.observe(ts_ns, reading.values, reading.buffered)
+        if self.inventory is not None:
+            self.inventory.observe(ts_ns, reading.processes)
         self._batcher.add(ts_ns, reading)
+
+    def _decorate(self, frame: pb.Frame, first_ts_ns: int) -> None:
+        """What a frame carries besides samples: holdings, inventory and processes changed."""
+        if self._holdings is not None:
+            self._holdings.decorate(frame, first_ts_ns)
+        if self.inventory is not None:
+            self.inventory.decorate(frame)
 
     def _attribution_up(self) -> bool | None:
         """None without attribution, else whether it works (gputel_agent_attribution_up)."""
@@ -193,7 +211,8 @@ class Agent:
         return pb.Hello(protocol_version=pb.PROTOCOL_VERSION_1, node=self.config.node,
                         agent_instance=instance, devices=devices,
                         metrics=list(self.backend.metrics()), backend=self.backend.name,
-                        sample_rate_hz=self.config.rate_hz, agent_version=VERSION)
+                        sample_rate_hz=self.config.rate_hz, agent_version=VERSION,
+                        inventory=self.inventory.hello() if self.inventory else [])
 
     def _healthy(self) -> tuple[bool, dict[str, object]]:
         return (self.sampler is not None and not self.sampler.finished.is_set(),
@@ -241,6 +260,8 @@ class Agent:
         self._stopped = True
         if self.sampler is not None:
             self.sampler.stop()
+        if self.inventory is not None:
+            self.inventory.stop()
         if self.handoff is not None and not self.handoff.stop():
             log.warning("the frame writer did not finish; the ticks it held are lost")
         if self._batcher is not None:

@@ -202,7 +202,7 @@ class Collector:
                                rollups=RemoteRollups(self.tsdb) if self.tsdb is not None
                                else rollups, tiers=config.tiers, head_ns=retention_ns,
                                policy=config.health_policy, limits=config.query_limits,
-                               cluster=self.cluster)
+                               cluster=self.cluster, inventory=self.ingest.inventory)
         self.webhooks: WebhookSender | None = None
         self.hooks = HookRegistry(config.data_dir / "webhooks.json" if config.data_dir
                                   else None, time.time_ns)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from gputel.agent.attribution.cgroups import CgroupResolver, ProcessOrigin
@@ -52,15 +52,27 @@ MAX_PENDING_UPDATES = 4_096
 
 
 @dataclass(frozen=True, slots=True)
+class PidOwner:
+    """Where one GPU process belongs: its workload id ("" before it was placed), the
+    container id its cgroup names and its command name ("" where unknown)."""
+
+    workload_uid: str
+    container_id: str = ""
+    comm: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AttributionView:
     """Who held each device after one tick, with those workloads' metadata; read-only.
 
     `shares`: device index -> shares (absent: nobody holds it). `workloads`: every
-    workload holding or allocated a device, by id. Safe to keep and read on any thread.
+    workload holding or allocated a device, by id. `pids`: each GPU process's owner.
+    Safe to keep and read on any thread.
     """
 
     shares: Mapping[int, tuple[Share, ...]]
     workloads: Mapping[str, Workload]
+    pids: Mapping[int, PidOwner] = field(default_factory=lambda: MappingProxyType({}))
 
 
 _EMPTY_VIEW = AttributionView(MappingProxyType({}), MappingProxyType({}))
@@ -106,6 +118,7 @@ class Attributor:
         self._changes_lock = threading.Lock()
         self._view = _EMPTY_VIEW
         self._shares_moved = False
+        self._pids_moved = False
         self._book_version = self._book.version
 
     @property
@@ -140,7 +153,8 @@ class Attributor:
             self._recompute(ts_ns, dirty)
         if pids_changed or relink:
             self._collect_garbage()
-        if self._shares_moved or self._book.version != self._book_version:
+            self._pids_moved = True
+        if self._shares_moved or self._pids_moved or self._book.version != self._book_version:
             self._publish()
 
     def close(self) -> None:
@@ -276,9 +290,12 @@ class Attributor:
 
     def _publish(self) -> None:
         """Swap in a fresh snapshot: one assignment, so a reader sees the old or the new."""
+        pids = {pid: PidOwner(self._pid_uid.get(pid, ""), origin.container_id, origin.comm)
+                for pid, origin in self._origins.items()}
         self._view = AttributionView(MappingProxyType(dict(self._shares)),
-                                     MappingProxyType(dict(self._book.all())))
-        self._shares_moved = False
+                                     MappingProxyType(dict(self._book.all())),
+                                     MappingProxyType(pids))
+        self._shares_moved = self._pids_moved = False
         self._book_version = self._book.version
 
     def _usage(self, ts_ns: int, index: int) -> dict[str, float]:

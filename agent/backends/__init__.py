@@ -41,7 +41,7 @@ def create(name: str, gpus: int, seed: int, node: str) -> Backend:
     Raises BackendUnavailable naming what is missing (for `auto`: both libraries).
     """
     if name == "sim":
-        return SimBackend(gpus=gpus, seed=seed, salt=node)
+        return SimBackend(gpus=gpus, seed=seed, salt=node, processes=True)
     if name in _VENDOR:
         return vendor_backend(name)
     if name != "auto":

@@ -26,10 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gputel.agent.backends.amd_inventory import read_inventory, read_processes
 from gputel.agent.backends.base import (
     BackendHealth,
     BackendUnavailable,
     DeviceInfo,
+    Inventory,
+    ProcessSample,
     Reading,
     empty_values,
 )
@@ -49,6 +52,15 @@ MIB = 1024**2
 AMDSMI_STATUS_NOT_SUPPORTED, AMDSMI_STATUS_NO_PERM = 2, 10
 AMDSMI_STATUS_DRIVER_NOT_LOADED = 34
 UNSUPPORTED_CODES = frozenset({AMDSMI_STATUS_NOT_SUPPORTED, AMDSMI_STATUS_NO_PERM})
+PROCESSES_EVERY_NS = 10**9  # process lists once a second (attribution), as NVML's
+
+
+@dataclass(frozen=True, slots=True)
+class _AmdSample:
+    """One device's tick: values in COLUMNS order, its processes when read this tick."""
+
+    values: list[float]
+    processes: list[ProcessSample] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +173,7 @@ class _AmdDevice:
     unsupported: frozenset[str] = frozenset()
     errors: dict[str, int] = field(default_factory=dict)
     logged: set[tuple[str, int | None]] = field(default_factory=set)
+    next_processes_ns: int = 0
 
 
 class AmdSmiBackend:
@@ -174,7 +187,7 @@ class AmdSmiBackend:
         self._deadline_s = deadline_s
         self._devices: list[_AmdDevice] = []
         self._infos: list[DeviceInfo] = []
-        self._workers: DeviceWorkers[list[float]] | None = None
+        self._workers: DeviceWorkers[_AmdSample] | None = None
 
     def open(self) -> None:
         """Initialise AMD SMI, enumerate GPUs, start the device threads.
@@ -243,14 +256,31 @@ class AmdSmiBackend:
         if self._workers is None:
             raise RuntimeError("AmdSmiBackend.read before open()")
         values = empty_values(len(self._devices), len(COLUMNS))
-        jobs: dict[int, Callable[[], list[float]]] = {
-            d.row: functools.partial(self._read_device, d) for d in self._devices}
-        for row, row_values in self._workers.run(jobs).on_time.items():
-            values[row] = row_values
-        return Reading(values)
+        jobs: dict[int, Callable[[], _AmdSample]] = {
+            d.row: functools.partial(self._read_device, d, ts_ns) for d in self._devices}
+        processes: dict[int, list[ProcessSample]] = {}
+        for row, sample in self._workers.run(jobs).on_time.items():
+            values[row] = sample.values
+            if sample.processes is not None:
+                processes[row] = sample.processes
+        return Reading(values, processes=processes or None)
 
-    def _read_device(self, device: _AmdDevice) -> list[float]:
-        """One device's values in COLUMNS order; runs on its worker thread."""
+    def inventory(self) -> list[Inventory]:
+        """Each device's inventory (see amd_inventory), read now on the caller's thread."""
+        amdsmi = self._amdsmi
+        if amdsmi is None:
+            return [Inventory() for _ in self._devices]
+        return [read_inventory(amdsmi, d.handle) for d in self._devices]
+
+    def _read_device(self, device: _AmdDevice, ts_ns: int) -> _AmdSample:
+        """One device's values and, once a second, processes; runs on its worker thread."""
+        processes = None
+        if ts_ns >= device.next_processes_ns:
+            device.next_processes_ns = ts_ns + PROCESSES_EVERY_NS
+            processes = read_processes(self._amdsmi, device.handle)
+        return _AmdSample(self._read_values(device), processes)
+
+    def _read_values(self, device: _AmdDevice) -> list[float]:
         values = [NAN] * len(COLUMNS)
         metrics = self._call(device, "gpu_metrics", self._amdsmi.amdsmi_get_gpu_metrics_info)
         if metrics is not None:

@@ -9,6 +9,9 @@ import numpy as np
 import numpy.typing as npt
 
 from gputel.agent.errors import AgentError
+from gputel.proto.inventory import Inventory
+
+__all__ = ["Inventory"]  # shared with the collector: gputel.proto.inventory
 
 Float64Array = npt.NDArray[np.float64]
 Int64Array = npt.NDArray[np.int64]
@@ -46,6 +49,7 @@ class ProcessSample:
     pid: int
     used_memory_bytes: int = 0
     sm_util_percent: float | None = None
+    name: str = ""  # the command name where the driver gives it (AMD SMI, the simulator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,11 @@ class Backend(Protocol):
 
     def health(self) -> BackendHealth:
         """Counters of failed fields, lost, stalled and recovered devices, XIDs (cheap)."""
+
+    def inventory(self) -> list[Inventory]:
+        """What each device is, in row order, read now. Slow (a dozen driver calls per
+        device): call it from a thread of its own, never the tick's. A field that fails is
+        None, a lost device all None; never raises for a driver error."""
 
     def close(self) -> None:
         """Release the library; idempotent."""

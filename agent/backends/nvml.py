@@ -25,6 +25,7 @@ from gputel.agent.backends.base import (
     BackendHealth,
     BackendUnavailable,
     DeviceInfo,
+    Inventory,
     ProcessSample,
     Reading,
     empty_values,
@@ -41,6 +42,7 @@ from gputel.agent.backends.nvml_device import (
     nan_values,
 )
 from gputel.agent.backends.nvml_events import EventTarget, XidWatcher
+from gputel.agent.backends.nvml_inventory import driver_version, read_inventory
 from gputel.agent.backends.workers import DeviceWorkers, release
 from gputel.agent.clock import Clock, SystemClock
 
@@ -276,6 +278,15 @@ class NvmlBackend:
         self.recoveries += recovered
         self._stop_events()  # fresh handles: register them again
         self._start_events()
+
+    def inventory(self) -> list[Inventory]:
+        """Each row's inventory (see nvml_inventory), read now on the caller's thread."""
+        nvml = self._nvml
+        if nvml is None:
+            return [Inventory() for _ in self._devices]
+        driver = driver_version(nvml)
+        return [read_inventory(nvml, d, info.model, driver)
+                for d, info in zip(self._devices, self._infos, strict=True)]
 
     # ------------------------------------------------------------------ counters
     def health(self) -> BackendHealth:

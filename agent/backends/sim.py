@@ -12,12 +12,20 @@ value is the same on every run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import uuid
 from dataclasses import dataclass
 
-from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading, empty_values
+from gputel.agent.backends.base import (
+    BackendHealth,
+    DeviceInfo,
+    Inventory,
+    ProcessSample,
+    Reading,
+    empty_values,
+)
 
 METRICS: tuple[str, ...] = (
     "gpu_util", "mem_util", "mem_used", "mem_total", "power", "temperature", "sm_clock", "energy",
@@ -28,6 +36,16 @@ MEM_TOTAL = 80 * 1024**3
 IDLE_W, TDP_W = 68.0, 700.0
 AMBIENT_C, C_PER_W, THERMAL_TAU_S = 28.0, 0.065, 25.0
 GIB = 1024**3
+PROCESSES_EVERY_NS = 10**9  # process lists once a second, as the NVML backend reads them
+# What an H100 SXM5 80GB on a 550-series driver reports: no fan (None, as NVML's
+# NOT_SUPPORTED), HBM3 at 2619 MHz, PCIe Gen5 x16, MIG supported and off, ECC on.
+H100 = Inventory(power_limit_watts=TDP_W, memory_reserved_bytes=539 * 1024**2,
+                 driver_version="550.54.15", firmware_version="G520.0200.00.05",
+                 vbios_version="96.00.99.00.01", architecture="Hopper", mig_supported=True,
+                 mig_enabled=False, fan_speed_percent=None, memory_clock_mhz=2619.0,
+                 pcie_generation=5, pcie_width=16, pcie_max_generation=5, pcie_max_width=16,
+                 ecc_enabled=True)
+PROCESS_NAMES = {"training": "python3", "inference": "vllm"}
 
 
 @dataclass(slots=True)
@@ -50,7 +68,11 @@ class SimBackend:
 
     name = "sim"
 
-    def __init__(self, gpus: int = 4, seed: int = 0, salt: str = "") -> None:
+    def __init__(self, gpus: int = 4, seed: int = 0, salt: str = "",
+                 processes: bool = False) -> None:
+        """`processes`: one simulated process per busy GPU, once a second (for demos with
+        simulated pods; off where a real /proc or kubelet attributes, as their PIDs exist
+        nowhere)."""
         if gpus < 1:
             raise ValueError("the simulator needs at least one GPU")
         self._n = gpus
@@ -58,6 +80,8 @@ class SimBackend:
         self._salt = salt
         self._gpus: list[_Gpu] = []
         self._last_ts_ns: int | None = None
+        self._next_processes_ns = 0
+        self._with_processes = processes
 
     def open(self) -> None:
         """Create the GPUs in their initial state."""
@@ -97,7 +121,24 @@ class SimBackend:
         values = empty_values(self._n, len(METRICS))
         for i, gpu in enumerate(self._gpus):
             values[i] = _step(gpu, dt)
-        return Reading(values=values)
+        return Reading(values=values, processes=self._processes(ts_ns))
+
+    def _processes(self, ts_ns: int) -> dict[int, list[ProcessSample]] | None:
+        """Once a second: one process on each busy-profile GPU (none on an idle one)."""
+        if not self._with_processes or ts_ns < self._next_processes_ns:
+            return None
+        self._next_processes_ns = ts_ns + PROCESSES_EVERY_NS
+        return {i: [ProcessSample(10_000 + 100 * i + 1, round(gpu.mem_bytes / 1048576) * 1048576,
+                                  name=PROCESS_NAMES[gpu.profile])]
+                if gpu.profile in PROCESS_NAMES else [] for i, gpu in enumerate(self._gpus)}
+
+    def inventory(self) -> list[Inventory]:
+        """H100 SXM5 values; the serial number differs per GPU and node, stable for a seed."""
+        return [dataclasses.replace(H100, serial=self._serial(i)) for i in range(self._n)]
+
+    def _serial(self, index: int) -> str:
+        rng = random.Random(f"gputel-sim-serial:{self._seed}:{self._salt}:{index}")
+        return str(1_654_922_000_000 + rng.randrange(1_000_000))
 
     def health(self) -> BackendHealth:
         """Simulated GPUs never fail."""

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from gputel.collector.errors import InvalidFrameError
+from gputel.collector.ingest.inventory import inventory_problem, processes_problem
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 NODE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
@@ -40,6 +41,7 @@ class IngestLimits:
     holdings_per_device: int = 64
     max_shares: int = 64
     max_workloads: int = 4096
+    max_processes: int = 1024  # per device in one process list
     max_frame_samples: int = 1 << 22
     max_future_ns: int = 300 * 10**9
     max_past_ns: int = 86_400 * 10**9
@@ -68,7 +70,7 @@ def hello_problem(hello: pb.Hello, limits: IngestLimits) -> str:
     if not (math.isfinite(rate) and limits.min_rate_hz <= rate <= limits.max_rate_hz):
         return (f"sample_rate_hz {rate} is outside [{limits.min_rate_hz}, "
                 f"{limits.max_rate_hz}]")
-    return ""
+    return inventory_problem(hello.inventory, len(hello.devices))
 
 
 def check_frame_shape(frame: pb.Frame, n_devices: int, limits: IngestLimits) -> str:
@@ -89,6 +91,10 @@ def check_frame_shape(frame: pb.Frame, n_devices: int, limits: IngestLimits) -> 
         return f"a holding has more than {limits.max_shares} shares"
     if len(frame.workloads) > limits.max_workloads:
         return f"{len(frame.workloads)} workloads; at most {limits.max_workloads}"
+    problem = (inventory_problem(frame.inventory, n_devices)
+               or processes_problem(frame.processes, n_devices, limits.max_processes))
+    if problem:
+        return problem
     samples = sum(_block_values(b) for b in frame.blocks)
     if samples > limits.max_frame_samples:
         return f"{samples} values; at most {limits.max_frame_samples} per frame"

@@ -32,8 +32,10 @@ from gputel.collector.errors import (
     LimitError,
     OutOfWindowError,
 )
+from gputel.collector.ingest import inventory
 from gputel.collector.ingest.admission import IngestLimits, check_frame, hello_problem
 from gputel.collector.ingest.dedup import INSTANCES_KEPT, Instance, inventory_of
+from gputel.collector.registry.inventory import InventoryBook
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex, WorkloadLimits
 from gputel.collector.storage.engine import DeviceRows
@@ -163,6 +165,7 @@ class IngestCore:
         self.changed = threading.Condition()
         self.stats = IngestStats()
         self.workloads = WorkloadIndex(on_refuse=self.reject, limits=workload_limits)
+        self.inventory = InventoryBook()  # each GPU's inventory and processes, newest
 
     # ------------------------------------------------------------ streams
     def open(self, hello: pb.Hello) -> tuple[Session, int]:
@@ -196,6 +199,7 @@ class IngestCore:
             session.last_ts = [self._last_ts.get((hello.node, u), 0) for u in session.uuids]
             self._live[hello.node] = session
             acked = state.dedup.watermark
+        inventory.keep(self.inventory, hello.node, session.uuids, hello.inventory)
         if self._journal is not None:  # frames after it are committed after it
             self._journal.remember_agent(hello.node, hello.agent_instance,
                                          hello.SerializeToString(), now)
@@ -345,6 +349,8 @@ class IngestCore:
         stored = self._store_blocks(session, prepared.blocks)
         self.workloads.apply(session.node, session.uuids, session.metric_ids, session.period_ns,
                              prepared.blocks, prepared.frame)
+        inventory.keep(self.inventory, session.node, session.uuids, prepared.frame.inventory,
+                       prepared.frame.processes)
         with self._lock:
             self.stats.frames += 1
             self.stats.samples += stored
@@ -429,6 +435,8 @@ class IngestCore:
         self._store.observe(session.node, session.metric_ids, rows)
         self.workloads.apply(session.node, session.uuids, session.metric_ids,
                              session.period_ns, blocks, frame)
+        inventory.keep(self.inventory, session.node, session.uuids, frame.inventory,
+                       frame.processes)
         self.registry.count(session.node, _known_samples(session.metric_ids, rows))
         self._folded.append((session.node, session.instance, seq))
         return True
@@ -450,6 +458,7 @@ class IngestCore:
                 "nodes": [[n.name, n.frames, n.samples, n.last_seen_ns]
                           for n in self.registry.nodes()]}
         state["workloads"] = self.workloads.state()
+        state["inventory"] = self.inventory.state()
         state["latest"] = self._store.latest_state()
         done = self._journal.snapshot(SNAPSHOT, json.dumps(state).encode(), folded)
         done.add_done_callback(
@@ -472,9 +481,12 @@ class IngestCore:
         for name, frames_n, samples, last_seen in state["nodes"]:
             self.registry.restore_counts(name, int(frames_n), int(samples), int(last_seen))
         self.workloads.restore(state["workloads"])
+        self.inventory.restore(state.get("inventory", {}))  # none in older snapshots
         self._store.restore_latest(state["latest"])
 
     def _restore_node(self, hello: pb.Hello, seen_ns: int) -> None:
+        inventory.keep(self.inventory, hello.node, [d.uuid for d in hello.devices],
+                       hello.inventory)
         old = self.registry.node(hello.node)
         if old is not None and old.last_seen_ns > seen_ns:
             self.registry.set_first_seen(hello.node, min(old.first_seen_ns, seen_ns))
@@ -534,6 +546,7 @@ class IngestCore:
             for name in gone:
                 node = self.registry.pop(name)
                 self._instances.pop(name, None)
+                self.inventory.forget(name)
                 for device in node.devices if node is not None else ():
                     self._last_ts.pop((name, device.uuid), None)
             self.stats.nodes_forgotten += len(gone)

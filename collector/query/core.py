@@ -30,10 +30,18 @@ from gputel.collector.query.aggregate import (
     check_agg,
     combine,
 )
+from gputel.collector.query.inventory import (
+    GpuProcesses,
+    MigInstance,
+    MigStatistics,
+    memory_free,
+    mig_statistics,
+)
 from gputel.collector.query.kubeview import KubeNode, KubeView
 from gputel.collector.query.limits import QueryGate, QueryLimits, charge
 from gputel.collector.query.workloads import WorkloadQueries
 from gputel.collector.registry.cluster import ClusterRegistry
+from gputel.collector.registry.inventory import DeviceInventory, InventoryBook
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.collector.storage.rollups import BucketReads, Tier
@@ -89,8 +97,9 @@ class NodeSummary:
 @dataclass(frozen=True, slots=True)
 class DeviceView:
     """One GPU with its latest value per metric id (Unix ns of the newest sample), who holds
-    it now, its accounted joules (all, and those no workload held) and its state
-    (available, allocated, lost)."""
+    it now, its accounted joules (all, and those no workload held), its state (available,
+    allocated, lost), its inventory (None: never reported), free memory (bytes) and, for
+    a GPU with MIG, its MIG statistics."""
 
     device: DeviceRecord
     latest: dict[str, float]
@@ -99,6 +108,9 @@ class DeviceView:
     energy_joules: float = 0.0
     unattributed_joules: float = 0.0
     status: str = "available"
+    inventory: DeviceInventory | None = None
+    memory_free_bytes: float | None = None
+    mig: MigStatistics | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +164,12 @@ class QueryCore:
                  max_points: int = 11_000, rollups: BucketReads | None = None,
                  tiers: tuple[Tier, ...] = (), head_ns: int = DEFAULT_RANGE_NS,
                  policy: HealthPolicy | None = None, limits: QueryLimits | None = None,
-                 cluster: ClusterRegistry | None = None) -> None:
-        """`cluster`: what the Kubernetes API says (None when the collector does not watch it)."""
+                 cluster: ClusterRegistry | None = None,
+                 inventory: InventoryBook | None = None) -> None:
+        """`cluster`: what the Kubernetes API says (None when the collector does not watch it);
+        `inventory`: each GPU's inventory and processes (ingest keeps it)."""
         self._nodes = nodes
+        self._inventory = inventory or InventoryBook()
         self._index = workloads
         self._store = store
         self.time_ns = time_ns
@@ -221,6 +236,13 @@ class QueryCore:
                         return self._device_view(state, d)
         raise NotFoundError("gpu", uuid)
 
+    def gpu_processes(self, uuid: str, node: str | None = None) -> GpuProcesses:
+        """The processes on one GPU when its agent last read them. Raises NotFoundError."""
+        device = self.find_device(uuid, node).device
+        found = self._inventory.processes(device.node, device.uuid)
+        return GpuProcesses(device.node, device.uuid, found.read_ts_ns if found else None,
+                            found.processes if found else ())
+
     def node_states(self) -> list[NodeState]:
         """A copy of every node's state, by name."""
         return self._nodes.nodes()
@@ -261,7 +283,8 @@ class QueryCore:
             status=status, gpus_allocated=sum(v.status == "allocated" for v in views),
             gpus_lost=lost, gpus_busy=busy, idle_class=idle_class)
 
-    def _device_view(self, state: NodeState, device: DeviceRecord) -> DeviceView:
+    def _device_view(self, state: NodeState, device: DeviceRecord,
+                     with_mig: bool = True) -> DeviceView:
         latest: dict[str, float] = {}
         newest = 0
         for metric_id in METRICS:
@@ -272,8 +295,15 @@ class QueryCore:
         index = self._index
         holders = index.holders(device.node, device.uuid)
         usage = index.device_usage(device.node, device.uuid)
+        inventory = self._inventory.inventory(device.node, device.uuid)
+        mig = None
+        if with_mig and not device.mig_parent_uuid:
+            mig = mig_statistics(inventory, [
+                _mig_instance(self._device_view(state, d, with_mig=False))
+                for d in state.devices if d.mig_parent_uuid == device.uuid])
         return DeviceView(device, latest, newest, holders, usage.energy_joules,
-                          usage.unattributed_joules, self._status(state, newest, holders))
+                          usage.unattributed_joules, self._status(state, newest, holders),
+                          inventory, memory_free(latest, inventory), mig)
 
     def _status(self, state: NodeState, newest_ns: int,
                 holders: tuple[tuple[str, float], ...]) -> str:
@@ -460,6 +490,13 @@ def _model_matches(wanted: str, model: str) -> bool:
     """A model filter matches any part of the model name, case-insensitively ("A100"
     finds "NVIDIA A100-SXM4-80GB")."""
     return wanted.casefold() in model.casefold()
+
+
+def _mig_instance(v: DeviceView) -> MigInstance:
+    return MigInstance(v.device.uuid, v.inventory.mig_profile or None if v.inventory else None,
+                       v.status, v.latest.get("mem_used"),
+                       int(v.latest.get("mem_total", v.device.memory_total_bytes)),
+                       v.latest.get("gpu_util"))
 
 
 def _series(gpu: str, index: int, grid: IntArray, row: FloatArray) -> Series:

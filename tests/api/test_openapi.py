@@ -23,6 +23,7 @@ ROUTES = {
     ("get", "/api/v1/nodes/{node}"), ("get", "/api/v1/nodes/{node}/gpus"),
     ("get", "/api/v1/nodes/{node}/workloads"), ("get", "/api/v1/nodes/{node}/metrics"),
     ("get", "/api/v1/gpus"), ("get", "/api/v1/gpus/{uuid}"), ("get", "/api/v1/gpus/{uuid}/metrics"),
+    ("get", "/api/v1/gpus/{uuid}/processes"),
     ("get", "/api/v1/workloads"), ("get", "/api/v1/workloads/{uid}"),
     ("get", "/api/v1/workloads/{uid}/metrics"), ("get", "/api/v1/workloads/{uid}/hierarchy"),
     ("get", "/api/v1/namespaces"), ("get", "/api/v1/utilization/history"),

@@ -57,7 +57,24 @@ def _metric_out_of_range(frame: pb.Frame) -> pb.Frame:
     return frame
 
 
+def _inventory(frame: pb.Frame, **fields: object) -> pb.Frame:
+    frame.inventory.append(pb.GpuInventory(**fields))  # type: ignore[arg-type]
+    return frame
+
+
+def _processes(frame: pb.Frame, n: int, name: str = "p") -> pb.Frame:
+    frame.processes.append(pb.DeviceProcesses(device=0, processes=[
+        pb.GpuProcess(pid=i, name=name) for i in range(n)]))
+    return frame
+
+
 BAD_FRAMES: dict[str, tuple[Callable[[pb.Frame], pb.Frame], str]] = {
+    "inventory of an unknown device": (lambda f: _inventory(f, device=9), "device position"),
+    "inventory string too long": (lambda f: _inventory(f, serial="x" * 300), "256"),
+    "inventory not finite": (lambda f: _inventory(f, power_limit_watts=float("nan")),
+                             "finite"),
+    "too many processes": (lambda f: _processes(f, 1025), "at most 1024"),
+    "process name too long": (lambda f: _processes(f, 1, "y" * 257), "256"),
     "infinite value": (lambda f: _with_values(f, float("inf")), "infinite"),
     "short values": (_drop_one_value_byte, "bytes"),
     "unknown device": (_device_out_of_range, "device 7"),
@@ -94,6 +111,7 @@ def test_a_malformed_frame_is_invalid_argument_naming_it(raw: RawStream,
     ({"devices": [pb.Device(uuid="GPU-x"), pb.Device(uuid="GPU-x")]}, "unique uuid"),
     ({"metrics": []}, "metrics"),
     ({"sample_rate_hz": -1.0}, "sample_rate_hz"),
+    ({"inventory": [pb.GpuInventory(device=5)]}, "device position"),
 ])
 def test_a_bad_hello_is_refused(raw: RawStream, fields: dict[str, object], words: str) -> None:
     raw.send_hello(hello(**fields))

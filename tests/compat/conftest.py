@@ -41,6 +41,14 @@ N4_WORKLOADS = {
 }
 N4_HOLDERS = {1: (("serve/vllm-llama", 1.0),), 2: (("research/train-q", 0.5),)}
 N4_UTIL = {0: 45.0, 1: 70.0, 2: 20.0}
+# n4's device inventory, as its Hello carries it: an H100 with MIG on, two 3g.40gb slices.
+N4_INVENTORY = [
+    pb.GpuInventory(device=0, read_ts_ns=1, power_limit_watts=700.0, architecture="Hopper",
+                    driver_version="550.54.15", serial="1654922001234", mig_supported=True,
+                    mig_enabled=True, memory_reserved_bytes=539 * 2**20, pcie_generation=5,
+                    pcie_width=16, ecc_enabled=True),
+    *[pb.GpuInventory(device=i, read_ts_ns=1, driver_version="550.54.15",
+                      mig_profile="3g.40gb") for i in (1, 2)]]
 
 
 def _n4_hello() -> pb.Hello:
@@ -49,7 +57,9 @@ def _n4_hello() -> pb.Hello:
     devices += [pb.Device(index=i, uuid=f"GPU-n4-{i}", vendor="sim", model="Gamma 80GB",
                           memory_total_bytes=40 * 2**30, mig_parent_uuid="GPU-n4-0")
                 for i in (1, 2)]
-    return hello(node="n4", n_devices=3, metrics=list(CORE_METRICS), devices=devices)
+    msg = hello(node="n4", n_devices=3, metrics=list(CORE_METRICS), devices=devices)
+    msg.inventory.extend(N4_INVENTORY)
+    return msg
 
 
 def _n4_frame(seq: int, t0: int) -> pb.Frame:

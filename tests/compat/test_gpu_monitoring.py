@@ -26,12 +26,16 @@ def test_metrics_are_the_latest_values_in_gb(compat: Compat) -> None:
         assert m["utilization"] == latest["gpu_util"]
         assert m["memory_used"] == pytest.approx(latest["mem_used"] / GIB)
         assert m["memory_total"] == pytest.approx(latest["mem_total"] / GIB)
-        assert m["memory_free"] == pytest.approx((latest["mem_total"] - latest["mem_used"]) / GIB)
+        assert m["memory_free"] == pytest.approx(g["memoryFreeBytes"] / GIB)
+        reserved = (g["inventory"] or {}).get("memoryReservedBytes") or 0
+        assert g["memoryFreeBytes"] == latest["mem_total"] - reserved - latest["mem_used"]
         assert (m["temperature"], m["power_draw"], m["memory_utilization"]) == (
             latest["temperature"], latest["power"], latest["mem_util"])
         assert m["timestamp"] == g["latestTime"]
-        assert m["power_limit"] is None
-    assert "power_limit" in body["missing"][0]
+        assert m["power_limit"] == (g["inventory"] or {}).get("powerLimitWatts")
+    assert "missing" not in body
+    assert [m["power_limit"] for m in body["data"] if m["node_name"] == "n4"] == [
+        700.0, None, None]  # n4's GPU reported its limit; a MIG slice has none of its own
 
 
 def test_nodes(compat: Compat) -> None:

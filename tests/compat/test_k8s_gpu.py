@@ -180,8 +180,27 @@ def test_mig(compat: Compat) -> None:
         (g["uuid"], g["status"] == "allocated") for g in own]
     available = _data(compat, "/gpu/mig/available", list[s.MigInstance])
     assert available == []  # both instances are held
+    assert [m["profileId"] for m in children] == [
+        g["inventory"]["migProfile"] for g in own] == ["3g.40gb", "3g.40gb"]
     stats = _data(compat, "/gpu/mig/statistics", s.MigStatistics)
     assert (stats["totalInstances"], stats["allocatedInstances"]) == (2, 2)
+    parent = compat.own("/gpus/GPU-n4-0")
+    assert stats["instancesByProfile"] == parent["mig"]["profiles"] == {"3g.40gb": 2}
+    assert stats["utilizationByDevice"] == {"GPU-n4-0": parent["mig"]["gpuUtilization"]}
+    assert parent["mig"]["gpuUtilization"] == pytest.approx((70.0 + 20.0) / 2)
+    assert stats["memoryUsedGbByDevice"]["GPU-n4-0"] == pytest.approx(
+        parent["mig"]["memoryUsedBytes"] / 2**30)
+
+
+def test_device_architecture_and_mig_support_come_from_the_inventory(compat: Compat) -> None:
+    devices = _data(compat, "/gpu/devices", list[s.Device])
+    own = {g["uuid"]: g for g in compat.own("/gpus", pageSize=1000)}
+    for d in devices:
+        inventory = own[d["deviceId"]]["inventory"] or {}
+        assert d["architecture"] == inventory.get("architecture")
+        assert d["migSupport"] == inventory.get("migSupported")
+    n4 = _data(compat, "/gpu/devices/GPU-n4-0", s.Device)
+    assert (n4["architecture"], n4["migSupport"]) == ("Hopper", True)
 
 
 # ---------------------------------------------------------------- allocations

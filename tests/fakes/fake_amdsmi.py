@@ -164,6 +164,15 @@ class FakeAmdGpu:
     vram_total_mb: int = 196_592
     vram_used_mb: int = 1_024
     errors: dict[str, int] = field(default_factory=dict)  # function name -> status code
+    # Inventory, as an MI300X answers (no fan: NOT_SUPPORTED); power cap in uW.
+    power_cap_uw: int = 750_000_000
+    driver_version: str = "6.10.5"
+    vbios_version: str = "113-M3000100-102"
+    smu_version: str = "85.101.0"
+    ecc_mask: int = 0x3FFF
+    max_pcie: tuple[int, int] = (32_000, 16)  # MT/s, lanes
+    # (pid, name, VRAM bytes) as amdsmi_get_gpu_process_list reports them.
+    processes: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 class FakeAmdSmi:
@@ -237,3 +246,50 @@ class FakeAmdSmi:
             return dict(gpu.raw)
         return {key: validate_if_max_uint(gpu.raw[key], width, activity, as_bool)
                 for key, (width, activity, as_bool) in METRIC_KEYS.items()}
+
+    # ------------------------------------------------------------------ inventory
+    def amdsmi_get_power_cap_info(self, processor_handle: Any) -> dict[str, Any]:
+        gpu = self._gpu("amdsmi_get_power_cap_info", processor_handle)
+        return {"power_cap": gpu.power_cap_uw, "default_power_cap": gpu.power_cap_uw,
+                "dpm_cap": 0, "min_power_cap": 0, "max_power_cap": gpu.power_cap_uw}
+
+    def amdsmi_get_gpu_driver_info(self, processor_handle: Any) -> dict[str, Any]:
+        gpu = self._gpu("amdsmi_get_gpu_driver_info", processor_handle)
+        return {"driver_name": "amdgpu", "driver_version": gpu.driver_version,
+                "driver_date": "N/A"}
+
+    def amdsmi_get_gpu_vbios_info(self, processor_handle: Any) -> dict[str, Any]:
+        gpu = self._gpu("amdsmi_get_gpu_vbios_info", processor_handle)
+        return {"name": "AMD MI300X_HW_SRIOV_CVS_1VF", "build_date": "2023/12/11 14:09",
+                "part_number": gpu.vbios_version, "version": gpu.vbios_version}
+
+    def amdsmi_get_fw_info(self, processor_handle: Any) -> dict[str, Any]:
+        gpu = self._gpu("amdsmi_get_fw_info", processor_handle)
+        return {"fw_list": [{"fw_name": "PSP_SOSDRV", "fw_version": "00.36.02.59"},
+                            {"fw_name": "SMU", "fw_version": gpu.smu_version}]}
+
+    def amdsmi_get_gpu_fan_speed(self, processor_handle: Any, sensor_idx: int) -> int:
+        self._gpu("amdsmi_get_gpu_fan_speed", processor_handle)
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)  # MI300X: no fan
+
+    def amdsmi_get_gpu_fan_speed_max(self, processor_handle: Any, sensor_idx: int) -> int:
+        self._gpu("amdsmi_get_gpu_fan_speed_max", processor_handle)
+        raise AmdSmiLibraryException(AMDSMI_STATUS_NOT_SUPPORTED)
+
+    def amdsmi_get_pcie_info(self, processor_handle: Any) -> dict[str, Any]:
+        gpu = self._gpu("amdsmi_get_pcie_info", processor_handle)
+        speed, width = gpu.max_pcie
+        return {"pcie_static": {"max_pcie_width": width, "max_pcie_speed": speed,
+                                "pcie_interface_version": 5, "slot_type": "OAM"},
+                "pcie_metric": {"pcie_width": 16, "pcie_speed": 32_000,
+                                "pcie_bandwidth": "N/A"}}
+
+    def amdsmi_get_gpu_ecc_enabled(self, processor_handle: Any) -> int:
+        return self._gpu("amdsmi_get_gpu_ecc_enabled", processor_handle).ecc_mask
+
+    def amdsmi_get_gpu_process_list(self, processor_handle: Any) -> list[dict[str, Any]]:
+        gpu = self._gpu("amdsmi_get_gpu_process_list", processor_handle)
+        return [{"name": name, "pid": pid, "mem": vram,
+                 "engine_usage": {"gfx": 0, "enc": 0},
+                 "memory_usage": {"gtt_mem": 0, "cpu_mem": 0, "vram_mem": vram},
+                 "cu_occupancy": "N/A"} for pid, name, vram in gpu.processes]

@@ -103,6 +103,16 @@ class FakeGpu:
     rings: dict[int, deque[tuple[int, int]]] = field(default_factory=dict)
     generation: int = 0
     processes: list[tuple[int, int | None]] = field(default_factory=list)  # (pid, bytes)
+    # Inventory, as an H100 SXM5 answers: no fan (fan_percent None: NOT_SUPPORTED).
+    power_limit_mw: int = 700_000
+    serial: str = "1654922001234"
+    vbios: str = "96.00.99.00.01"
+    inforom: str = "G520.0200.00.05"
+    architecture: int = pynvml.NVML_DEVICE_ARCH_HOPPER
+    fan_percent: int | None = None
+    mem_clock: int = 2619
+    pcie: tuple[int, int, int, int] = (5, 16, 5, 16)  # current gen, width; max gen, width
+    ecc: tuple[int, int] = (1, 1)  # current, pending
     process_util: list[tuple[int, int, int]] = field(default_factory=list)  # (pid, ts_us, sm%)
 
     def push_sample(self, sampling_type: int, ts_us: int, value: int) -> None:
@@ -138,6 +148,7 @@ class FakeNvml:
         self.field_requests: Counter[tuple[str, int]] = Counter()
         self.last_seen_args: list[tuple[str, int, int]] = []  # GetSamples (uuid, type, lastSeen)
         self.hanging = threading.Event()  # set when a call starts blocking on a hang Event
+        self.driver_version = "550.54.15"
         for gpu in gpus:
             self._new_handle(gpu, gpu)
             for mig in gpu.mig:
@@ -342,7 +353,52 @@ class FakeNvml:
 
     def nvmlDeviceGetClockInfo(self, handle: Any, clock_type: int) -> int:
         gpu = self._not_on_mig(self._enter("nvmlDeviceGetClockInfo", handle)[0])
-        return ctypes.c_uint(gpu.sm_clock).value
+        clock = gpu.mem_clock if clock_type == pynvml.NVML_CLOCK_MEM else gpu.sm_clock
+        return ctypes.c_uint(clock).value
+
+    # ------------------------------------------------------------------ inventory
+    def nvmlSystemGetDriverVersion(self) -> str:
+        self._enter_lib("nvmlSystemGetDriverVersion")
+        return self.driver_version  # pynvml's convertStrBytes: str on Python 3
+
+    def _gpu_only(self, fn: str, handle: Any) -> FakeGpu:
+        return self._not_on_mig(self._enter(fn, handle)[0])
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: Any) -> int:
+        return self._gpu_only("nvmlDeviceGetEnforcedPowerLimit", handle).power_limit_mw
+
+    def nvmlDeviceGetSerial(self, handle: Any) -> str:
+        return self._gpu_only("nvmlDeviceGetSerial", handle).serial
+
+    def nvmlDeviceGetVbiosVersion(self, handle: Any) -> str:
+        return self._gpu_only("nvmlDeviceGetVbiosVersion", handle).vbios
+
+    def nvmlDeviceGetInforomImageVersion(self, handle: Any) -> str:
+        return self._gpu_only("nvmlDeviceGetInforomImageVersion", handle).inforom
+
+    def nvmlDeviceGetArchitecture(self, handle: Any) -> int:
+        return self._gpu_only("nvmlDeviceGetArchitecture", handle).architecture
+
+    def nvmlDeviceGetFanSpeed(self, handle: Any) -> int:
+        gpu = self._gpu_only("nvmlDeviceGetFanSpeed", handle)
+        if gpu.fan_percent is None:
+            raise error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return gpu.fan_percent
+
+    def nvmlDeviceGetCurrPcieLinkGeneration(self, handle: Any) -> int:
+        return self._gpu_only("nvmlDeviceGetCurrPcieLinkGeneration", handle).pcie[0]
+
+    def nvmlDeviceGetCurrPcieLinkWidth(self, handle: Any) -> int:
+        return self._gpu_only("nvmlDeviceGetCurrPcieLinkWidth", handle).pcie[1]
+
+    def nvmlDeviceGetMaxPcieLinkGeneration(self, handle: Any) -> int:
+        return self._gpu_only("nvmlDeviceGetMaxPcieLinkGeneration", handle).pcie[2]
+
+    def nvmlDeviceGetMaxPcieLinkWidth(self, handle: Any) -> int:
+        return self._gpu_only("nvmlDeviceGetMaxPcieLinkWidth", handle).pcie[3]
+
+    def nvmlDeviceGetEccMode(self, handle: Any) -> list[int]:
+        return list(self._gpu_only("nvmlDeviceGetEccMode", handle).ecc)
 
     def nvmlDeviceGetUtilizationRates(self, handle: Any) -> Any:
         gpu = self._not_on_mig(self._enter("nvmlDeviceGetUtilizationRates", handle)[0])

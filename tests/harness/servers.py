@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 import numpy as np
 
-from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading
+from gputel.agent.backends.base import BackendHealth, DeviceInfo, Inventory, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.runtime import Agent, AgentConfig
 from gputel.agent.spool import Spool
@@ -155,6 +155,9 @@ class RecordingBackend:
 
     def health(self) -> BackendHealth:
         return self.inner.health()
+
+    def inventory(self) -> list[Inventory]:
+        return self.inner.inventory()
 
     def close(self) -> None:
         self.inner.close()

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import httpx
 import numpy as np
 
-from gputel.agent.backends.base import BackendHealth, DeviceInfo, Reading
+from gputel.agent.backends.base import BackendHealth, DeviceInfo, Inventory, Reading
 from gputel.agent.backends.sim import SimBackend
 from gputel.agent.exporter import GpuExporter, TickWindow
 from gputel.agent.runtime import Agent, AgentConfig
@@ -62,6 +62,9 @@ class SpikeBackend:
 
     def health(self) -> BackendHealth:
         return self.inner.health()
+
+    def inventory(self) -> list[Inventory]:
+        return self.inner.inventory()
 
     def close(self) -> None:
         self.inner.close()

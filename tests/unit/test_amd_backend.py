@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gputel.agent.backends.amd import COL, AmdSmiBackend, number, probe
-from gputel.agent.backends.base import BackendUnavailable, Reading
+from gputel.agent.backends.base import BackendUnavailable, Inventory, ProcessSample, Reading
 from tests.fakes.fake_amdsmi import (
     AMDSMI_STATUS_NOT_SUPPORTED,
     AMDSMI_STATUS_RETRY,
@@ -197,3 +197,33 @@ def test_failed_call_is_nan_and_counted(opened: list[AmdSmiBackend]) -> None:
 def test_open_without_gpus_is_unavailable() -> None:
     with pytest.raises(BackendUnavailable, match="sees no AMD GPU"):
         AmdSmiBackend(amdsmi=FakeAmdSmi([])).open()
+
+
+# ------------------------------------------------------------------ inventory, processes
+def test_inventory_in_si_units_none_where_the_device_has_no_such_thing(
+        opened: list[AmdSmiBackend]) -> None:
+    board = gpus(2)
+    board[1].errors["amdsmi_get_power_cap_info"] = AMDSMI_STATUS_NOT_SUPPORTED
+    board[1].raw = {**board[1].raw, "current_uclk": 0xFFFF}  # "N/A" from the wrapper
+    backend = start(opened, FakeAmdSmi(board))
+    first, second = backend.inventory()
+    assert first == Inventory(
+        power_limit_watts=750.0, driver_version="6.10.5", firmware_version="85.101.0",
+        vbios_version="113-M3000100-102", serial="0x0123456789ABCDEF",
+        architecture="CDNA 3", mig_supported=False, mig_enabled=False,
+        fan_speed_percent=None, memory_clock_mhz=1300.0, pcie_generation=5, pcie_width=16,
+        pcie_max_generation=5, pcie_max_width=16, ecc_enabled=True)
+    assert second.power_limit_watts is None
+    assert second.memory_clock_mhz is None
+    assert second.driver_version == "6.10.5"
+
+
+def test_process_lists_are_read_once_a_second_with_names_and_vram(
+        opened: list[AmdSmiBackend]) -> None:
+    board = gpus(1)
+    board[0].processes = [(4242, "python3", 3 * 2**30)]
+    backend = start(opened, FakeAmdSmi(board))
+    t0 = time.time_ns()
+    assert backend.read(t0).processes == {0: [ProcessSample(4242, 3 * 2**30, name="python3")]}
+    assert backend.read(t0 + 500_000_000).processes is None
+    assert backend.read(t0 + 1_000_000_000).processes is not None

@@ -12,7 +12,7 @@ import numpy as np
 import pynvml
 import pytest
 
-from gputel.agent.backends.base import BackendUnavailable, ProcessSample, Reading
+from gputel.agent.backends.base import BackendUnavailable, Inventory, ProcessSample, Reading
 from gputel.agent.backends.nvml import NvmlBackend, probe
 from gputel.agent.backends.nvml_device import COL, NvmlOptions, ts_offset_ns
 from gputel.agent.backends.nvml_fields import decode, decode_samples
@@ -530,3 +530,43 @@ def test_close_never_shuts_nvml_down_under_a_hung_call(clock: FakeClock) -> None
     healthy.open()
     healthy.close()
     assert other._init_refs == 0  # with nothing hung, close() shuts NVML down
+
+
+# ------------------------------------------------------------------ inventory
+def test_inventory_reads_what_the_driver_reports_and_none_where_it_does_not(
+        clock: FakeClock, opened: list[NvmlBackend]) -> None:
+    board = gpus(2)
+    board[1].unsupported |= {"nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetEccMode",
+                             "nvmlDeviceGetSerial", "nvmlDeviceGetMigMode"}
+    board[1].fan_percent = 41
+    backend = start(opened, clock, fake_for(clock, board))
+    full, partial = backend.inventory()
+    assert full == Inventory(
+        power_limit_watts=700.0, memory_reserved_bytes=539 * MIB, driver_version="550.54.15",
+        firmware_version="G520.0200.00.05", vbios_version="96.00.99.00.01",
+        serial="1654922001234", architecture="Hopper", mig_supported=True, mig_enabled=False,
+        fan_speed_percent=None, memory_clock_mhz=2619.0, pcie_generation=5, pcie_width=16,
+        pcie_max_generation=5, pcie_max_width=16, ecc_enabled=True)
+    # NOT_SUPPORTED is None, never a crash or a 0; what it does report is still there.
+    assert (partial.power_limit_watts, partial.ecc_enabled, partial.serial) == (None, None, "")
+    assert (partial.mig_supported, partial.mig_enabled) == (False, None)
+    assert partial.fan_speed_percent == 41.0
+    assert partial.vbios_version == "96.00.99.00.01"
+
+
+def test_inventory_of_mig_devices_and_of_a_lost_gpu(clock: FakeClock,
+                                                     opened: list[NvmlBackend]) -> None:
+    board = gpus(2)
+    board[0].mig = [FakeMig("MIG-aaaaaaaa-0000-0000-0000-000000000001", 1),
+                    FakeMig("MIG-aaaaaaaa-0000-0000-0000-000000000002", 2,
+                            name="NVIDIA H100 80GB HBM3 MIG 3g.40gb")]
+    fake = fake_for(clock, board)
+    backend = start(opened, clock, fake)
+    parent, mig1, mig2, _other = backend.inventory()
+    assert (parent.mig_supported, parent.mig_enabled) == (True, True)
+    assert (mig1.mig_profile, mig2.mig_profile) == ("1g.10gb", "3g.40gb")
+    assert mig1.power_limit_watts is None
+    assert mig1.driver_version == "550.54.15"
+    fake.lose(1)
+    tick(backend, clock)  # the read marks it lost
+    assert backend.inventory()[3] == Inventory()

@@ -4,7 +4,9 @@ Envelope `{"success": true, "data": ..., "message": "...", "error": null}`; an e
 HTTP status plus `{"success": false, "error": "...", "message": null, "data": null}`.
 Fields are snake_case; memory in GB (GiB: bytes / 1024^3, as nvidia-gpu-exporter's byte
 gauges divided by 1024^3), utilization and memory utilization in percent, temperature in
-degrees C, power in watts, timestamps RFC 3339 (the time of the GPU's newest sample).
+degrees C, power in watts, timestamps RFC 3339 (the time of the GPU's newest sample);
+`memory_free` is total - reserved - used and `power_limit` the enforced limit from the
+device inventory (null for a GPU whose agent reported none).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from gputel.collector.timefmt import format_time
 
 NAME = "gpu-monitoring"
 PREFIXES = ("/api/health", "/api/v1/gpu/")
-NO_POWER_LIMIT = "power_limit: the device inventory does not carry the power limit yet"
 
 
 def render_error(status: int, exc: GputelError) -> JSONResponse:
@@ -54,7 +55,7 @@ def router(services: QueryServices) -> APIRouter:
     @r.get("/v1/gpu/metrics", summary="GPU Monitoring API: every GPU's metrics")
     def metrics() -> JSONResponse:
         return ok([_metrics(v) for v in core.all_devices()],
-                  "GPU metrics retrieved successfully", NO_POWER_LIMIT)
+                  "GPU metrics retrieved successfully")
 
     @r.get("/v1/gpu/nodes", summary="GPU Monitoring API: nodes with GPUs")
     def nodes() -> JSONResponse:
@@ -84,8 +85,8 @@ def _metrics(v: DeviceView) -> dict[str, Any]:
     return {"node_name": d.node, "gpu_index": d.index, "gpu_name": d.model,
             "gpu_uuid": d.uuid, "utilization": v.latest.get("gpu_util"),
             "memory_used": gib(used), "memory_total": gib(total),
-            "memory_free": gib(total - used) if total is not None and used is not None
-            else None,
+            "memory_free": gib(v.memory_free_bytes),
             "memory_utilization": v.latest.get("mem_util"),
             "temperature": v.latest.get("temperature"), "power_draw": v.latest.get("power"),
-            "power_limit": None, "timestamp": _when(v)}
+            "power_limit": v.inventory.power_limit_watts if v.inventory else None,
+            "timestamp": _when(v)}

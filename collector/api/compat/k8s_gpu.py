@@ -7,9 +7,10 @@ allocation is one workload holding (a share of) one GPU now, `allocationId`
 "<workload uid>@<GPU UUID>", `userId` / `teamId` filters match the pod labels `user` /
 `team`; a pod is a workload, `modelType` vllm / sglang when its name or `app` label says
 so. Usage in percent, temperature degrees C, power watts, costs in the configured
-currency. CPU and memory of pods and nodes, device architecture, MIG profiles, costs
-projected per day / week / month, forecasts and planned release times are not known to
-gputel: null, named in `missing`, or (a whole route) 501.
+currency; `architecture`, `migSupport` and MIG `profileId` from the device inventory (null
+for a GPU whose agent reported none). CPU and memory of pods and nodes, costs projected
+per day / week / month, forecasts and planned release times are not known to gputel:
+null, named in `missing`, or (a whole route) 501.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ DEVICE_FILTERS = {"available": ("available",), "active": ("available", "allocate
 POD_MISSING = "cpuUsagePercent, memoryUsagePercent: gputel measures GPUs, not pods' CPU/memory"
 NODE_MISSING = ("role, cpuCapacity, memoryCapacity, cpuUsagePercent, memoryUsagePercent: "
                 "gputel's agents report GPUs only; pod counts count pods holding GPUs")
-DEVICE_MISSING = "architecture, migSupport: the device inventory does not carry them yet"
-MIG_MISSING = "profileId: MIG profiles are not reported yet"
 COST_MISSING = ("dailyCost, weeklyCost, monthlyCost, potentialMonthlySavings: cost "
                 "projections are not built yet; totalCost covers the window")
 Hours = Annotated[float, Query(gt=0, le=24 * 366)]
@@ -189,7 +188,9 @@ def _device(v: DeviceView, mig_parents: set[str]) -> dict[str, Any]:
             "currentTempC": v.latest.get("temperature"),
             "currentPowerW": v.latest.get("power"),
             "currentUtilization": v.latest.get("gpu_util"),
-            "memoryGb": gib(d.memory_total_bytes), "architecture": None, "migSupport": None,
+            "memoryGb": gib(d.memory_total_bytes),
+            "architecture": v.inventory.architecture or None if v.inventory else None,
+            "migSupport": v.inventory.mig_supported if v.inventory else None,
             "migParentDeviceId": d.mig_parent_uuid or None,
             "allocated": bool(holder_names(v.holders))}
 
@@ -222,8 +223,7 @@ def _device_routes(r: APIRouter, services: QueryServices) -> None:
         model = _model_id(model_id).lower() if model_id else None
         return ok([_device(v, parents) for v in views
                    if (wanted is None or v.status in wanted)
-                   and (model is None or model in _model_id(v.device.model).lower())],
-                  DEVICE_MISSING)
+                   and (model is None or model in _model_id(v.device.model).lower())])
 
     @r.get("/gpu/devices/statistics", summary="K8s GPU: device counts")
     def statistics() -> JSONResponse:
@@ -239,12 +239,12 @@ def _device_routes(r: APIRouter, services: QueryServices) -> None:
     def overheating() -> JSONResponse:
         hot = {a.gpu for a in _overheating(services)}
         views, parents = _devices(services)
-        return ok([_device(v, parents) for v in views if v.device.uuid in hot], DEVICE_MISSING)
+        return ok([_device(v, parents) for v in views if v.device.uuid in hot])
 
     @r.get("/gpu/devices/{device_id}", summary="K8s GPU: one device")
     def device(device_id: str) -> JSONResponse:
         _, parents = _devices(services)
-        return ok(_device(core.find_device(device_id), parents), DEVICE_MISSING)
+        return ok(_device(core.find_device(device_id), parents))
 
     @r.get("/gpu/devices/{device_id}/health", summary="K8s GPU: one device's health")
     def device_health(device_id: str) -> JSONResponse:
@@ -258,28 +258,34 @@ def _device_routes(r: APIRouter, services: QueryServices) -> None:
     @r.get("/gpu/mig/available", summary="K8s GPU: MIG instances no workload holds")
     def mig_available() -> JSONResponse:
         return ok([_mig(v) for v in core.all_devices()
-                   if v.device.mig_parent_uuid and v.status == "available"], MIG_MISSING)
+                   if v.device.mig_parent_uuid and v.status == "available"])
 
     @r.get("/gpu/mig/devices/{device_id}", summary="K8s GPU: MIG instances of one device")
     def mig_of(device_id: str) -> JSONResponse:
         core.find_device(device_id)  # 404 for an unknown device
         return ok([_mig(v) for v in core.all_devices()
-                   if v.device.mig_parent_uuid == device_id], MIG_MISSING)
+                   if v.device.mig_parent_uuid == device_id])
 
-    @r.get("/gpu/mig/statistics", summary="K8s GPU: MIG instance counts")
+    @r.get("/gpu/mig/statistics", summary="K8s GPU: MIG instance counts and use")
     def mig_statistics() -> JSONResponse:
-        migs = [v for v in core.all_devices() if v.device.mig_parent_uuid]
+        views = core.all_devices()
+        migs = [v for v in views if v.device.mig_parent_uuid]
+        parents = {v.device.uuid: v.mig for v in views if v.mig is not None}
         return ok({"totalInstances": len(migs),
                    "allocatedInstances": sum(v.status == "allocated" for v in migs),
                    "availableInstances": sum(v.status == "available" for v in migs),
                    "instancesByDevice": dict(Counter(v.device.mig_parent_uuid for v in migs)),
-                   "instancesByProfile": None},
-                  MIG_MISSING + "; MIG utilization statistics are not built yet")
+                   "instancesByProfile": dict(Counter(
+                       p for m in parents.values() for i in m.instances if (p := i.profile))),
+                   "utilizationByDevice": {u: m.gpu_utilization for u, m in parents.items()},
+                   "memoryUsedGbByDevice": {u: gib(m.memory_used_bytes)
+                                            for u, m in parents.items()}})
 
 
 def _mig(v: DeviceView) -> dict[str, Any]:
     return {"instanceId": v.device.uuid, "parentDeviceId": v.device.mig_parent_uuid,
-            "nodeName": v.device.node, "profileId": None,
+            "nodeName": v.device.node,
+            "profileId": v.inventory.mig_profile or None if v.inventory else None,
             "memoryGb": gib(v.device.memory_total_bytes), "allocated": v.status == "allocated",
             "currentUtilization": v.latest.get("gpu_util")}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,14 @@ from gputel.collector.query.cluster import Heatmap, Overview, Top, UtilizationHi
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
 from gputel.collector.query.costs import CostLine, CostReport
 from gputel.collector.query.health import HealthReport
+from gputel.collector.query.inventory import GpuProcesses, MigStatistics
 from gputel.collector.query.kubeview import KindView, KubeNode, PodContext, QueueView
 from gputel.collector.query.live import LiveSnapshot
 from gputel.collector.query.paging import Page
 from gputel.collector.query.statistics import UsageStatistics, UsageStats
 from gputel.collector.query.workloads import Hierarchy, NamespaceSummary, WorkloadSummary
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.inventory import inventory_pb
 
 
 def page_pb(page: Page[Any]) -> pb.PageInfo:
@@ -70,7 +73,31 @@ def device_pb(v: DeviceView) -> pb.DeviceInfo:
         memory_total_bytes=d.memory_total_bytes, mig_parent_uuid=d.mig_parent_uuid,
         pci_bus_id=d.pci_bus_id), latest=v.latest, latest_ts_ns=v.latest_ts_ns,
         status=v.status, held_by=[pb.Holder(workload=u, fraction=f) for u, f in v.holders],
-        energy_joules=v.energy_joules, unattributed_energy_joules=v.unattributed_joules)
+        energy_joules=v.energy_joules, unattributed_energy_joules=v.unattributed_joules,
+        inventory=inventory_pb(d.index, v.inventory, v.inventory.read_ts_ns)
+        if v.inventory else None,
+        memory_free_bytes=v.memory_free_bytes, mig=mig_pb(v.mig) if v.mig else None)
+
+
+def mig_pb(m: MigStatistics) -> pb.MigStatistics:
+    """MigStatistics -> its message."""
+    msg = pb.MigStatistics(
+        count=m.count, profiles=m.profiles, allocated=m.allocated,
+        memory_used_bytes=m.memory_used_bytes, gpu_utilization=m.gpu_utilization,
+        instances=[pb.MigInstance(uuid=x.uuid, profile=x.profile or "", status=x.status,
+                                  memory_used_bytes=x.memory_used_bytes,
+                                  memory_total_bytes=x.memory_total_bytes,
+                                  gpu_utilization=x.gpu_utilization) for x in m.instances])
+    if m.enabled is not None:
+        msg.enabled = m.enabled
+    return msg
+
+
+def processes_pb(g: GpuProcesses) -> pb.GpuProcessesResponse:
+    """GpuProcesses -> GpuProcessesResponse (read_ts_ns 0: never reported)."""
+    return pb.GpuProcessesResponse(
+        node=g.node, uuid=g.uuid, read_ts_ns=g.read_ts_ns or 0,
+        processes=[pb.GpuProcess(**dataclasses.asdict(p)) for p in g.processes])
 
 
 def series_pb(s: Series) -> pb.Series:

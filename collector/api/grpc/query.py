@@ -119,6 +119,12 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
         return await _answer(context, lambda: enc.device_pb(
             self._core.find_device(_required("uuid", request.uuid), _opt(request.node))))
 
+    async def ListGpuProcesses(self, request: pb.GetGpuRequest,
+                               context: Context) -> pb.GpuProcessesResponse:
+        """The processes on one GPU, or NOT_FOUND."""
+        return await _answer(context, lambda: enc.processes_pb(
+            self._core.gpu_processes(_required("uuid", request.uuid), _opt(request.node))))
+
     async def QueryRange(self, request: pb.QueryRangeRequest,
                          context: Context) -> pb.QueryRangeResponse:
         """Range series; NOT_FOUND or INVALID_ARGUMENT on bad input."""

@@ -13,6 +13,7 @@ from typing import Self, TypedDict
 
 from pydantic import Field
 
+from gputel.collector.api.http.inventory_models import InventoryOut, MigOut
 from gputel.collector.api.http.wire import ApiModel
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
 from gputel.collector.query.kubeview import PodContext
@@ -93,6 +94,9 @@ class DeviceOut(ApiModel):
     energy_joules: float
     unattributed_energy_joules: float
     status: str
+    memory_free_bytes: float | None
+    inventory: InventoryOut | None
+    mig: MigOut | None
 
     @classmethod
     def from_core(cls, v: DeviceView) -> Self:
@@ -104,7 +108,10 @@ class DeviceOut(ApiModel):
                    latest=v.latest, latest_time=format_time(v.latest_ts_ns) if v.latest else None,
                    held_by=[HolderOut(workload=uid, fraction=f) for uid, f in v.holders],
                    energy_joules=v.energy_joules,
-                   unattributed_energy_joules=v.unattributed_joules, status=v.status)
+                   unattributed_energy_joules=v.unattributed_joules, status=v.status,
+                   memory_free_bytes=v.memory_free_bytes,
+                   inventory=InventoryOut.from_core(v.inventory) if v.inventory else None,
+                   mig=MigOut.from_core(v.mig) if v.mig else None)
 
 
 class NodeDetailOut(NodeOut):

@@ -18,6 +18,7 @@ from gputel.collector.api.http.common import (
     duration_ns,
     time_ns,
 )
+from gputel.collector.api.http.inventory_models import GpuProcessesOut
 from gputel.collector.api.http.models import (
     DeviceOut,
     GpuRangeOut,
@@ -101,6 +102,12 @@ def nodes_router(services: QueryServices) -> APIRouter:
             description="its node, when UUIDs repeat across nodes")] = None,
             ) -> Answer[DeviceOut]:
         return ok(DeviceOut.from_core(core.find_device(uuid, node)))
+
+    @router.get("/gpus/{uuid}/processes", summary="The processes on one GPU")
+    def gpu_processes(uuid: str, node: Annotated[str | None, Query(
+            description="its node, when UUIDs repeat across nodes")] = None,
+            ) -> Answer[GpuProcessesOut]:
+        return ok(GpuProcessesOut.from_core(core.gpu_processes(uuid, node)))
 
     @router.get("/gpus/{uuid}/metrics", summary="Range series of one GPU")
     def gpu_metrics(uuid: str, metric: Metric, start: Start = None, end: End = None,

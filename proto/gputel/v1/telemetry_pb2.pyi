@@ -40,7 +40,7 @@ class CollectorMessage(_message.Message):
     def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("protocol_version", "node", "agent_instance", "devices", "metrics", "backend", "sample_rate_hz", "agent_version")
+    __slots__ = ("protocol_version", "node", "agent_instance", "devices", "metrics", "backend", "sample_rate_hz", "agent_version", "inventory")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     AGENT_INSTANCE_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class Hello(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HZ_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
     protocol_version: ProtocolVersion
     node: str
     agent_instance: str
@@ -57,7 +58,8 @@ class Hello(_message.Message):
     backend: str
     sample_rate_hz: float
     agent_version: str
-    def __init__(self, protocol_version: _Optional[_Union[ProtocolVersion, str]] = ..., node: _Optional[str] = ..., agent_instance: _Optional[str] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., metrics: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ..., sample_rate_hz: _Optional[float] = ..., agent_version: _Optional[str] = ...) -> None: ...
+    inventory: _containers.RepeatedCompositeFieldContainer[GpuInventory]
+    def __init__(self, protocol_version: _Optional[_Union[ProtocolVersion, str]] = ..., node: _Optional[str] = ..., agent_instance: _Optional[str] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ..., metrics: _Optional[_Iterable[str]] = ..., backend: _Optional[str] = ..., sample_rate_hz: _Optional[float] = ..., agent_version: _Optional[str] = ..., inventory: _Optional[_Iterable[_Union[GpuInventory, _Mapping]]] = ...) -> None: ...
 
 class Device(_message.Message):
     __slots__ = ("index", "uuid", "vendor", "model", "memory_total_bytes", "mig_parent_uuid", "pci_bus_id")
@@ -78,18 +80,94 @@ class Device(_message.Message):
     def __init__(self, index: _Optional[int] = ..., uuid: _Optional[str] = ..., vendor: _Optional[str] = ..., model: _Optional[str] = ..., memory_total_bytes: _Optional[int] = ..., mig_parent_uuid: _Optional[str] = ..., pci_bus_id: _Optional[str] = ...) -> None: ...
 
 class Frame(_message.Message):
-    __slots__ = ("seq", "blocks", "holdings", "workloads", "attribution")
+    __slots__ = ("seq", "blocks", "holdings", "workloads", "attribution", "inventory", "processes")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     BLOCKS_FIELD_NUMBER: _ClassVar[int]
     HOLDINGS_FIELD_NUMBER: _ClassVar[int]
     WORKLOADS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     blocks: _containers.RepeatedCompositeFieldContainer[DeviceBlock]
     holdings: _containers.RepeatedCompositeFieldContainer[Holding]
     workloads: _containers.RepeatedCompositeFieldContainer[Workload]
     attribution: AttributionState
-    def __init__(self, seq: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[DeviceBlock, _Mapping]]] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., workloads: _Optional[_Iterable[_Union[Workload, _Mapping]]] = ..., attribution: _Optional[_Union[AttributionState, str]] = ...) -> None: ...
+    inventory: _containers.RepeatedCompositeFieldContainer[GpuInventory]
+    processes: _containers.RepeatedCompositeFieldContainer[DeviceProcesses]
+    def __init__(self, seq: _Optional[int] = ..., blocks: _Optional[_Iterable[_Union[DeviceBlock, _Mapping]]] = ..., holdings: _Optional[_Iterable[_Union[Holding, _Mapping]]] = ..., workloads: _Optional[_Iterable[_Union[Workload, _Mapping]]] = ..., attribution: _Optional[_Union[AttributionState, str]] = ..., inventory: _Optional[_Iterable[_Union[GpuInventory, _Mapping]]] = ..., processes: _Optional[_Iterable[_Union[DeviceProcesses, _Mapping]]] = ...) -> None: ...
+
+class GpuInventory(_message.Message):
+    __slots__ = ("device", "read_ts_ns", "power_limit_watts", "memory_reserved_bytes", "driver_version", "firmware_version", "vbios_version", "serial", "architecture", "mig_supported", "mig_enabled", "mig_profile", "fan_speed_percent", "memory_clock_mhz", "pcie_generation", "pcie_width", "pcie_max_generation", "pcie_max_width", "ecc_enabled")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    READ_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    POWER_LIMIT_WATTS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_RESERVED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIRMWARE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VBIOS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    MIG_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    MIG_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MIG_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    FAN_SPEED_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_CLOCK_MHZ_FIELD_NUMBER: _ClassVar[int]
+    PCIE_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PCIE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    PCIE_MAX_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PCIE_MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    ECC_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    device: int
+    read_ts_ns: int
+    power_limit_watts: float
+    memory_reserved_bytes: int
+    driver_version: str
+    firmware_version: str
+    vbios_version: str
+    serial: str
+    architecture: str
+    mig_supported: bool
+    mig_enabled: bool
+    mig_profile: str
+    fan_speed_percent: float
+    memory_clock_mhz: float
+    pcie_generation: int
+    pcie_width: int
+    pcie_max_generation: int
+    pcie_max_width: int
+    ecc_enabled: bool
+    def __init__(self, device: _Optional[int] = ..., read_ts_ns: _Optional[int] = ..., power_limit_watts: _Optional[float] = ..., memory_reserved_bytes: _Optional[int] = ..., driver_version: _Optional[str] = ..., firmware_version: _Optional[str] = ..., vbios_version: _Optional[str] = ..., serial: _Optional[str] = ..., architecture: _Optional[str] = ..., mig_supported: bool = ..., mig_enabled: bool = ..., mig_profile: _Optional[str] = ..., fan_speed_percent: _Optional[float] = ..., memory_clock_mhz: _Optional[float] = ..., pcie_generation: _Optional[int] = ..., pcie_width: _Optional[int] = ..., pcie_max_generation: _Optional[int] = ..., pcie_max_width: _Optional[int] = ..., ecc_enabled: bool = ...) -> None: ...
+
+class GpuProcess(_message.Message):
+    __slots__ = ("pid", "name", "used_memory_bytes", "container_id", "workload", "namespace", "pod", "container")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    USED_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    POD_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    name: str
+    used_memory_bytes: int
+    container_id: str
+    workload: str
+    namespace: str
+    pod: str
+    container: str
+    def __init__(self, pid: _Optional[int] = ..., name: _Optional[str] = ..., used_memory_bytes: _Optional[int] = ..., container_id: _Optional[str] = ..., workload: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ...) -> None: ...
+
+class DeviceProcesses(_message.Message):
+    __slots__ = ("device", "read_ts_ns", "processes")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    READ_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    device: int
+    read_ts_ns: int
+    processes: _containers.RepeatedCompositeFieldContainer[GpuProcess]
+    def __init__(self, device: _Optional[int] = ..., read_ts_ns: _Optional[int] = ..., processes: _Optional[_Iterable[_Union[GpuProcess, _Mapping]]] = ...) -> None: ...
 
 class Holding(_message.Message):
     __slots__ = ("device", "since_ts_ns", "shares")
@@ -385,7 +463,7 @@ class Holder(_message.Message):
     def __init__(self, workload: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
 
 class DeviceInfo(_message.Message):
-    __slots__ = ("node", "device", "latest", "latest_ts_ns", "status", "held_by", "energy_joules", "unattributed_energy_joules")
+    __slots__ = ("node", "device", "latest", "latest_ts_ns", "status", "held_by", "energy_joules", "unattributed_energy_joules", "inventory", "memory_free_bytes", "mig")
     class LatestEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -401,6 +479,9 @@ class DeviceInfo(_message.Message):
     HELD_BY_FIELD_NUMBER: _ClassVar[int]
     ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
     UNATTRIBUTED_ENERGY_JOULES_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MIG_FIELD_NUMBER: _ClassVar[int]
     node: str
     device: Device
     latest: _containers.ScalarMap[str, float]
@@ -409,7 +490,63 @@ class DeviceInfo(_message.Message):
     held_by: _containers.RepeatedCompositeFieldContainer[Holder]
     energy_joules: float
     unattributed_energy_joules: float
-    def __init__(self, node: _Optional[str] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., latest: _Optional[_Mapping[str, float]] = ..., latest_ts_ns: _Optional[int] = ..., status: _Optional[str] = ..., held_by: _Optional[_Iterable[_Union[Holder, _Mapping]]] = ..., energy_joules: _Optional[float] = ..., unattributed_energy_joules: _Optional[float] = ...) -> None: ...
+    inventory: GpuInventory
+    memory_free_bytes: float
+    mig: MigStatistics
+    def __init__(self, node: _Optional[str] = ..., device: _Optional[_Union[Device, _Mapping]] = ..., latest: _Optional[_Mapping[str, float]] = ..., latest_ts_ns: _Optional[int] = ..., status: _Optional[str] = ..., held_by: _Optional[_Iterable[_Union[Holder, _Mapping]]] = ..., energy_joules: _Optional[float] = ..., unattributed_energy_joules: _Optional[float] = ..., inventory: _Optional[_Union[GpuInventory, _Mapping]] = ..., memory_free_bytes: _Optional[float] = ..., mig: _Optional[_Union[MigStatistics, _Mapping]] = ...) -> None: ...
+
+class MigInstance(_message.Message):
+    __slots__ = ("uuid", "profile", "status", "memory_used_bytes", "memory_total_bytes", "gpu_utilization")
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    uuid: str
+    profile: str
+    status: str
+    memory_used_bytes: float
+    memory_total_bytes: int
+    gpu_utilization: float
+    def __init__(self, uuid: _Optional[str] = ..., profile: _Optional[str] = ..., status: _Optional[str] = ..., memory_used_bytes: _Optional[float] = ..., memory_total_bytes: _Optional[int] = ..., gpu_utilization: _Optional[float] = ...) -> None: ...
+
+class MigStatistics(_message.Message):
+    __slots__ = ("enabled", "count", "profiles", "allocated", "memory_used_bytes", "gpu_utilization", "instances")
+    class ProfilesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PROFILES_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    count: int
+    profiles: _containers.ScalarMap[str, int]
+    allocated: int
+    memory_used_bytes: float
+    gpu_utilization: float
+    instances: _containers.RepeatedCompositeFieldContainer[MigInstance]
+    def __init__(self, enabled: bool = ..., count: _Optional[int] = ..., profiles: _Optional[_Mapping[str, int]] = ..., allocated: _Optional[int] = ..., memory_used_bytes: _Optional[float] = ..., gpu_utilization: _Optional[float] = ..., instances: _Optional[_Iterable[_Union[MigInstance, _Mapping]]] = ...) -> None: ...
+
+class GpuProcessesResponse(_message.Message):
+    __slots__ = ("node", "uuid", "read_ts_ns", "processes")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    READ_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    uuid: str
+    read_ts_ns: int
+    processes: _containers.RepeatedCompositeFieldContainer[GpuProcess]
+    def __init__(self, node: _Optional[str] = ..., uuid: _Optional[str] = ..., read_ts_ns: _Optional[int] = ..., processes: _Optional[_Iterable[_Union[GpuProcess, _Mapping]]] = ...) -> None: ...
 
 class ListGpusRequest(_message.Message):
     __slots__ = ("node", "model", "status", "allocated", "page")

@@ -176,6 +176,11 @@ class QueryServiceStub(object):
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.SerializeToString,
                 response_deserializer=gputel_dot_v1_dot_telemetry__pb2.DeviceInfo.FromString,
                 _registered_method=True)
+        self.ListGpuProcesses = channel.unary_unary(
+                '/gputel.v1.QueryService/ListGpuProcesses',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.GpuProcessesResponse.FromString,
+                _registered_method=True)
         self.QueryRange = channel.unary_unary(
                 '/gputel.v1.QueryService/QueryRange',
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.QueryRangeRequest.SerializeToString,
@@ -323,6 +328,13 @@ class QueryServiceServicer(object):
 
     def GetGpu(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGpuProcesses(self, request, context):
+        """The processes on one GPU when its agent last read them.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -482,6 +494,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetGpu,
                     request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.FromString,
                     response_serializer=gputel_dot_v1_dot_telemetry__pb2.DeviceInfo.SerializeToString,
+            ),
+            'ListGpuProcesses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGpuProcesses,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.GpuProcessesResponse.SerializeToString,
             ),
             'QueryRange': grpc.unary_unary_rpc_method_handler(
                     servicer.QueryRange,
@@ -795,6 +812,33 @@ class QueryService(object):
             '/gputel.v1.QueryService/GetGpu',
             gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.SerializeToString,
             gputel_dot_v1_dot_telemetry__pb2.DeviceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGpuProcesses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/ListGpuProcesses',
+            gputel_dot_v1_dot_telemetry__pb2.GetGpuRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.GpuProcessesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -139,6 +139,9 @@ class MigStatistics(Shape):
     totalInstances: int
     allocatedInstances: int
     availableInstances: int
+    instancesByProfile: dict[str, int]
+    utilizationByDevice: dict[str, float | None]
+    memoryUsedGbByDevice: dict[str, float | None]
 
 
 class Allocation(Shape):
