@@ -117,14 +117,16 @@ class ForecastQueries:
     def forecast(self, hours: float = 24.0, history_hours: float = 168.0,
                  step_ns: int = HOUR_NS, node: str | None = None,
                  end_ns: int | None = None) -> Forecast:
-        """Utilization and allocated GPUs for the `hours` after `end_ns` (default now), from
-        the `history_hours` before it at `step_ns`, for the cluster or one `node`.
+        """Utilization and allocated GPUs for the `hours` after `end_ns`, from the
+        `history_hours` before it at `step_ns`, for the cluster or one `node`. The default
+        end is now rounded down to a whole step (Unix time), so every forecast asked within
+        one step is fitted on the same points and agrees.
 
         Raises InvalidParameterError (hours, history, step, end; `history` also when it
         holds fewer than MIN_POINTS points with data) or NotFoundError (node).
         """
         horizon, wanted = _check(hours, history_hours, step_ns)
-        end = self._core.time_ns() if end_ns is None else end_ns
+        end = self._core.time_ns() // step_ns * step_ns if end_ns is None else end_ns
         start = end - wanted * step_ns
         history = self._cluster.utilization_history(start, end, step_ns, node)
         return _forecast(history, hours, horizon, node)

@@ -38,16 +38,26 @@ def _own(server: CollectorThread, path: str, **params: object) -> Any:
     return response.json()["data"]
 
 
+def _forecasts(server: CollectorThread) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(004's, gputel's) forecast for the next 6 h, asked within one hour (both end at the
+    same whole hour, so both are fitted on the same points)."""
+    for _ in range(3):
+        own = _own(server, "/forecast", hours=6)
+        data = _seed(server, "/gpu/forecast", s.Success[s.Forecast], hours=6)["data"]
+        if _own(server, "/forecast", hours=6)["historyEnd"] == own["historyEnd"]:
+            return data, own
+    raise AssertionError("an hour kept turning between the calls")
+
+
 def test_gpu_forecast_is_gputels(server: CollectorThread) -> None:
-    data = _seed(server, "/gpu/forecast", s.Success[s.Forecast], hours=6)["data"]
-    own = _own(server, "/forecast", hours=6)
-    assert len(data["forecast"]) == len(own["utilization"]["points"]) == 6
-    # Two calls, two "now"s (hence two sets of times): a sample may cross an hour's edge
-    # between them.
-    assert [p["gpuUtilization"] for p in data["forecast"]] == pytest.approx(
-        [p["value"] for p in own["utilization"]["points"]], rel=0.02)
-    assert [p["allocatedGpusUpper"] for p in data["forecast"]] == pytest.approx(
-        [p["upper"] for p in own["allocatedGpus"]["points"]], rel=0.02)
+    data, own = _forecasts(server)
+    assert [p["timestamp"] for p in data["forecast"]] == [
+        p["time"] for p in own["utilization"]["points"]]
+    assert [p["gpuUtilization"] for p in data["forecast"]] == [
+        p["value"] for p in own["utilization"]["points"]]
+    assert [p["allocatedGpusUpper"] for p in data["forecast"]] == [
+        p["upper"] for p in own["allocatedGpus"]["points"]]
+    assert data["historyEnd"] == own["historyEnd"]
     assert data["method"]["gpuUtilization"] == own["utilization"]["method"]["model"]
     assert data["totalGpus"] == 11
     resources = _seed(server, "/resources/forecast", s.Success[s.Forecast], hours=6)
