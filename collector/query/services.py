@@ -13,6 +13,7 @@ from gputel.collector.query.alerts import AlertBook, AlertEngine, AlertEvent, Al
 from gputel.collector.query.cluster import ClusterQueries
 from gputel.collector.query.core import QueryCore
 from gputel.collector.query.costs import CostQueries, Pricing
+from gputel.collector.query.forecast import ForecastQueries
 from gputel.collector.query.health import HealthReport
 from gputel.collector.query.live import LiveQueries
 from gputel.collector.query.statistics import StatisticsQueries
@@ -30,6 +31,7 @@ class QueryServices:
     alerts: AlertEngine
     live: LiveQueries
     health: Callable[[], HealthReport]
+    forecasts: ForecastQueries
     watch_interval_seconds: float = 1.0
 
 
@@ -41,6 +43,9 @@ def build_services(core: QueryCore, health: Callable[[], HealthReport],
     """Wire the answers over one query core (`alert_book`: alert state shared through a
     remote store)."""
     alerts = AlertEngine(core, rules, notify, alert_book)
-    return QueryServices(core, ClusterQueries(core, alerts.active_count),
-                         StatisticsQueries(core), CostQueries(core, pricing or Pricing()),
-                         alerts, LiveQueries(core), health, watch_interval_seconds)
+    cluster = ClusterQueries(core, alerts.active_count)
+    idle = (rules or AlertRules()).idle_util_percent
+    return QueryServices(core, cluster, StatisticsQueries(core),
+                         CostQueries(core, pricing or Pricing(), idle), alerts,
+                         LiveQueries(core), health, ForecastQueries(core, cluster),
+                         watch_interval_seconds)

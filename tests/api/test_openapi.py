@@ -29,7 +29,8 @@ ROUTES = {
     ("get", "/api/v1/namespaces"), ("get", "/api/v1/utilization/history"),
     ("get", "/api/v1/heatmap"), ("get", "/api/v1/top"), ("get", "/api/v1/alerts"),
     ("post", "/api/v1/alerts/{alert_id}/acknowledge"), ("get", "/api/v1/statistics/usage"),
-    ("get", "/api/v1/cost"), ("get", "/api/v1/queues"), ("get", "/api/v1/kubernetes/nodes"),
+    ("get", "/api/v1/cost"), ("get", "/api/v1/forecast"), ("get", "/api/v1/queues"),
+    ("get", "/api/v1/kubernetes/nodes"),
     ("get", "/api/v1/kubernetes"), ("get", "/api/v1/watch"),
     ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks"),
     ("get", "/api/v1/webhooks/{hook_id}"), ("put", "/api/v1/webhooks/{hook_id}"),
@@ -37,6 +38,8 @@ ROUTES = {
 }
 # Streams (Server-Sent Events), tested in test_watch_sse.py: their schema is the event's.
 STREAMS = {("get", "/api/v1/watch"): "text/event-stream"}
+# Needs hours of history this feed lacks: answered and validated in test_forecast.py.
+NEEDS_HISTORY = {("get", "/api/v1/forecast")}
 # Bodies for the routes that take one (the walker's own hook is inactive: no deliveries).
 BODIES = {("post", "/api/v1/webhooks"): {"name": "walk", "url": "http://127.0.0.1:9/",
                                          "active": False},
@@ -113,7 +116,7 @@ def test_every_route_answers_its_declared_model(fed: Fed, spec: dict[str, Any]) 
                                        "active": False})
     ids = {"alert_id": fed.get("/alerts")[0][0]["id"], "hook_id": hook["id"]}
     for method, path, op in sorted(_operations(spec), key=lambda o: o[1]):
-        if (method, path) in STREAMS:
+        if (method, path) in STREAMS or (method, path) in NEEDS_HISTORY:
             continue
         url, params = path, {}
         for parameter in op.get("parameters", []):

@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Iterator
 
+import grpc
 import httpx
 import pytest
 
 from gputel.cli.commands import _api_config
 from gputel.cli.main import build_parser
 from gputel.collector.api.compat import NAMES
+from gputel.proto.gputel.v1 import telemetry_pb2 as pb
+from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
 from tests.compat.schemas import gpu_monitoring as gpu
 from tests.compat.schemas import k8s_gpu as k8s
 from tests.compat.schemas import kai_visualizer as kai
@@ -44,7 +47,8 @@ def test_an_unknown_name_is_one_line_and_exit_2() -> None:
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[CollectorThread]:
-    server = CollectorThread(compat=NAMES, api_tokens="reader:read,viewer:read,boss:admin",
+    server = CollectorThread(compat=NAMES,
+                             api_tokens="reader:read,viewer:read,clerk:read,boss:admin",
                              rate_limit_per_second=0.5, rate_limit_burst=3).start()
     yield server
     server.stop()
@@ -84,6 +88,18 @@ def test_tokens_and_roles_in_the_seeds_form(guarded: CollectorThread) -> None:
 def test_health_lists_the_compat_apis(guarded: CollectorThread) -> None:
     body = _get(guarded, "/api/v1/health", "boss").json()
     assert body["data"]["compat"] == list(NAMES)
+    with grpc.insecure_channel(guarded.grpc_target) as channel:
+        health = pb_grpc.QueryServiceStub(channel).GetHealth(
+            pb.GetHealthRequest(), metadata=(("authorization", "Bearer boss"),))
+    assert list(health.compat) == list(NAMES)  # REST = gRPC
+
+
+def test_registering_a_webhook_in_the_seeds_form_needs_admin(guarded: CollectorThread) -> None:
+    response = httpx.post(f"{guarded.http_base}{P}/webhooks", timeout=10,
+                          headers={"Authorization": "Bearer clerk"},  # its own bucket
+                          json={"name": "n", "url": "http://127.0.0.1:9/"})
+    assert response.status_code == 403
+    assert k8s.Failure.model_validate(response.json()).error.code == "FORBIDDEN"
 
 
 def test_routers_over_a_simulated_agent() -> None:

@@ -224,7 +224,8 @@ def test_cost_statistics_and_analysis(compat: Compat) -> None:
     assert stats["totalCost"] == own["total"]["totalCost"]
     assert analysis["costByTeam"] == {x["key"].removeprefix("team="): x["totalCost"]
                                       for x in own["byLabel"] if x["key"].startswith("team=")}
-    assert analysis["monthlyCost"] is None  # projections: not built yet, named missing
+    per_day = analysis["totalCost"] / (analysis["coveredSeconds"] / 86400)
+    assert (analysis["dailyCost"], analysis["monthlyCost"]) == (per_day, per_day * 30)
 
 
 # -------------------------------------------------------------------- cluster
@@ -245,10 +246,18 @@ def test_overview(compat: Compat) -> None:
         len(alerts), sum(a["severity"] == "critical" for a in alerts))
 
 
-@pytest.mark.parametrize("path", ["/gpu/forecast", "/resources/forecast",
-                                  "/gpu/cost/optimization", "/gpu/allocations/expiring"])
-def test_reads_not_built_yet_answer_501(compat: Compat, path: str) -> None:
-    assert compat.seed(P + path, s.Failure, 501)["error"]["code"] == "NOT_IMPLEMENTED"
+def test_reads_not_built_yet_answer_501(compat: Compat) -> None:
+    body = compat.seed(P + "/gpu/allocations/expiring", s.Failure, 501)
+    assert body["error"]["code"] == "NOT_IMPLEMENTED"
+
+
+@pytest.mark.parametrize("path", ["/gpu/forecast", "/resources/forecast"])
+def test_a_forecast_from_seconds_of_history_is_refused_in_its_form(compat: Compat,
+                                                                   path: str) -> None:
+    """Forecasts with known answers: test_k8s_forecast.py."""
+    body = compat.seed(P + path, s.Failure, 400)
+    assert body["error"]["code"] == "INVALID_PARAMETER"
+    assert body["error"]["details"]["parameter"] == "history"
 
 
 @pytest.mark.parametrize(("method", "path"), [(m, p.replace("{device_id}", "GPU-n1-0")
@@ -262,10 +271,11 @@ def test_control_plane_writes_answer_501(compat: Compat, method: str, path: str)
     assert "does not allocate" in body.error.message
 
 
-def test_webhook_registration_is_not_there_yet(compat: Compat) -> None:
+def test_webhook_registration_without_a_body_is_refused_in_its_form(compat: Compat) -> None:
+    """Registration itself: test_k8s_forecast.py."""
     response = compat.call(f"{P}/webhooks", "POST")
-    assert response.status_code == 501
-    assert s.Failure.model_validate(response.json()).error.code == "NOT_IMPLEMENTED"
+    assert response.status_code == 400
+    assert s.Failure.model_validate(response.json()).error.code == "INVALID_PARAMETER"
 
 
 def test_unknown_routes_and_parameters(compat: Compat) -> None:

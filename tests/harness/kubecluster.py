@@ -31,13 +31,14 @@ class KubeCluster:
 
 
 @contextmanager
-def kube_cluster(api: KubeApiStandIn, rate_hz: float = 20,
-                 max_ticks: int | None = None) -> Iterator[KubeCluster]:
+def kube_cluster(api: KubeApiStandIn, rate_hz: float = 20, max_ticks: int | None = None,
+                 compat: tuple[str, ...] = ()) -> Iterator[KubeCluster]:
     """gpu-a runs the PyTorchJob's master, the Deployment's pod and the CronJob's pod;
     gpu-b the PyTorchJob's worker. Yields once every kind is listed and the pods are given
-    their GPUs (`max_ticks`: the agents stop sampling after that many ticks)."""
+    their GPUs (`max_ticks`: the agents stop sampling after that many ticks; `compat`: the
+    compatibility APIs the collector mounts)."""
     settings = KubeSettings(api.kubeconfig, ANNOTATIONS, backoff_max_seconds=0.5)
-    collector = CollectorThread(kube=settings).start()
+    collector = CollectorThread(kube=settings, compat=compat).start()
     registry = collector.collector.cluster
     assert registry is not None
     kubelets = {n: KubeletStandIn().start() for n in ("gpu-a", "gpu-b")}

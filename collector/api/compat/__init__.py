@@ -16,6 +16,7 @@ from gputel.collector.api.compat import gpu_monitoring, k8s_gpu, kai_visualizer,
 from gputel.collector.api.compat.common import ErrorRenderer
 from gputel.collector.api.compat.k8s_envelope import K8sAccessMiddleware
 from gputel.collector.api.compat.refusals import SeedRefusalMiddleware
+from gputel.collector.outbound.hooks import HookRegistry
 from gputel.collector.query.services import QueryServices
 
 ROUTERS: dict[str, Callable[[QueryServices], APIRouter]] = {
@@ -39,14 +40,16 @@ def check_names(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def mount(app: FastAPI, services: QueryServices, names: Sequence[str],
-          policy: AccessPolicy) -> None:
+          policy: AccessPolicy, hooks: HookRegistry | None = None) -> None:
     """Include the named routers; seed 004's prefix gets its own access middleware, and
-    refusals on the other seeds' paths their error form. Call after gputel's
-    AccessMiddleware is added (these go outside it).
+    refusals on the other seeds' paths their error form; its webhook registration goes to
+    `hooks` when given. Call after gputel's AccessMiddleware is added (these go outside it).
 
     Raises ValueError for an unknown name.
     """
     mounted = check_names(names)
+    if k8s_gpu.NAME in mounted and hooks is not None:
+        app.include_router(k8s_gpu.webhook_router(hooks))  # before its router's 501
     for name in mounted:
         app.include_router(ROUTERS[name](services))
     if k8s_gpu.NAME in mounted:

@@ -8,9 +8,10 @@ allocation is one workload holding (a share of) one GPU now, `allocationId`
 `team`; a pod is a workload, `modelType` vllm / sglang when its name or `app` label says
 so. Usage in percent, temperature degrees C, power watts, costs in the configured
 currency; `architecture`, `migSupport` and MIG `profileId` from the device inventory (null
-for a GPU whose agent reported none). CPU and memory of pods and nodes, costs projected
-per day / week / month, forecasts and planned release times are not known to gputel:
-null, named in `missing`, or (a whole route) 501.
+for a GPU whose agent reported none); cost projections and savings are /api/v1/cost's
+`projection`, forecasts /api/v1/forecast's (utilization as `gpuUtilization`, GPUs held as
+`allocatedGpus`, each with its interval bounds). CPU and memory of pods and nodes and planned
+release times are not known to gputel: null, named in `missing`, or (a whole route) 501.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from gputel.collector.api.compat.common import error_route, gib, holder_names
 from gputel.collector.api.compat.k8s_envelope import (
@@ -32,8 +34,18 @@ from gputel.collector.api.compat.k8s_envelope import (
     render_error,
 )
 from gputel.collector.errors import InvalidParameterError, NotFoundError
+from gputel.collector.outbound.hooks import (
+    EVENTS,
+    MAX_NAME,
+    MAX_SECRET,
+    MAX_URL,
+    HookRegistry,
+    HookSpec,
+)
 from gputel.collector.query.alerts import Alert
 from gputel.collector.query.core import DeviceView, NodeSummary
+from gputel.collector.query.costs import PROJECTION_METHOD, CostReport
+from gputel.collector.query.forecast import Forecast
 from gputel.collector.query.services import QueryServices
 from gputel.collector.query.workloads import WorkloadSummary
 from gputel.collector.timefmt import format_time
@@ -46,8 +58,7 @@ DEVICE_FILTERS = {"available": ("available",), "active": ("available", "allocate
 POD_MISSING = "cpuUsagePercent, memoryUsagePercent: gputel measures GPUs, not pods' CPU/memory"
 NODE_MISSING = ("role, cpuCapacity, memoryCapacity, cpuUsagePercent, memoryUsagePercent: "
                 "gputel's agents report GPUs only; pod counts count pods holding GPUs")
-COST_MISSING = ("dailyCost, weeklyCost, monthlyCost, potentialMonthlySavings: cost "
-                "projections are not built yet; totalCost covers the window")
+FORECAST_MISSING = "cpu, memory: gputel forecasts GPUs only"
 Hours = Annotated[float, Query(gt=0, le=24 * 366)]
 
 
@@ -73,6 +84,36 @@ def router(services: QueryServices) -> APIRouter:
                  include_in_schema=False)
     def unknown(rest: str) -> JSONResponse:
         raise NotFoundError("route", f"{PREFIX}/{rest}")
+
+    return r
+
+
+class WebhookIn(BaseModel):
+    """004's webhook registration body (section 5.1); any other key is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    url: Annotated[str, Field(min_length=1, max_length=MAX_URL)]
+    events: Annotated[list[str], Field(max_length=len(EVENTS))] = []
+    secret: Annotated[str, Field(max_length=MAX_SECRET)] = ""
+    active: bool = True
+
+
+def webhook_router(hooks: HookRegistry) -> APIRouter:
+    """POST /webhooks: 004's registration, kept as a gputel hook in 004's payload format
+    (the same registry as /api/v1/webhooks; an admin token where tokens are on). Mounted
+    before `router`, whose 501 answers it where no registry is given."""
+    r = APIRouter(prefix=PREFIX, route_class=error_route(render_error),
+                  tags=["compat: k8s-gpu"])
+
+    @r.post("/webhooks", summary="K8s GPU: register a webhook (its events, payload, secret)")
+    def register_webhook(body: WebhookIn) -> JSONResponse:
+        hook = hooks.create(HookSpec(body.name, body.url, tuple(body.events), body.secret,
+                                     body.active, NAME))
+        return ok({"id": hook.id, "name": hook.name, "url": hook.url,
+                   "events": list(hook.events), "active": hook.active,
+                   "secretSet": bool(hook.secret), "format": hook.format,
+                   "createdAt": format_time(hook.created_ns)})
 
     return r
 
@@ -343,21 +384,45 @@ def _allocation_routes(r: APIRouter, services: QueryServices) -> None:
         del hours
         raise not_yet("allocations/expiring (gputel sees holdings, not planned release times)")
 
-    @r.get("/gpu/cost/analysis", summary="K8s GPU: cost by namespace and team")
+    @r.get("/gpu/cost/analysis", summary="K8s GPU: cost by namespace and team, projections")
     def cost_analysis(days: Annotated[float, Query(gt=0, le=366)] = 30.0) -> JSONResponse:
         c = services.costs.cost(days)
+        p = c.projection
         teams = {x.key.removeprefix("team="): x.total_cost for x in c.by_label
                  if x.key.startswith("team=")}
-        return ok({"dailyCost": None, "weeklyCost": None, "monthlyCost": None,
+        return ok({"dailyCost": p.per_day, "weeklyCost": p.weekly, "monthlyCost": p.monthly,
                    "totalCost": c.total.total_cost, "days": days,
                    "currency": c.pricing.currency,
                    "costByNamespace": {x.key: x.total_cost for x in c.by_namespace},
-                   "costByTeam": teams, "potentialMonthlySavings": None,
-                   "analysisDate": format_time(c.end_ns)}, COST_MISSING)
+                   "costByTeam": teams,
+                   "potentialMonthlySavings": p.potential_monthly_savings,
+                   "projectionMethod": PROJECTION_METHOD, "coveredSeconds": p.covered_seconds,
+                   "analysisDate": format_time(c.end_ns)})
 
-    @r.get("/gpu/cost/optimization", summary="K8s GPU: cost optimization (501)")
-    def cost_optimization() -> JSONResponse:
-        raise not_yet("cost optimization")
+    @r.get("/gpu/cost/optimization", summary="K8s GPU: idle GPU-hours to release")
+    def cost_optimization(days: Annotated[float, Query(gt=0, le=366)] = 30.0) -> JSONResponse:
+        return ok(_optimization(services, services.costs.cost(days)))
+
+
+def _optimization(services: QueryServices, c: CostReport) -> dict[str, Any]:
+    """Pods that held GPUs under the idle threshold, by what releasing them would save."""
+    p = c.projection
+    info = services.query.workloads.info
+    per_month = 86400.0 * 30 / p.covered_seconds if p.covered_seconds else 0.0
+    pods = [x for x in c.by_workload if x.kind == "pod" and x.idle_gpu_seconds > 0]
+    pods.sort(key=lambda x: (-x.idle_cost, x.key))
+    return {"currency": c.pricing.currency, "days": c.days, "idlePercent": p.idle_percent,
+            "currentMonthlyCost": p.monthly,
+            "potentialMonthlySavings": p.potential_monthly_savings,
+            "method": PROJECTION_METHOD,
+            "recommendations": [
+                {"type": "RELEASE_IDLE_GPUS", "workloadUid": x.key, "podName": x.name,
+                 "namespace": getattr(info(x.key), "namespace", None),
+                 "idleGpuHours": x.idle_gpu_hours, "gpuHours": x.gpu_hours,
+                 "idleCost": x.idle_cost, "potentialMonthlySavings": x.idle_cost * per_month,
+                 "message": f"{x.name} held GPUs under {p.idle_percent:g} % utilization for "
+                            f"{x.idle_gpu_hours:.1f} of its {x.gpu_hours:.1f} GPU-hours: "
+                            "release or share them"} for x in pods]}
 
 
 # -------------------------------------------------------------------- metrics
@@ -414,15 +479,29 @@ def _metric_routes(r: APIRouter, services: QueryServices) -> None:
     def metrics_status() -> JSONResponse:
         return ok(_collection_status(services))
 
-    @r.get("/gpu/forecast", summary="K8s GPU: GPU demand forecast (501)")
+    @r.get("/gpu/forecast", summary="K8s GPU: GPU utilization and demand forecast")
     def gpu_forecast(hours: Hours = 24.0) -> JSONResponse:
-        del hours
-        raise not_yet("forecast")
+        return ok(_forecast(services.forecasts.forecast(hours)))
 
-    @r.get("/resources/forecast", summary="K8s GPU: resource forecast (501)")
+    @r.get("/resources/forecast", summary="K8s GPU: resource forecast (GPUs only)")
     def resource_forecast(hours: Hours = 24.0) -> JSONResponse:
-        del hours
-        raise not_yet("forecast")
+        return ok({**_forecast(services.forecasts.forecast(hours)), "cpu": None,
+                   "memory": None}, FORECAST_MISSING)
+
+
+def _forecast(f: Forecast) -> dict[str, Any]:
+    """The forecast: per hour utilization (%) and GPUs held, each with its interval."""
+    u, a = f.utilization, f.allocated_gpus
+    return {"hours": f.hours, "intervalLevel": f.interval_level, "totalGpus": f.gpus_total,
+            "historyStart": format_time(f.history_start_ns),
+            "historyEnd": format_time(f.history_end_ns),
+            "method": {"gpuUtilization": u.method.model, "allocatedGpus": a.method.model,
+                       "library": u.method.library},
+            "forecast": [{"timestamp": format_time(t), "gpuUtilization": u.mean[i],
+                          "gpuUtilizationLower": u.lower[i], "gpuUtilizationUpper": u.upper[i],
+                          "allocatedGpus": a.mean[i], "allocatedGpusLower": a.lower[i],
+                          "allocatedGpusUpper": a.upper[i]}
+                         for i, t in enumerate(f.times.tolist())]}
 
 
 # -------------------------------------------------------------------- cluster

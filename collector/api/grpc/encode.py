@@ -10,7 +10,8 @@ import numpy as np
 from gputel.collector.query.alerts import Alert
 from gputel.collector.query.cluster import Heatmap, Overview, Top, UtilizationHistory
 from gputel.collector.query.core import DeviceView, NodeSummary, RangeResult, Series
-from gputel.collector.query.costs import CostLine, CostReport
+from gputel.collector.query.costs import PROJECTION_METHOD, CostLine, CostProjection, CostReport
+from gputel.collector.query.forecast import Forecast, SeriesForecast
 from gputel.collector.query.health import HealthReport
 from gputel.collector.query.inventory import GpuProcesses, MigStatistics
 from gputel.collector.query.kubeview import KindView, KubeNode, PodContext, QueueView
@@ -37,7 +38,8 @@ def health_pb(h: HealthReport) -> pb.Health:
                                   for a, b in s.tiers])
     return pb.Health(status=h.status, version=h.version, store=store,
                      connected_agents=h.connected_agents, nodes=h.nodes,
-                     active_alerts=h.active_alerts, uptime_seconds=h.uptime_seconds)
+                     active_alerts=h.active_alerts, uptime_seconds=h.uptime_seconds,
+                     compat=list(h.compat))
 
 
 def overview_pb(o: Overview) -> pb.Overview:
@@ -218,8 +220,16 @@ def statistics_pb(u: UsageStatistics) -> pb.UsageStatisticsResponse:
 def _cost_line_pb(c: CostLine) -> pb.CostLine:
     return pb.CostLine(key=c.key, kind=c.kind, name=c.name, gpu_hours=c.gpu_hours,
                        busy_gpu_hours=c.busy_gpu_hours, energy_kilowatt_hours=c.energy_kwh,
-                       gpu_cost=c.gpu_cost,
-                       energy_cost=c.energy_cost, total_cost=c.total_cost)
+                       gpu_cost=c.gpu_cost, energy_cost=c.energy_cost,
+                       total_cost=c.total_cost, idle_gpu_hours=c.idle_gpu_hours,
+                       idle_cost=c.idle_cost)
+
+
+def _projection_pb(p: CostProjection) -> pb.CostProjection:
+    return pb.CostProjection(method=PROJECTION_METHOD, covered_seconds=p.covered_seconds,
+                             hourly=p.hourly, daily=p.per_day, weekly=p.weekly,
+                             monthly=p.monthly, idle_percent=p.idle_percent,
+                             potential_monthly_savings=p.potential_monthly_savings)
 
 
 def cost_pb(c: CostReport) -> pb.CostResponse:
@@ -231,7 +241,27 @@ def cost_pb(c: CostReport) -> pb.CostResponse:
         gpu_hour_price_by_model=[pb.ModelPrice(model=m, price=v) for m, v in p.gpu_hour_by_model],
         total=_cost_line_pb(c.total), by_namespace=[_cost_line_pb(x) for x in c.by_namespace],
         by_workload=[_cost_line_pb(x) for x in c.by_workload],
-        by_label=[_cost_line_pb(x) for x in c.by_label])
+        by_label=[_cost_line_pb(x) for x in c.by_label], projection=_projection_pb(c.projection))
+
+
+def _series_forecast_pb(s: SeriesForecast) -> pb.SeriesForecast:
+    m = s.method
+    return pb.SeriesForecast(
+        unit=s.unit, history_points=s.history_points, filled_points=s.filled_points,
+        mean=s.mean.tolist(), lower=s.lower.tolist(), upper=s.upper.tolist(),
+        method=pb.ForecastMethod(model=m.model, library=m.library,
+                                 seasonal_periods=m.seasonal_periods, params=dict(m.params),
+                                 converged=m.converged, clipped=m.clipped))
+
+
+def forecast_pb(f: Forecast) -> pb.ForecastResponse:
+    """Forecast -> ForecastResponse."""
+    return pb.ForecastResponse(
+        hours=f.hours, step_ns=f.step_ns, node=f.node or "", history_start_ns=f.history_start_ns,
+        history_end_ns=f.history_end_ns, interval_level=f.interval_level,
+        total_gpus=f.gpus_total, ts_ns=f.times.tolist(),
+        utilization=_series_forecast_pb(f.utilization),
+        allocated_gpus=_series_forecast_pb(f.allocated_gpus))
 
 
 def snapshot_pb(s: LiveSnapshot) -> pb.WatchUpdate:

@@ -17,6 +17,7 @@ import grpc
 from gputel.collector.api.grpc import encode as enc
 from gputel.collector.api.grpc.ingest import status_of
 from gputel.collector.errors import GputelError, InvalidParameterError
+from gputel.collector.query.forecast import HOUR_NS
 from gputel.collector.query.kubeview import STATUSES
 from gputel.collector.query.labels import parse_selector
 from gputel.collector.query.paging import DEFAULT_PAGE_SIZE, paginate
@@ -228,6 +229,13 @@ class QueryServicer(pb_grpc.QueryServiceServicer):
         """Cost by namespace, workload and label."""
         return await _answer(context, lambda: enc.cost_pb(
             self._s.costs.cost(request.days or 7.0)))
+
+    async def Forecast(self, request: pb.ForecastRequest,
+                       context: Context) -> pb.ForecastResponse:
+        """Utilization and allocated GPUs for the next hours."""
+        return await _answer(context, lambda: enc.forecast_pb(self._s.forecasts.forecast(
+            request.hours or 24.0, request.history_hours or 168.0,
+            request.step_ns or HOUR_NS, _opt(request.node), request.end_ns or None)))
 
     async def ListQueues(self, request: pb.ListQueuesRequest,
                          context: Context) -> pb.ListQueuesResponse:

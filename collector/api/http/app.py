@@ -25,6 +25,7 @@ from gputel.collector.api.http.cluster import alerts_router, cluster_router
 from gputel.collector.api.http.common import strict_query
 from gputel.collector.api.http.console import mount_console
 from gputel.collector.api.http.events import events_router
+from gputel.collector.api.http.forecast import forecast_router
 from gputel.collector.api.http.kube import kube_router
 from gputel.collector.api.http.nodes import nodes_router
 from gputel.collector.api.http.webhooks import webhooks_router
@@ -56,7 +57,7 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
     _install_error_handlers(app)
     for router in (cluster_router(services), nodes_router(services),
                    workloads_router(services), alerts_router(services),
-                   kube_router(services)):
+                   kube_router(services), forecast_router(services)):
         app.include_router(router)
     app.include_router(events_router(services, closing))
     policy = access or AccessPolicy()
@@ -64,7 +65,7 @@ def create_app(services: QueryServices, registry: CollectorRegistry,
         app.include_router(webhooks_router(hooks, policy))
     _add_probes(app, registry, ready)
     app.add_middleware(AccessMiddleware, policy=policy)
-    compat_api.mount(app, services, compat, policy)  # its middleware goes outside access
+    compat_api.mount(app, services, compat, policy, hooks)  # its middleware: outside access
     mount_console(app)  # last: it serves "/" and below, after every API route
     if policy.cors_origins:  # outermost, so preflights need no token
         app.add_middleware(CORSMiddleware, allow_origins=list(policy.cors_origins),

@@ -14,7 +14,13 @@ from gputel.collector.api.http.wire import ApiModel, finite_list, time_or_none, 
 from gputel.collector.query.alerts import Alert
 from gputel.collector.query.cluster import Heatmap, HeatmapRow, Overview, Top, UtilizationHistory
 from gputel.collector.query.core import Grid
-from gputel.collector.query.costs import CostLine, CostReport, Pricing
+from gputel.collector.query.costs import (
+    PROJECTION_METHOD,
+    CostLine,
+    CostProjection,
+    CostReport,
+    Pricing,
+)
 from gputel.collector.query.health import HealthReport, StoreHealth
 from gputel.collector.query.statistics import (
     DeviceUsageStats,
@@ -326,25 +332,51 @@ class UsageStatisticsOut(ApiModel):
 
 class CostLineOut(ApiModel):
     """Use and price for one key; a workload line names its kind (pod, Job, Deployment,
-    PyTorchJob...) and name. An owner's line is its pods' summed."""
+    PyTorchJob...) and name. An owner's line is its pods' summed. Idle: GPU-hours held
+    under the idle threshold and their GPU-hour price."""
 
     key: str
     kind: str | None = None
     name: str | None = None
     gpu_hours: float
     busy_gpu_hours: float
+    idle_gpu_hours: float
     energy_kilowatt_hours: float
     gpu_cost: float
     energy_cost: float
     total_cost: float
+    idle_cost: float
 
     @classmethod
     def from_core(cls, c: CostLine) -> Self:
         """One line of the cost report."""
         return cls(key=c.key, kind=c.kind or None, name=c.name or None,
                    gpu_hours=c.gpu_hours, busy_gpu_hours=c.busy_gpu_hours,
-                   energy_kilowatt_hours=c.energy_kwh, gpu_cost=c.gpu_cost,
-                   energy_cost=c.energy_cost, total_cost=c.total_cost)
+                   idle_gpu_hours=c.idle_gpu_hours, energy_kilowatt_hours=c.energy_kwh,
+                   gpu_cost=c.gpu_cost, energy_cost=c.energy_cost, total_cost=c.total_cost,
+                   idle_cost=c.idle_cost)
+
+
+class CostProjectionOut(ApiModel):
+    """The window's cost rate carried forward (`method`), and what the idle GPU-hours
+    (held under `idlePercent` utilization) would save per month."""
+
+    method: str
+    covered_seconds: float
+    hourly: float
+    daily: float
+    weekly: float
+    monthly: float
+    idle_percent: float
+    potential_monthly_savings: float
+
+    @classmethod
+    def from_core(cls, p: CostProjection) -> Self:
+        """The projection of a cost report."""
+        return cls(method=PROJECTION_METHOD, covered_seconds=p.covered_seconds,
+                   hourly=p.hourly, daily=p.per_day, weekly=p.weekly, monthly=p.monthly,
+                   idle_percent=p.idle_percent,
+                   potential_monthly_savings=p.potential_monthly_savings)
 
 
 class PricesOut(ApiModel):
@@ -364,12 +396,13 @@ class PricesOut(ApiModel):
 
 
 class CostOut(ApiModel):
-    """GPU-hours, energy and their price by namespace, workload and label."""
+    """GPU-hours, energy and their price by namespace, workload and label; projections."""
 
     days: float
     start: str
     end: str
     prices: PricesOut
+    projection: CostProjectionOut
     total: CostLineOut
     by_namespace: list[CostLineOut]
     by_workload: list[CostLineOut]
@@ -380,7 +413,8 @@ class CostOut(ApiModel):
         """Cost by namespace, workload and label."""
         lines = CostLineOut.from_core
         return cls(days=c.days, start=format_time(c.start_ns), end=format_time(c.end_ns),
-                   prices=PricesOut.from_core(c.pricing), total=lines(c.total),
+                   prices=PricesOut.from_core(c.pricing),
+                   projection=CostProjectionOut.from_core(c.projection), total=lines(c.total),
                    by_namespace=[lines(x) for x in c.by_namespace],
                    by_workload=[lines(x) for x in c.by_workload],
                    by_label=[lines(x) for x in c.by_label])

@@ -317,7 +317,7 @@ class StoreHealth(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., status: _Optional[str] = ..., samples: _Optional[int] = ..., retention_seconds: _Optional[float] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., write_failures: _Optional[int] = ..., tiers: _Optional[_Iterable[_Union[TierInfo, _Mapping]]] = ...) -> None: ...
 
 class Health(_message.Message):
-    __slots__ = ("status", "version", "store", "connected_agents", "nodes", "active_alerts", "uptime_seconds")
+    __slots__ = ("status", "version", "store", "connected_agents", "nodes", "active_alerts", "uptime_seconds", "compat")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
@@ -325,6 +325,7 @@ class Health(_message.Message):
     NODES_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_ALERTS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    COMPAT_FIELD_NUMBER: _ClassVar[int]
     status: str
     version: str
     store: StoreHealth
@@ -332,7 +333,8 @@ class Health(_message.Message):
     nodes: int
     active_alerts: int
     uptime_seconds: float
-    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., store: _Optional[_Union[StoreHealth, _Mapping]] = ..., connected_agents: _Optional[int] = ..., nodes: _Optional[int] = ..., active_alerts: _Optional[int] = ..., uptime_seconds: _Optional[float] = ...) -> None: ...
+    compat: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., store: _Optional[_Union[StoreHealth, _Mapping]] = ..., connected_agents: _Optional[int] = ..., nodes: _Optional[int] = ..., active_alerts: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., compat: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetOverviewRequest(_message.Message):
     __slots__ = ()
@@ -1101,7 +1103,7 @@ class CostRequest(_message.Message):
     def __init__(self, days: _Optional[float] = ...) -> None: ...
 
 class CostLine(_message.Message):
-    __slots__ = ("key", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours", "gpu_cost", "energy_cost", "total_cost", "kind", "name")
+    __slots__ = ("key", "gpu_hours", "busy_gpu_hours", "energy_kilowatt_hours", "gpu_cost", "energy_cost", "total_cost", "kind", "name", "idle_gpu_hours", "idle_cost")
     KEY_FIELD_NUMBER: _ClassVar[int]
     GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
     BUSY_GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
@@ -1111,6 +1113,8 @@ class CostLine(_message.Message):
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    IDLE_GPU_HOURS_FIELD_NUMBER: _ClassVar[int]
+    IDLE_COST_FIELD_NUMBER: _ClassVar[int]
     key: str
     gpu_hours: float
     busy_gpu_hours: float
@@ -1120,7 +1124,29 @@ class CostLine(_message.Message):
     total_cost: float
     kind: str
     name: str
-    def __init__(self, key: _Optional[str] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ..., gpu_cost: _Optional[float] = ..., energy_cost: _Optional[float] = ..., total_cost: _Optional[float] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    idle_gpu_hours: float
+    idle_cost: float
+    def __init__(self, key: _Optional[str] = ..., gpu_hours: _Optional[float] = ..., busy_gpu_hours: _Optional[float] = ..., energy_kilowatt_hours: _Optional[float] = ..., gpu_cost: _Optional[float] = ..., energy_cost: _Optional[float] = ..., total_cost: _Optional[float] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., idle_gpu_hours: _Optional[float] = ..., idle_cost: _Optional[float] = ...) -> None: ...
+
+class CostProjection(_message.Message):
+    __slots__ = ("method", "covered_seconds", "hourly", "daily", "weekly", "monthly", "idle_percent", "potential_monthly_savings")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    COVERED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HOURLY_FIELD_NUMBER: _ClassVar[int]
+    DAILY_FIELD_NUMBER: _ClassVar[int]
+    WEEKLY_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_FIELD_NUMBER: _ClassVar[int]
+    IDLE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    POTENTIAL_MONTHLY_SAVINGS_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    covered_seconds: float
+    hourly: float
+    daily: float
+    weekly: float
+    monthly: float
+    idle_percent: float
+    potential_monthly_savings: float
+    def __init__(self, method: _Optional[str] = ..., covered_seconds: _Optional[float] = ..., hourly: _Optional[float] = ..., daily: _Optional[float] = ..., weekly: _Optional[float] = ..., monthly: _Optional[float] = ..., idle_percent: _Optional[float] = ..., potential_monthly_savings: _Optional[float] = ...) -> None: ...
 
 class ModelPrice(_message.Message):
     __slots__ = ("model", "price")
@@ -1131,7 +1157,7 @@ class ModelPrice(_message.Message):
     def __init__(self, model: _Optional[str] = ..., price: _Optional[float] = ...) -> None: ...
 
 class CostResponse(_message.Message):
-    __slots__ = ("days", "start_ns", "end_ns", "currency", "gpu_hour_price", "gpu_hour_price_by_model", "energy_price_per_kilowatt_hour", "total", "by_namespace", "by_workload", "by_label")
+    __slots__ = ("days", "start_ns", "end_ns", "currency", "gpu_hour_price", "gpu_hour_price_by_model", "energy_price_per_kilowatt_hour", "total", "by_namespace", "by_workload", "by_label", "projection")
     DAYS_FIELD_NUMBER: _ClassVar[int]
     START_NS_FIELD_NUMBER: _ClassVar[int]
     END_NS_FIELD_NUMBER: _ClassVar[int]
@@ -1143,6 +1169,7 @@ class CostResponse(_message.Message):
     BY_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     BY_WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     BY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
     days: float
     start_ns: int
     end_ns: int
@@ -1154,7 +1181,87 @@ class CostResponse(_message.Message):
     by_namespace: _containers.RepeatedCompositeFieldContainer[CostLine]
     by_workload: _containers.RepeatedCompositeFieldContainer[CostLine]
     by_label: _containers.RepeatedCompositeFieldContainer[CostLine]
-    def __init__(self, days: _Optional[float] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., currency: _Optional[str] = ..., gpu_hour_price: _Optional[float] = ..., gpu_hour_price_by_model: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ..., energy_price_per_kilowatt_hour: _Optional[float] = ..., total: _Optional[_Union[CostLine, _Mapping]] = ..., by_namespace: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., by_workload: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., by_label: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ...) -> None: ...
+    projection: CostProjection
+    def __init__(self, days: _Optional[float] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., currency: _Optional[str] = ..., gpu_hour_price: _Optional[float] = ..., gpu_hour_price_by_model: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ..., energy_price_per_kilowatt_hour: _Optional[float] = ..., total: _Optional[_Union[CostLine, _Mapping]] = ..., by_namespace: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., by_workload: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., by_label: _Optional[_Iterable[_Union[CostLine, _Mapping]]] = ..., projection: _Optional[_Union[CostProjection, _Mapping]] = ...) -> None: ...
+
+class ForecastRequest(_message.Message):
+    __slots__ = ("hours", "history_hours", "step_ns", "node", "end_ns")
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_HOURS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    hours: float
+    history_hours: float
+    step_ns: int
+    node: str
+    end_ns: int
+    def __init__(self, hours: _Optional[float] = ..., history_hours: _Optional[float] = ..., step_ns: _Optional[int] = ..., node: _Optional[str] = ..., end_ns: _Optional[int] = ...) -> None: ...
+
+class ForecastMethod(_message.Message):
+    __slots__ = ("model", "library", "seasonal_periods", "params", "converged", "clipped")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_FIELD_NUMBER: _ClassVar[int]
+    SEASONAL_PERIODS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    CONVERGED_FIELD_NUMBER: _ClassVar[int]
+    CLIPPED_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    library: str
+    seasonal_periods: int
+    params: _containers.ScalarMap[str, float]
+    converged: bool
+    clipped: bool
+    def __init__(self, model: _Optional[str] = ..., library: _Optional[str] = ..., seasonal_periods: _Optional[int] = ..., params: _Optional[_Mapping[str, float]] = ..., converged: bool = ..., clipped: bool = ...) -> None: ...
+
+class SeriesForecast(_message.Message):
+    __slots__ = ("unit", "method", "history_points", "filled_points", "mean", "lower", "upper")
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_POINTS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    unit: str
+    method: ForecastMethod
+    history_points: int
+    filled_points: int
+    mean: _containers.RepeatedScalarFieldContainer[float]
+    lower: _containers.RepeatedScalarFieldContainer[float]
+    upper: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, unit: _Optional[str] = ..., method: _Optional[_Union[ForecastMethod, _Mapping]] = ..., history_points: _Optional[int] = ..., filled_points: _Optional[int] = ..., mean: _Optional[_Iterable[float]] = ..., lower: _Optional[_Iterable[float]] = ..., upper: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class ForecastResponse(_message.Message):
+    __slots__ = ("hours", "step_ns", "node", "history_start_ns", "history_end_ns", "interval_level", "total_gpus", "ts_ns", "utilization", "allocated_gpus")
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    STEP_NS_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_START_NS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_END_NS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_GPUS_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    hours: float
+    step_ns: int
+    node: str
+    history_start_ns: int
+    history_end_ns: int
+    interval_level: float
+    total_gpus: int
+    ts_ns: _containers.RepeatedScalarFieldContainer[int]
+    utilization: SeriesForecast
+    allocated_gpus: SeriesForecast
+    def __init__(self, hours: _Optional[float] = ..., step_ns: _Optional[int] = ..., node: _Optional[str] = ..., history_start_ns: _Optional[int] = ..., history_end_ns: _Optional[int] = ..., interval_level: _Optional[float] = ..., total_gpus: _Optional[int] = ..., ts_ns: _Optional[_Iterable[int]] = ..., utilization: _Optional[_Union[SeriesForecast, _Mapping]] = ..., allocated_gpus: _Optional[_Union[SeriesForecast, _Mapping]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("node", "gpu", "workload", "metrics", "interval_ms")

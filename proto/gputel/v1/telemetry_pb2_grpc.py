@@ -246,6 +246,11 @@ class QueryServiceStub(object):
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.CostRequest.SerializeToString,
                 response_deserializer=gputel_dot_v1_dot_telemetry__pb2.CostResponse.FromString,
                 _registered_method=True)
+        self.Forecast = channel.unary_unary(
+                '/gputel.v1.QueryService/Forecast',
+                request_serializer=gputel_dot_v1_dot_telemetry__pb2.ForecastRequest.SerializeToString,
+                response_deserializer=gputel_dot_v1_dot_telemetry__pb2.ForecastResponse.FromString,
+                _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/gputel.v1.QueryService/Watch',
                 request_serializer=gputel_dot_v1_dot_telemetry__pb2.WatchRequest.SerializeToString,
@@ -422,6 +427,14 @@ class QueryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Forecast(self, request, context):
+        """Utilization and allocated GPUs for the next hours, from the history (statsmodels
+        ETS), with a prediction interval; INVALID_ARGUMENT naming history when it is too short.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Watch(self, request, context):
         """Every interval (default: the collector's --watch-interval), the selected GPUs'
         windows ending at each GPU's newest sample, until the client cancels.
@@ -564,6 +577,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.Cost,
                     request_deserializer=gputel_dot_v1_dot_telemetry__pb2.CostRequest.FromString,
                     response_serializer=gputel_dot_v1_dot_telemetry__pb2.CostResponse.SerializeToString,
+            ),
+            'Forecast': grpc.unary_unary_rpc_method_handler(
+                    servicer.Forecast,
+                    request_deserializer=gputel_dot_v1_dot_telemetry__pb2.ForecastRequest.FromString,
+                    response_serializer=gputel_dot_v1_dot_telemetry__pb2.ForecastResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -1190,6 +1208,33 @@ class QueryService(object):
             '/gputel.v1.QueryService/Cost',
             gputel_dot_v1_dot_telemetry__pb2.CostRequest.SerializeToString,
             gputel_dot_v1_dot_telemetry__pb2.CostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Forecast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gputel.v1.QueryService/Forecast',
+            gputel_dot_v1_dot_telemetry__pb2.ForecastRequest.SerializeToString,
+            gputel_dot_v1_dot_telemetry__pb2.ForecastResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -224,3 +224,47 @@ class NamespaceUsage(Shape):
     namespace: str
     podCount: int
     gpuCount: float
+
+
+class ForecastPoint(Shape):
+    timestamp: str
+    gpuUtilization: float
+    gpuUtilizationLower: float
+    gpuUtilizationUpper: float
+    allocatedGpus: float
+    allocatedGpusLower: float
+    allocatedGpusUpper: float
+
+
+class Forecast(Shape):
+    """/gpu/forecast: the seed names the route only; gputel's shape, in the seed's style."""
+
+    hours: float
+    intervalLevel: float
+    method: dict[str, str]
+    forecast: list[ForecastPoint]
+
+
+class Recommendation(Shape):
+    type: str
+    workloadUid: str
+    namespace: str | None
+    idleGpuHours: float
+    idleCost: float
+    potentialMonthlySavings: float
+    message: str
+
+
+class CostOptimization(Shape):
+    currentMonthlyCost: float
+    potentialMonthlySavings: float
+    idlePercent: float
+    recommendations: list[Recommendation]
+
+
+class Webhook(Shape):
+    id: str
+    name: str
+    url: str
+    events: list[str]
+    active: bool
