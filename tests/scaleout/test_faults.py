@@ -24,8 +24,9 @@ from tests.harness.servers import (
     wait_sampled,
     wait_until,
 )
+from tests.harness.tsdb import remote_config, searchable
 from tests.prometheus.promserver import TsdbServer
-from tests.scaleout.conftest import remote_config, searchable, stored_ticks
+from tests.scaleout.conftest import stored_ticks
 from tests.scaleout.routes import answer, fields_differing, route_urls
 
 GPUS = 2
