@@ -45,7 +45,8 @@ _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
 # 5-minute lookback after it, and `timestamp()` there is the sample's own time.
 SILENT_STEP_MS = 240_000
 SILENT_PER_QUERY = 100  # GPUs per query (the length of one uuid regex)
-SILENT_TTL_NS = 60 * 10**9  # silent GPUs' values re-read at least this often (retention)
+SILENT_TTL_NS = 60 * 10**9  # a silent GPU's values re-read this often (the retention moves)
+NOTHING_TTL_NS = 2 * 10**9  # a silent GPU with nothing found, this often
 Gpu = tuple[str, str]
 Latest = dict[SeriesKey, tuple[int, float]]
 
@@ -83,7 +84,7 @@ class RemoteSeries:
         self._known_gpus = known_gpus
         self._latest: Latest = {}
         self._fetched_ns = -(2**62)
-        self._silent: tuple[frozenset[Gpu], int, Latest] = (frozenset(), -(2**62), {})
+        self._silent: dict[Gpu, tuple[int, Latest]] = {}  # GPU -> (read at, its values)
         self._lock = threading.Lock()
 
     def read(self, key: SeriesKey, start_ns: int, end_ns: int
@@ -113,15 +114,19 @@ class RemoteSeries:
             return self._latest.get(key)
 
     def _silent_latest(self, live: Latest, now_ns: int) -> Latest:
-        """Newest values of the known GPUs with none in the lookback, read again when that
-        set changes or after SILENT_TTL_NS (under the lock)."""
+        """Newest values of the known GPUs with none in the lookback: each read once when it
+        falls silent and again after SILENT_TTL_NS, or NOTHING_TTL_NS while nothing was found
+        (its samples may not be searchable yet) (under the lock)."""
         seen = {key[:2] for key in live}
-        silent = frozenset(g for g in self._known_gpus() if g not in seen)
-        held, fetched_ns, values = self._silent
-        if silent != held or now_ns - fetched_ns > SILENT_TTL_NS:
-            values = self._fetch_silent(sorted(silent), now_ns) if silent else {}
-            self._silent = (silent, now_ns, values)
-        return values
+        silent = {g for g in self._known_gpus() if g not in seen}
+        due = sorted(g for g in silent if _due(self._silent.get(g), now_ns))
+        if due:
+            got: dict[Gpu, Latest] = {g: {} for g in due}
+            for key, value in self._fetch_silent(due, now_ns).items():
+                got[key[:2]][key] = value
+            self._silent.update((g, (now_ns, values)) for g, values in got.items())
+        self._silent = {g: self._silent[g] for g in silent}  # live again or gone: forgotten
+        return {k: v for _, values in self._silent.values() for k, v in values.items()}
 
     def _fetch_silent(self, gpus: list[Gpu], now_ns: int) -> Latest:
         """Newest values within the retention of GPUs silent for the lookback or longer."""
@@ -212,6 +217,13 @@ class RemoteRollups:
         return Buckets(keys * width * 1_000_000, _agent_precision(column("min")),
                        _agent_precision(column("max")), column("sum"),
                        column("count").astype(np.int64), _agent_precision(column("last")))
+
+
+def _due(held: tuple[int, Latest] | None, now_ns: int) -> bool:
+    """A silent GPU's values are to be read (again)."""
+    if held is None:
+        return True
+    return now_ns - held[0] > (SILENT_TTL_NS if held[1] else NOTHING_TTL_NS)
 
 
 def _newest_per_gpu(match: str = "", subquery: str = "") -> str:
