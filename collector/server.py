@@ -254,7 +254,11 @@ class Collector:
         return (StateWriter(self.tsdb, self.nodes, index, self.ingest.streaming_nodes),
                 StateSync(self.tsdb, self.nodes, index, self.ingest.streaming,
                           int(config.workload_retention_seconds * 1e9)),
-                RemoteSeries(self.tsdb, retention_ns))
+                RemoteSeries(self.tsdb, retention_ns, known_gpus=self._known_gpus))
+
+    def _known_gpus(self) -> list[tuple[str, str]]:
+        """(node, uuid) of every GPU the registry knows."""
+        return [(d.node, d.uuid) for n in self.nodes.nodes() for d in n.devices]
 
     def _committed(self, node: str, devices: Sequence[DeviceRecord],
                    metric_ids: Sequence[str], blocks: list[Block]) -> None:

@@ -1,8 +1,9 @@
 """The benchmark suite: every row against Prometheus 2.42 in the same run.
 
     .venv/bin/python -m benchmarks.suite [--size tiny|small|full] [--runs 5]
-                                         [--rows ingest,at_rest,query,scale,restart,freshness,wire]
-                                         [--profile 25] [--note TEXT]
+                                         [--rows ingest,at_rest,query,scale,restart,
+                                                 freshness,wire,scaleout]
+                                         [--profile 25] [--collectors 2] [--note TEXT]
 
 Writes results/<date>.md and the table in benchmarks/README.md (or --out, --readme), and
 prints the table. Exits 1 when a row could not be measured (its error is in the results).
@@ -38,6 +39,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"comma list of {', '.join(ROWS)}")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="profile the ingest row's collector once; keep N entries")
+    parser.add_argument("--collectors", type=int, default=2,
+                        help="the scale-out row's collectors over VictoriaMetrics")
     parser.add_argument("--note", default="", help="a line for the results header")
     parser.add_argument("--out", type=Path, default=HERE / "results",
                         help="directory of the results file")
@@ -45,9 +48,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args(argv)
     unknown = set(args.rows.split(",")) - set(ROWS)
-    if unknown or args.runs < 1:
+    if unknown or args.runs < 1 or args.collectors < 1:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}" if unknown
-                     else "--runs must be at least 1")
+                     else "--runs and --collectors must be at least 1")
     return args
 
 
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="gputel-suite-"))
     end_ns = (time.time_ns() // 10**9 - 2) * 10**9
-    ctx = Context(SIZES[args.size], args.runs, workdir, end_ns, args.profile)
+    ctx = Context(SIZES[args.size], args.runs, workdir, end_ns, args.profile, args.collectors)
     try:
         rows, errors = run_rows(ctx, args.rows.split(","))
     finally:

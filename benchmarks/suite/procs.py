@@ -23,7 +23,8 @@ import psutil
 
 from benchmarks.ingest import CollectorProcess, start_collector
 
-INSTALL_HINT = "run scripts/install-test-deps.sh (installs the Debian package prometheus)"
+INSTALL_HINT = ("run scripts/install-test-deps.sh (installs the Debian packages prometheus "
+                "and victoria-metrics)")
 # The collector as the suite runs it: default retention and tiers (what an operator gets),
 # no query rate limit (the suite asks thousands of times), room for one GPU's raw hour.
 COLLECTOR_FLAGS = ("--retention", "1h", "--rate-limit", "0", "--max-points", "1000000",
@@ -35,7 +36,8 @@ class BenchError(RuntimeError):
 
 
 def binary(name: str) -> str:
-    """Path of `prometheus` or `promtool`. Raises BenchError saying how to install it."""
+    """Path of `prometheus`, `promtool` or `victoria-metrics`. Raises BenchError saying how
+    to install it."""
     path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists()
                                   else None)
     if path is None:
@@ -117,13 +119,16 @@ class Gputel(Signals):
     launcher: tuple[str, ...] = ()
     proc: CollectorProcess | None = None
     http: httpx.Client = field(default_factory=httpx.Client)  # replaced at each start
+    store: str = "duckdb"  # or remote, with --tsdb-url in `flags`
+    flags: tuple[str, ...] = ()
 
     def start(self) -> float:
         """Start and wait until /readyz answers 200; return the seconds from exec."""
         t0 = time.perf_counter()
         self.http.close()
         self.http = httpx.Client(timeout=300)
-        self.proc = start_collector("duckdb", str(self.data_dir), COLLECTOR_FLAGS,
+        self.proc = start_collector(self.store, str(self.data_dir),
+                                    (*COLLECTOR_FLAGS, *self.flags),
                                     self.launcher or (sys.executable, "-m", "gputel.cli"),
                                     log_path=str(self.data_dir.parent / "collector.log"))
         wait_for(self._ready, 600, "the collector's /readyz")
@@ -168,8 +173,12 @@ class Gputel(Signals):
         self.http.close()
 
 
-class Prometheus(Signals):
-    """Prometheus 2.42 with its remote-write receiver, TSDB in workdir/tsdb."""
+class _Server(Signals):
+    """A TSDB server process in workdir on a free loopback port, restartable on its data.
+    Subclasses give `kind`, `ready_path` and `argv()`."""
+
+    kind = "server"
+    ready_path = "/-/ready"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -177,39 +186,34 @@ class Prometheus(Signals):
         self.proc: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client()  # replaced at each start
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
 
     @property
     def base(self) -> str:
         """Its HTTP base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def tsdb(self) -> Path:
-        """Its data directory."""
-        return self.workdir / "tsdb"
+    def argv(self) -> list[str]:
+        """The command line."""
+        raise NotImplementedError
 
     def start(self) -> float:
-        """Start (or restart on the same TSDB) and wait for /-/ready; return seconds."""
-        argv = [binary("prometheus"), f"--config.file={self.workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.tsdb}", "--storage.tsdb.retention.time=30d",
-                f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
-                "--web.enable-remote-write-receiver"]
+        """Start (or restart on the same data) and wait until ready; return seconds."""
+        argv = self.argv()
         t0 = time.perf_counter()
         self.http.close()
         self.http = httpx.Client(timeout=300)
-        with (self.workdir / "prometheus.log").open("ab") as log:
+        with (self.workdir / f"{self.kind}.log").open("ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
-        wait_for(self._ready, 600, "prometheus /-/ready")
+        wait_for(self._ready, 600, f"{self.kind} {self.ready_path}")
         return time.perf_counter() - t0
 
     def _ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            log = (self.workdir / "prometheus.log").read_text(errors="replace")
-            raise BenchError(f"prometheus exited {self.proc.returncode}: {log[-2000:]}")
+            log = (self.workdir / f"{self.kind}.log").read_text(errors="replace")
+            raise BenchError(f"{self.kind} exited {self.proc.returncode}: {log[-2000:]}")
         try:
-            return self.http.get(f"{self.base}/-/ready", timeout=2).status_code == 200
+            return self.http.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -218,6 +222,35 @@ class Prometheus(Signals):
         """Its process id."""
         assert self.proc is not None
         return self.proc.pid
+
+    def _popen(self) -> subprocess.Popen[bytes] | None:
+        return self.proc
+
+    def _forget(self) -> None:
+        self.proc = None
+        self.http.close()
+
+
+class Prometheus(_Server):
+    """Prometheus 2.42 with its remote-write receiver, TSDB in workdir/tsdb."""
+
+    kind = "prometheus"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        (workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n")
+
+    @property
+    def tsdb(self) -> Path:
+        """Its data directory."""
+        return self.workdir / "tsdb"
+
+    def argv(self) -> list[str]:
+        """The command line."""
+        return [binary("prometheus"), f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.tsdb}", "--storage.tsdb.retention.time=30d",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn",
+                "--web.enable-remote-write-receiver"]
 
     def write(self, body: bytes, client: httpx.Client | None = None) -> None:
         """POST one remote-write body. Raises BenchError unless it was accepted (2xx)."""
@@ -252,9 +285,28 @@ class Prometheus(Signals):
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
-    def _popen(self) -> subprocess.Popen[bytes] | None:
-        return self.proc
 
-    def _forget(self) -> None:
-        self.proc = None
-        self.http.close()
+class VictoriaMetrics(_Server):
+    """VictoriaMetrics single-node, flagged as gputel's README asks for `--store remote`."""
+
+    kind = "victoria-metrics"
+    ready_path = "/health"
+
+    def argv(self) -> list[str]:
+        """The command line."""
+        return [binary("victoria-metrics"), f"-storageDataPath={self.workdir / 'data'}",
+                f"-httpListenAddr=127.0.0.1:{self.port}", "-loggerLevel=ERROR",
+                "-dedup.minScrapeInterval=1ms", "-search.latencyOffset=0s",
+                "-retentionPeriod=100y"]
+
+    def flush(self) -> None:
+        """Make every accepted sample searchable now."""
+        self.http.get(f"{self.base}/internal/force_flush").raise_for_status()
+
+    def gputel_samples(self) -> int:
+        """Samples of gputel's series it holds (after a flush)."""
+        self.flush()
+        body = self.http.get(f"{self.base}/api/v1/query", params={
+            "query": 'sum(count_over_time({__name__=~"gputel_store_.+"}[100d]))'}).json()
+        result = body["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0

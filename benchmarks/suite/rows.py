@@ -67,6 +67,7 @@ class Context:
     workdir: Path
     end_ns: int
     profile_top: int = 0  # > 0: profile the ingest row's collector once, keep this many entries
+    collectors: int = 2  # the scale-out row's collectors over VictoriaMetrics
     profile: list[str] = field(default_factory=list)
 
     def scratch(self, name: str) -> Path:
@@ -235,7 +236,7 @@ def query(ctx: Context) -> list[Row]:
         live = feed.LiveFeed(side.target, prom, live_nodes, 7200, lazy=True).prepare().start()
         try:
             wait_for(lambda: time.time() > live.start_s + 1, 10, "the live feed")
-            timings = _ask(questions, s.query_reps)
+            timings = ask(questions, s.query_reps)
         finally:
             live.stop()
         if live.errors:
@@ -309,7 +310,7 @@ def _step(window_s: int, points: int) -> float:
     return max(1000, round(window_s * 1000 / points)) / 1000
 
 
-def _ask(questions: list[Question], reps: int
+def ask(questions: list[Question], reps: int
          ) -> dict[str, tuple[list[float], list[float], tuple[int, int]]]:
     out: dict[str, tuple[list[float], list[float], tuple[int, int]]] = {}
     for q in questions:
@@ -559,7 +560,14 @@ def wire(ctx: Context) -> Row:
                    f"it would be {per_frame / samples:.2f} B/sample"])
 
 
+def scaleout(ctx: Context) -> Row:
+    """N collectors over VictoriaMetrics against one embedded collector (suite.scaleout)."""
+    from benchmarks.suite.scaleout import run  # noqa: PLC0415 - it imports this module
+
+    return run(ctx)
+
+
 ROWS: dict[str, Callable[[Context], Row | list[Row]]] = {
     "ingest": ingest, "at_rest": at_rest, "query": query, "scale": scale,
-    "restart": restart, "freshness": freshness, "wire": wire,
+    "restart": restart, "freshness": freshness, "wire": wire, "scaleout": scaleout,
 }

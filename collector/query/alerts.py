@@ -17,7 +17,9 @@ gone resolve (kept in a bounded history); each change goes to `notify` (webhooks
 With an AlertBook (a remote store: storage.alertbook), when each alert began firing and
 its acknowledgement are shared: every replica and a restarted collector show the recorded
 `since` and acknowledgement (times then in whole ms, as the TSDB keeps them). The history
-of resolved alerts stays each collector's own.
+of resolved alerts stays each collector's own: replicas running together list the same
+alerts (each evaluates the rules over the same data) with their own `resolved` instants,
+and the TSDB keeps no alert's message or value to rebuild one from after a restart.
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ the API's unit, which VictoriaMetrics and Prometheus both keep exactly), timesta
 in Unix milliseconds (the TSDB's unit: a sample at t ns is stored at t // 1e6 ms and read
 back at that ms x 1e6 ns; two ticks within one ms keep the later one). Raw samples come
 from range selectors at an instant (`m{...}[d]` at end), newest values from `m` and each
-GPU's newest `timestamp()` at now (the TSDB's 5-minute lookback). Names differ from the
+GPU's newest `timestamp()` at now (the TSDB's 5-minute lookback); a GPU the registry knows
+with nothing in the lookback (silent for 5 minutes or more) has its newest values and their
+time read over the retention, as the embedded store keeps them, so it reads `lost` there as
+here (`last_over_time(m[retention])`, and its newest time as `max_over_time` of `timestamp()`
+over a subquery stepped under the lookback). Names differ from the
 agents' /metrics and from the outbound remote write (`gputel_collector_*`), so one TSDB may
 hold all three without a query mixing them.
 
@@ -20,9 +24,10 @@ UNAVAILABLE): an answer from half the data would be a wrong number, not a partia
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -36,6 +41,14 @@ from gputel.proto.metrics import METRICS
 SAMPLE_PREFIX = "gputel_store_"
 ALL_SAMPLES = f'{{__name__=~"{SAMPLE_PREFIX}.+"}}'
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
+# A silent GPU's newest sample time: some step of a subquery this fine falls within the
+# 5-minute lookback after it, and `timestamp()` there is the sample's own time.
+SILENT_STEP_MS = 240_000
+SILENT_PER_QUERY = 100  # GPUs per query (the length of one uuid regex)
+SILENT_TTL_NS = 60 * 10**9  # a silent GPU's values re-read this often (the retention moves)
+NOTHING_TTL_NS = 2 * 10**9  # a silent GPU with nothing found, this often
+Gpu = tuple[str, str]
+Latest = dict[SeriesKey, tuple[int, float]]
 
 
 def sample_series(metric_id: str) -> str:
@@ -56,17 +69,22 @@ def unavailable(exc: TsdbError) -> UnavailableError:
 
 class RemoteSeries:
     """SeriesReads over a TSDB; thread-safe. `latest_ttl_seconds`: how long one fetch of
-    every newest value serves `latest` (node lists ask for every GPU x metric at once)."""
+    every newest value serves `latest` (node lists ask for every GPU x metric at once).
+    `known_gpus()`: every (node, uuid) the registry knows, so the silent ones are looked
+    up beyond the lookback."""
 
     def __init__(self, client: TsdbClient, retention_ns: int,
                  time_ns: Callable[[], int] = time.time_ns,
-                 latest_ttl_seconds: float = 0.5) -> None:
+                 latest_ttl_seconds: float = 0.5,
+                 known_gpus: Callable[[], Iterable[Gpu]] = tuple) -> None:
         self._client = client
         self._retention_ns = retention_ns
         self._time_ns = time_ns
         self._ttl_ns = int(latest_ttl_seconds * 1e9)
-        self._latest: dict[SeriesKey, tuple[int, float]] = {}
+        self._known_gpus = known_gpus
+        self._latest: Latest = {}
         self._fetched_ns = -(2**62)
+        self._silent: dict[Gpu, tuple[int, Latest]] = {}  # GPU -> (read at, its values)
         self._lock = threading.Lock()
 
     def read(self, key: SeriesKey, start_ns: int, end_ns: int
@@ -90,11 +108,47 @@ class RemoteSeries:
         with self._lock:
             now = self._time_ns()
             if now - self._fetched_ns > self._ttl_ns:
-                self._latest = self._fetch_latest(now)
+                live = self._fetch_latest(now)
+                self._latest = {**self._silent_latest(live, now), **live}
                 self._fetched_ns = now
             return self._latest.get(key)
 
-    def _fetch_latest(self, now_ns: int) -> dict[SeriesKey, tuple[int, float]]:
+    def _silent_latest(self, live: Latest, now_ns: int) -> Latest:
+        """Newest values of the known GPUs with none in the lookback: each read once when it
+        falls silent and again after SILENT_TTL_NS, or NOTHING_TTL_NS while nothing was found
+        (its samples may not be searchable yet) (under the lock)."""
+        seen = {key[:2] for key in live}
+        silent = {g for g in self._known_gpus() if g not in seen}
+        due = sorted(g for g in silent if _due(self._silent.get(g), now_ns))
+        if due:
+            got: dict[Gpu, Latest] = {g: {} for g in due}
+            for key, value in self._fetch_silent(due, now_ns).items():
+                got[key[:2]][key] = value
+            self._silent.update((g, (now_ns, values)) for g, values in got.items())
+        self._silent = {g: self._silent[g] for g in silent}  # live again or gone: forgotten
+        return {k: v for _, values in self._silent.values() for k, v in values.items()}
+
+    def _fetch_silent(self, gpus: list[Gpu], now_ns: int) -> Latest:
+        """Newest values within the retention of GPUs silent for the lookback or longer."""
+        out: Latest = {}
+        window = f"{max(1, self._retention_ns // 1_000_000)}ms"
+        for i in range(0, len(gpus), SILENT_PER_QUERY):
+            chunk = gpus[i:i + SILENT_PER_QUERY]
+            match = f"uuid=~{label_value('|'.join(re.escape(u) for _, u in chunk))}"
+            try:
+                values = self._client.query(
+                    f'last_over_time({{__name__=~"{SAMPLE_PREFIX}.+",{match}}}[{window}])',
+                    now_ns // 1_000_000)
+                stamps = self._client.query(_newest_per_gpu(
+                    match, f"[{window}:{SILENT_STEP_MS}ms]"), now_ns // 1_000_000)
+            except TsdbError as exc:
+                raise unavailable(exc) from exc
+            wanted = set(chunk)
+            out.update((k, v) for k, v in _by_series(values, stamps).items()
+                       if k[:2] in wanted)
+        return out
+
+    def _fetch_latest(self, now_ns: int) -> Latest:
         """Every newest value, stamped with its GPU's newest sample time (`timestamp()`
         drops the metric name, so two queries: values by series, times by GPU)."""
         now_ms = now_ns // 1_000_000
@@ -103,15 +157,7 @@ class RemoteSeries:
             values = self._client.query(ALL_SAMPLES, now_ms)
         except TsdbError as exc:
             raise unavailable(exc) from exc
-        when = {(s["metric"].get("node", ""), s["metric"].get("uuid", "")):
-                round(float(s["value"][1]) * 1000) * 1_000_000 for s in stamps}
-        out: dict[SeriesKey, tuple[int, float]] = {}
-        for s in values:
-            labels = s["metric"]
-            key = (labels.get("node", ""), labels.get("uuid", ""),
-                   labels.get("__name__", "").removeprefix(SAMPLE_PREFIX))
-            out[key] = (when.get(key[:2], 0), float(s["value"][1]))
-        return out
+        return _by_series(values, stamps)
 
     def sample_count(self, node: str | None = None) -> int:
         """Samples held within the retention (for /api/v1/health). Raises UnavailableError."""
@@ -173,12 +219,38 @@ class RemoteRollups:
                        column("count").astype(np.int64), _agent_precision(column("last")))
 
 
-def _newest_per_gpu() -> str:
-    """PromQL: each GPU's newest sample time over every metric. `timestamp()` drops the
-    metric name, so each metric's is labelled apart before `or` joins them."""
-    parts = [f'label_replace(timestamp({sample_series(m)}), "metric", "{m}", "", "")'
-             for m in METRICS]
+def _due(held: tuple[int, Latest] | None, now_ns: int) -> bool:
+    """A silent GPU's values are to be read (again)."""
+    if held is None:
+        return True
+    return now_ns - held[0] > (SILENT_TTL_NS if held[1] else NOTHING_TTL_NS)
+
+
+def _newest_per_gpu(match: str = "", subquery: str = "") -> str:
+    """PromQL: each GPU's newest sample time over every metric (of the GPUs `match`es, at
+    the lookback, or the newest over a `subquery` range). `timestamp()` drops the metric
+    name, so each metric's is labelled apart before `or` joins them."""
+    selection = f"{{{match}}}" if match else ""
+    parts = []
+    for m in METRICS:
+        stamp = f"timestamp({sample_series(m)}{selection})"
+        if subquery:
+            stamp = f"max_over_time({stamp}{subquery})"
+        parts.append(f'label_replace({stamp}, "metric", "{m}", "", "")')
     return f"max by (node, uuid) ({' or '.join(parts)})"
+
+
+def _by_series(values: list[dict[str, Any]], stamps: list[dict[str, Any]]) -> Latest:
+    """Newest values by series, each stamped with its GPU's newest sample time."""
+    when = {(s["metric"].get("node", ""), s["metric"].get("uuid", "")):
+            round(float(s["value"][1]) * 1000) * 1_000_000 for s in stamps}
+    out: Latest = {}
+    for s in values:
+        labels = s["metric"]
+        key = (labels.get("node", ""), labels.get("uuid", ""),
+               labels.get("__name__", "").removeprefix(SAMPLE_PREFIX))
+        out[key] = (when.get(key[:2], 0), float(s["value"][1]))
+    return out
 
 
 def _agent_precision(values: Float64Array) -> Float64Array:

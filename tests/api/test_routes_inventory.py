@@ -7,8 +7,10 @@ import pytest
 
 from gputel.collector.timefmt import format_time
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
-from tests.api.conftest import Fed
+from tests.api.conftest import EVERY_STORE, Fed, approx
 from tests.api.feed import uuid
+
+pytestmark = EVERY_STORE
 
 
 def test_health(fed: Fed) -> None:
@@ -20,7 +22,7 @@ def test_health(fed: Fed) -> None:
     assert data["activeAlerts"] == answer.active_alerts == 5
     # 2 GPUs x 8 metrics x 50 ticks; 50 + 10 ticks x 9 metrics; 10 ticks x 8 metrics
     assert data["store"]["samples"] == answer.store.samples == 800 + 540 + 80
-    assert data["store"]["kind"] == answer.store.kind == "memory"
+    assert data["store"]["kind"] == answer.store.kind == ("remote" if fed.remote else "memory")
     assert data["version"] == answer.version
 
 
@@ -34,9 +36,9 @@ def test_overview(fed: Fed) -> None:
     assert [o.total_nodes, o.healthy_nodes, o.faulty_nodes, o.fully_idle_nodes,
             o.partially_idle_nodes, o.busy_nodes, o.total_gpus, o.allocated_gpus, o.lost_gpus,
             o.active_alerts] == list(want.values())
-    assert data["allocationRate"] == o.allocation_rate == pytest.approx(0.6)
-    assert data["gpuUtilization"] == o.gpu_utilization == pytest.approx((80 + 2 + 60) / 3)
-    assert data["powerWatts"] == o.power_watts == pytest.approx(349 + 100 + 200)
+    assert data["allocationRate"] == o.allocation_rate == approx(0.6)
+    assert data["gpuUtilization"] == o.gpu_utilization == approx((80 + 2 + 60) / 3)
+    assert data["powerWatts"] == o.power_watts == approx(349 + 100 + 200)
 
 
 def _names(nodes: list[dict]) -> list[str]:

@@ -7,8 +7,10 @@ import pytest
 
 from gputel.collector.timefmt import format_time
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
-from tests.api.conftest import Fed
+from tests.api.conftest import EVERY_STORE, Fed, approx
 from tests.api.feed import uuid
+
+pytestmark = EVERY_STORE
 
 # What the feed's 49 accounted intervals give each workload: joules, GPU-seconds, busy s.
 USE = {"ml/train-a": (49 * 30.0, 4.9, 4.9 * 0.8), "ml/train-a2": (49 * 20.0, 4.9, 4.9 * 0.6),
@@ -42,10 +44,10 @@ def test_workload_detail_counts_what_it_used(fed: Fed, uid: str) -> None:
     data, _ = fed.get(f"/workloads/{uid}")
     answer = fed.stub.GetWorkload(pb.GetWorkloadRequest(uid=uid))
     joules, seconds, busy = USE[uid]
-    assert data["energyJoules"] == answer.energy_joules == pytest.approx(joules)
-    assert data["gpuSecondsAllocated"] == answer.gpu_seconds_allocated == pytest.approx(seconds)
-    assert data["gpuSecondsBusy"] == answer.gpu_seconds_busy == pytest.approx(busy)
-    assert data["gpuHours"] == pytest.approx(seconds / 3600)
+    assert data["energyJoules"] == answer.energy_joules == approx(joules)
+    assert data["gpuSecondsAllocated"] == answer.gpu_seconds_allocated == approx(seconds)
+    assert data["gpuSecondsBusy"] == answer.gpu_seconds_busy == approx(busy)
+    assert data["gpuHours"] == approx(seconds / 3600)
     assert [(h["node"], h["gpu"], h["fraction"]) for h in data["held"]] == \
         [(h.node, h.gpu, h.fraction) for h in answer.held]
 
@@ -54,7 +56,7 @@ def test_workload_detail_counts_what_it_used(fed: Fed, uid: str) -> None:
 def test_workload_first_and_last_seen_span_its_held_samples(fed: Fed, uid: str) -> None:
     data, _ = fed.get(f"/workloads/{uid}")
     assert (data["firstSeen"], data["lastSeen"]) == \
-        (format_time(fed.feed.tick(0)), format_time(fed.feed.tick(49)))
+        (format_time(fed.time(0)), format_time(fed.time(49)))
 
 
 def test_workload_series_and_hierarchy(fed: Fed) -> None:
@@ -84,9 +86,9 @@ def test_namespaces(fed: Fed) -> None:
         uses = want[rest["namespace"]]
         assert rest["namespace"] == grpc_ns.namespace
         assert rest["energyJoules"] == grpc_ns.energy_joules == \
-            pytest.approx(sum(u[0] for u in uses))
+            approx(sum(u[0] for u in uses))
         assert rest["gpuHours"] == grpc_ns.gpu_hours == \
-            pytest.approx(sum(u[1] for u in uses) / 3600)
+            approx(sum(u[1] for u in uses) / 3600)
         assert rest["energyKilowattHours"] == grpc_ns.energy_kilowatt_hours
 
 
@@ -97,7 +99,7 @@ def test_utilization_history(fed: Fed) -> None:
     # n3's one frame (30 %) reports in the first two windows only.
     want = [(4, (80 + 2 + 60 + 30) / 4)] * 2 + [(3, (80 + 2 + 60) / 3)] * 3
     got = [(p["gpusReporting"], p["gpuUtilization"]) for p in data["points"]]
-    assert got == [(n, pytest.approx(u)) for n, u in want]
+    assert got == [(n, approx(u)) for n, u in want]
     assert {p["allocatedGpus"] for p in data["points"]} == {3}
     answer = fed.stub.UtilizationHistory(pb.UtilizationHistoryRequest(
         start_ns=start, end_ns=end, step_ns=10**9))
@@ -122,7 +124,7 @@ def test_heatmap_picks_the_top_gpus(fed: Fed) -> None:
                          end=format_time(end))
     assert [r["gpu"] for r in data["rows"]] == [uuid("n1", 0), uuid("n2", 0)]
     assert data["rows"][0]["values"] == [300.0, 305.5, 315.5, 325.5, 335.5]
-    assert data["rows"][0]["mean"] == pytest.approx(316.4)
+    assert data["rows"][0]["mean"] == approx(316.4)
     assert (data["min"], data["max"]) == (200.0, 335.5)
     assert (meta["rows"], meta["columns"]) == (2, 5)
     answer = fed.stub.Heatmap(pb.HeatmapRequest(metric="power", k=2, step_ns=10**9,
@@ -141,7 +143,7 @@ def test_heatmap_picks_the_top_gpus(fed: Fed) -> None:
 def test_top_consumers(fed: Fed, by: str, metric: str, want: list[tuple[str, float]]) -> None:
     data, _ = fed.get("/top", by=by, metric=metric)
     assert [(e["id"], e["value"]) for e in data["entries"]] == \
-        [(i, pytest.approx(v)) for i, v in want]
+        [(i, approx(v)) for i, v in want]
     answer = fed.stub.Top(pb.TopRequest(by=by, metric=metric))
     assert [(e.rank, e.id, e.value) for e in answer.entries] == \
         [(e["rank"], e["id"], e["value"]) for e in data["entries"]]
@@ -155,7 +157,7 @@ def test_usage_statistics_per_gpu_and_model(fed: Fed) -> None:
             first["memoryUsedBytes"]) == (uuid("n1", 0), 50, 80.0, 90.0, 1e9)
     alpha = next(m for m in data["models"] if m["model"] == "Alpha")
     assert (alpha["gpus"], alpha["samples"]) == (3, 110)
-    assert alpha["gpuUtilization"] == pytest.approx((80 * 50 + 2 * 50 + 30 * 10) / 110)
+    assert alpha["gpuUtilization"] == approx((80 * 50 + 2 * 50 + 30 * 10) / 110)
     assert alpha["temperatureMaxCelsius"] == 90.0
     for rest, msg in zip(data["devices"], answer.devices, strict=True):
         assert (rest["gpu"], rest["samples"], rest["gpuUtilization"]) == \
@@ -173,13 +175,13 @@ def test_cost_charges_what_was_used_at_the_configured_prices(fed: Fed) -> None:
     for uid, (joules, seconds, busy) in USE.items():
         price = 4.0 if uid == "ml/train-a2" else 2.0  # train-a2 ran on a Beta
         line = lines[uid]
-        assert line["gpuHours"] == pytest.approx(seconds / 3600)
-        assert line["busyGpuHours"] == pytest.approx(busy / 3600)
-        assert line["energyKilowattHours"] == pytest.approx(joules / 3.6e6)
-        assert line["totalCost"] == pytest.approx(seconds / 3600 * price + joules / 3.6e6 * 0.5)
+        assert line["gpuHours"] == approx(seconds / 3600)
+        assert line["busyGpuHours"] == approx(busy / 3600)
+        assert line["energyKilowattHours"] == approx(joules / 3.6e6)
+        assert line["totalCost"] == approx(seconds / 3600 * price + joules / 3.6e6 * 0.5)
     vision = next(c for c in data["byLabel"] if c["key"] == "team=vision")
-    assert vision["gpuHours"] == pytest.approx((4.9 + 4.9 + 2.45) / 3600)
-    assert data["total"]["totalCost"] == pytest.approx(sum(c["totalCost"] for c in lines.values()))
+    assert vision["gpuHours"] == approx((4.9 + 4.9 + 2.45) / 3600)
+    assert data["total"]["totalCost"] == approx(sum(c["totalCost"] for c in lines.values()))
     assert answer.currency == "EUR"
     assert [(c.key, c.total_cost) for c in answer.by_workload] == \
         [(c["key"], c["totalCost"]) for c in data["byWorkload"]]
@@ -216,7 +218,7 @@ def test_watch_streams_windows_of_the_selection(fed: Fed) -> None:
     for _, update in zip(range(2), updates, strict=False):
         (device,) = update.devices
         window = device.metrics["power"]
-        assert (device.end_ns, window.count, window.last) == (fed.feed.tick(49), 1, 349.0)
+        assert (device.end_ns, window.count, window.last) == (fed.time(49), 1, 349.0)
     updates.cancel()
     held = fed.stub.Watch(pb.WatchRequest(workload="ml/infer-b", metrics=["power"],
                                           interval_ms=500))

@@ -15,7 +15,7 @@ import pytest
 
 from gputel.collector.api.http.events import WatchUpdateOut
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
-from tests.api.conftest import Fed
+from tests.api.conftest import EVERY_STORE, Fed
 from tests.api.feed import uuid
 from tests.harness.servers import CollectorThread, wait_until
 
@@ -45,6 +45,7 @@ def _first(fed: Fed, count: int = 1, **params: Any) -> list[dict[str, Any]]:
     raise AssertionError("the stream ended early")
 
 
+@EVERY_STORE
 def test_watch_sse_gives_the_same_windows_as_grpc_watch(fed: Fed) -> None:
     gpu = uuid("n1", 0)
     for update in _first(fed, 2, node="n1", gpu=gpu, metric="power", interval="100ms"):
@@ -66,6 +67,7 @@ def test_watch_sse_gives_the_same_windows_as_grpc_watch(fed: Fed) -> None:
                                                                      100.0, 5)
 
 
+@EVERY_STORE
 def test_watch_sse_defaults_to_four_metrics_and_takes_several(fed: Fed) -> None:
     (update,) = _first(fed, node="n1")
     assert {tuple(sorted(d["metrics"])) for d in update["devices"]} == {

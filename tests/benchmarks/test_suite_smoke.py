@@ -1,8 +1,8 @@
 """The benchmark suite at tiny size, so it cannot rot: every row gives its figures against
 Prometheus and the results file and README table are written. No timing is asserted.
 
-Needs Debian's prometheus and promtool (scripts/install-test-deps.sh); without them the
-test fails saying so, never skips.
+Needs Debian's prometheus, promtool and victoria-metrics (scripts/install-test-deps.sh);
+without them the test fails saying so, never skips.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ NUMBER = re.compile(r"\d")
 
 @pytest.mark.timeout(180)
 def test_every_row_gives_a_number_and_the_report_is_written(tmp_path: Path) -> None:
-    for tool in ("prometheus", "promtool"):
+    for tool in ("prometheus", "promtool", "victoria-metrics"):
         if shutil.which(tool) is None and not Path(f"/usr/bin/{tool}").exists():
             pytest.fail(f"{tool} is not installed: {INSTALL_HINT}", pytrace=False)
     readme = tmp_path / "README.md"
@@ -39,7 +39,8 @@ def test_every_row_gives_a_number_and_the_report_is_written(tmp_path: Path) -> N
     table = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     rows = table[1:]
     keys = {"ingest": "ingest:", "at_rest": "at rest:", "query": "query:", "scale": "scale:",
-            "restart": "restart:", "freshness": "freshness:", "wire": "wire:"}
+            "restart": "restart:", "freshness": "freshness:", "wire": "wire:",
+            "scaleout": "scale-out:"}
     assert set(keys) == set(ROWS)
     for key, title in keys.items():
         mine = [r for r in rows if r.startswith(f"| {title}")]

@@ -9,20 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gputel.collector.storage.tsdb import TsdbEndpoints
 from tests.harness.servers import CollectorThread
-from tests.prometheus.promserver import PrometheusServer, TsdbServer, VictoriaMetricsServer
+from tests.harness.tsdb import REMOTE_BACKENDS, remote_config, searchable, start_tsdb
+from tests.prometheus.promserver import TsdbServer
 
 
-def start_tsdb(kind: str, workdir: Path) -> TsdbServer:
-    """A started VictoriaMetrics or Prometheus (out-of-order window on, as the README asks)."""
-    if kind == "victoria-metrics":
-        return VictoriaMetricsServer(workdir).start()
-    return PrometheusServer(workdir, remote_write_receiver=True,
-                            out_of_order_window="1h").start()
-
-
-@pytest.fixture(params=["victoria-metrics", "prometheus"])
+@pytest.fixture(params=REMOTE_BACKENDS)
 def tsdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TsdbServer]:
     """Each remote backend in turn."""
     server = start_tsdb(request.param, tmp_path / request.param)
@@ -36,14 +28,6 @@ def vm(tmp_path: Path) -> Iterator[TsdbServer]:
     server = start_tsdb("victoria-metrics", tmp_path / "vm")
     yield server
     server.stop()
-
-
-def searchable(server: TsdbServer) -> bool:
-    """Make what the TSDB accepted searchable now (VictoriaMetrics buffers new series for
-    up to ~15 s; Prometheus needs nothing); True, for use inside wait_until predicates."""
-    if isinstance(server, VictoriaMetricsServer):
-        server.flush()
-    return True
 
 
 def stored_ticks(server: TsdbServer, ticks: list[tuple[int, np.ndarray]], node: str = ""
@@ -61,12 +45,6 @@ def stored_ticks(server: TsdbServer, ticks: list[tuple[int, np.ndarray]], node: 
     expected = {t // 1_000_000: int(np.count_nonzero(~np.isnan(v))) for t, v in ticks}
     missing = [i for i, (t, _) in enumerate(ticks) if t // 1_000_000 not in stored]
     return stored, expected, missing
-
-
-def remote_config(server: TsdbServer, **more: object) -> dict[str, object]:
-    """CollectorConfig fields of a collector over `server`."""
-    return {"tsdb": TsdbEndpoints.build("prometheus", server.base), "tsdb_sync_seconds": 0.2,
-            **more}
 
 
 @pytest.fixture

@@ -10,17 +10,14 @@ import pytest
 
 from tests.api.test_openapi import ROUTES, STREAMS
 from tests.harness.servers import wait_until
+from tests.harness.tsdb import comparable, searchable
 from tests.prometheus.promserver import TsdbServer
-from tests.scaleout.conftest import searchable
 
 # Fields that are the answering process's own, not the data's: dropped before comparing
 # (uptime; when an alert was last evaluated; the window of /cost and /statistics/usage,
 # which end at the asking instant).
 OWN_FIELDS = frozenset({"uptimeSeconds", "updated"})
 NOW_WINDOW = {"/api/v1/cost", "/api/v1/statistics/usage"}
-# Figures a collector sums in float64 and another reads back from VictoriaMetrics, which
-# keeps 12 significant decimal digits: compared at 10.
-DIGITS = 10
 
 
 def read_routes() -> list[str]:
@@ -53,17 +50,7 @@ def answer(base: str, url: str, params: dict[str, str]) -> tuple[int, Any]:
     response = httpx.get(base + url, params=params, timeout=20)
     body = response.json()
     own = OWN_FIELDS | ({"start", "end"} if url in NOW_WINDOW else set())
-    return response.status_code, _comparable(body.get("data", body), own)
-
-
-def _comparable(value: Any, own: frozenset[str] | set[str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _comparable(v, own) for k, v in value.items() if k not in own}
-    if isinstance(value, list):
-        return [_comparable(v, own) for v in value]
-    if isinstance(value, float) and value:
-        return float(f"{value:.{DIGITS}g}")
-    return value
+    return response.status_code, comparable(body.get("data", body), own)
 
 
 def wait_agreeing(server: TsdbServer, first: str, second: str,

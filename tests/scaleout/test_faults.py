@@ -1,5 +1,5 @@
 """A remote-store collector SIGKILLed and restarted over the same TSDB answers the same; the
-TSDB away for a while: acknowledgements stop, agents keep their frames, /readyz and
+TSDB away for 30 s: acknowledgements stop, the agent spools its frames, /readyz and
 /metrics say so, and every tick arrives once when it returns."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import grpc
 import httpx
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gputel.collector.timefmt import format_time
 from tests.harness.held_frames import open_node, send
@@ -24,8 +25,9 @@ from tests.harness.servers import (
     wait_sampled,
     wait_until,
 )
+from tests.harness.tsdb import remote_config, searchable
 from tests.prometheus.promserver import TsdbServer
-from tests.scaleout.conftest import remote_config, searchable, stored_ticks
+from tests.scaleout.conftest import stored_ticks
 from tests.scaleout.routes import answer, fields_differing, route_urls
 
 GPUS = 2
@@ -95,39 +97,65 @@ def _alert_ids(base: str) -> set[str]:
     return {a["id"] for a in get_json(f"{base}/api/v1/alerts")[1]["data"]}
 
 
-def test_a_tsdb_outage_holds_acknowledgements_and_loses_nothing(vm: TsdbServer) -> None:
+OUTAGE_NS = 30 * 10**9
+
+
+def _gauge(url: str, name: str) -> float:
+    """One unlabelled sample of a /metrics page."""
+    for family in text_string_to_metric_families(httpx.get(url, timeout=10).text):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return float(sample.value)
+    raise AssertionError(f"{url} has no {name}")
+
+
+def test_a_30_second_tsdb_outage_is_spooled_reported_and_drained(vm: TsdbServer,
+                                                                 tmp_path: Path) -> None:
+    """VictoriaMetrics away for 30 s of the agent's ticks under a streaming agent: nothing
+    more is acknowledged, the agent spools every frame, the collector's /readyz, health and
+    /metrics say the store is failing; once it is back everything drains, and every tick
+    (those acknowledged before the outage too) is in the TSDB exactly once."""
     collector = CollectorThread(**remote_config(vm, tsdb_write_deadline_seconds=1.0)).start()
     base = collector.http_base
     try:
-        with running_agent(collector.grpc_target, gpus=GPUS, rate_hz=20, max_ticks=400,
-                           flush_seconds=0.1) as agent:
-            stats = agent.outbox.stats
+        with running_agent(collector.grpc_target, gpus=GPUS, rate_hz=10, flush_seconds=0.2,
+                           spool_dir=tmp_path / "spool") as agent:
+            stats, ticks = agent.outbox.stats, agent.backend.ticks  # type: ignore[attr-defined]
+            agent_metrics = f"http://127.0.0.1:{agent.http.port}/metrics"  # type: ignore[union-attr]
             assert agent.outbox.wait(lambda s: s.frames_acked >= 5, timeout=30)
             # Stopped, not SIGKILLed: VictoriaMetrics single-node loses the last ~second it
             # accepted on a crash (its own durability; README), which no collector can see.
             vm.stop()
+            away_ns = time.time_ns()
             wait_until(lambda: httpx.get(f"{base}/readyz").status_code == 503,
                        what="/readyz to say the store is failing")
-            metrics = httpx.get(f"{base}/metrics").text
-            assert "gputel_collector_tsdb_writing 0.0" in metrics
-            assert "gputel_collector_store_readable 0.0" in metrics
-            _, health = get_json(f"{base}/api/v1/health")
-            assert health["data"]["store"]["status"] == "failing"
-            held, held_ticks = stats.frames_acked, stats.ticks_acked
-            # The agent keeps sampling; nothing more is acknowledged while the TSDB is away.
-            assert agent.outbox.wait(lambda s: s.frames_queued >= held + 40, timeout=30)
-            assert stats.frames_acked == held
+            held = stats.frames_acked
+            # The outage lasts until the agent has sampled 30 s past its start.
+            wait_until(lambda: ticks[-1][0] >= away_ns + OUTAGE_NS, timeout=OUTAGE_NS / 1e9 + 30,
+                       interval=0.5, what="30 s of ticks while the TSDB is away")
+            assert stats.frames_acked == held, "nothing acknowledged while the TSDB is away"
+            # ~150 frames (5 a second); at least 100 even if a busy machine skipped ticks.
+            assert _gauge(agent_metrics, "gputel_agent_outbox_frames") >= 100
+            assert _gauge(agent_metrics, "gputel_agent_spool_bytes") > 0
+            assert httpx.get(f"{base}/readyz").status_code == 503
+            assert _gauge(f"{base}/metrics", "gputel_collector_tsdb_writing") == 0
+            assert _gauge(f"{base}/metrics", "gputel_collector_store_readable") == 0
+            assert _gauge(f"{base}/metrics", "gputel_collector_tsdb_write_failures_total") > 0
+            assert get_json(f"{base}/api/v1/health")[1]["data"]["store"]["status"] == "failing"
             vm.start()
-            assert wait_sampled(agent, timeout=60)
-            assert agent.stop(drain_timeout=30), "everything drains once the TSDB is back"
+            wait_until(lambda: httpx.get(f"{base}/readyz").status_code == 200, timeout=30,
+                       what="/readyz to recover")
+            spooled = stats.frames_queued
+            assert agent.outbox.wait(lambda s: s.frames_acked >= spooled, timeout=60), \
+                "the spooled frames drain once the TSDB is back"
+            assert agent.stop(drain_timeout=30), "everything drains"
             assert stats.frames_dropped == 0
-        wait_until(lambda: httpx.get(f"{base}/readyz").status_code == 200,
-                   what="/readyz to recover")
-        stored, expected, missing = stored_ticks(vm, agent.backend.ticks)  # type: ignore[attr-defined]
+        assert _gauge(f"{base}/metrics", "gputel_collector_tsdb_writing") == 1
+        assert _gauge(f"{base}/metrics", "gputel_collector_store_readable") == 1
+        stored, expected, missing = stored_ticks(vm, ticks)
         assert stored == expected, (
-            f"every tick stored exactly once; missing {missing}, {held_ticks} acknowledged "
-            f"before the outage; agent {stats}; collector refused "
-            f"{dict(collector.collector.ingest.stats.rejected)}, took "
+            f"every tick stored exactly once; missing {missing}; agent {stats}; collector "
+            f"refused {dict(collector.collector.ingest.stats.rejected)}, took "
             f"{collector.collector.ingest.stats.duplicates} resend(s) as duplicates")
     finally:
         collector.stop()

@@ -16,8 +16,8 @@ from gputel.collector.timefmt import format_time
 from tests.harness.held_frames import open_node, send
 from tests.harness.raw_stream import good_frame
 from tests.harness.servers import CollectorThread, get_json, wait_until
+from tests.harness.tsdb import searchable
 from tests.prometheus.promserver import TsdbServer
-from tests.scaleout.conftest import searchable
 
 HOUR = 3600
 BUDGET = 20_000  # raw samples a query may read; the history holds 82,800
