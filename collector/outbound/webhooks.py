@@ -3,7 +3,8 @@
 The body is signed with HMAC-SHA256 under a shared secret (read from a file):
 `X-Gputel-Signature: sha256=<hex of HMAC(secret, raw body)>`; receivers recompute it over
 the bytes they received and compare in constant time. `X-Gputel-Event` says firing or
-resolved and `X-Gputel-Delivery` is unique per event, the same across retries.
+resolved and `X-Gputel-Delivery` names the event (alert id, firing or resolved, start):
+the same across retries and across replicas, another for every other event.
 
 Receivers come from the flags (`WebhookConfig.urls`, one shared secret) and from a
 `targets` function (the hooks registered through the API, each with its own secret,
@@ -106,6 +107,17 @@ def event_body(event: AlertEvent, sent_ns: int) -> bytes:
                        "alert": alert_json(event.alert)}, separators=(",", ":")).encode()
 
 
+DELIVERY_NAMESPACE = uuid.UUID("5b0c3f0e-6a43-4d52-9a55-6770757465ce")
+
+
+def delivery_id(event: AlertEvent) -> str:
+    """`X-Gputel-Delivery`: the same for the same event of the same alert (its id, firing or
+    resolved, its start), whichever replica sends it, so a receiver behind several
+    collectors can drop the copies; another event or a later firing gets another."""
+    alert = event.alert
+    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{alert.id}|{event.kind}|{alert.since_ns}"))
+
+
 class WebhookSender:
     """Delivers alert events to every URL from one background thread; thread-safe."""
 
@@ -130,7 +142,7 @@ class WebhookSender:
 
     def enqueue(self, event: AlertEvent) -> None:
         """Queue an event without blocking; on overflow the oldest queued one goes."""
-        self._put((event, str(uuid.uuid4())))
+        self._put((event, delivery_id(event)))
 
     def _put(self, item: tuple[AlertEvent, str] | None) -> None:
         while True:

@@ -160,6 +160,28 @@ def test_webhooks_are_signed_and_retried_until_delivered() -> None:
     assert json.loads(body)["alert"]["id"] == "xid:n:g"
 
 
+def test_replicas_name_the_same_event_with_the_same_delivery_id() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((json.loads(request.content)["event"], request.headers["X-Gputel-Delivery"]))
+        return httpx.Response(204)
+
+    alert = Alert("xid:n:g", "xid", "critical", "n", "g", 0, (), "m", 1.0, 0.0, 1, 2)
+    again = Alert("xid:n:g", "xid", "critical", "n", "g", 0, (), "m", 1.0, 0.0, 50, 60)
+    for _replica in range(2):  # each replica evaluates the rules and sends what it saw
+        sender = WebhookSender(WebhookConfig(("http://receiver/hook",), b"key"),
+                               client=httpx.Client(transport=httpx.MockTransport(handler)))
+        sender.start()
+        for event in (AlertEvent("firing", alert), AlertEvent("resolved", alert),
+                      AlertEvent("firing", again)):
+            sender.enqueue(event)
+        sender.stop(flush_seconds=10)
+    first, second = seen[:3], seen[3:]
+    assert first == second  # the copies carry one id: a receiver drops them
+    assert len({d for _, d in first}) == 3  # every other event its own
+
+
 def test_samples_before_the_head_come_from_rollup_buckets() -> None:
     now = 1_800_000_000 * 10**9
     store = SeriesStore(10**18)
