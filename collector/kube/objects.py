@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from gputel.collector.registry.cluster import (
+    NodeCondition,
     NodeRecord,
     OwnerRecord,
     OwnerRef,
@@ -68,8 +69,8 @@ def _str_map(obj: Json) -> dict[str, str]:
 def owners(meta: Json) -> tuple[OwnerRef, ...]:
     """ownerReferences, the controller first."""
     refs = sorted(_list(meta, "ownerReferences"), key=lambda r: not r.get("controller"))
-    return tuple(OwnerRef(str(r.get("kind", "")), str(r.get("name", "")), str(r.get("uid", "")))
-                 for r in refs)
+    return tuple(OwnerRef(str(r.get("kind", "")), str(r.get("name", "")), str(r.get("uid", "")),
+                          str(r.get("apiVersion", ""))) for r in refs)
 
 
 def pod(obj: Json, annotations_allowed: Collection[str]) -> PodRecord:
@@ -112,7 +113,8 @@ def owner(obj: Json, kind: str) -> OwnerRecord:
 
 
 def node(obj: Json) -> NodeRecord:
-    """A Node: Ready, addresses, roles, kubelet version, labels, capacity, allocatable."""
+    """A Node: Ready, addresses, roles, kubelet version, labels, capacity, allocatable and
+    its conditions."""
     meta, status = _map(obj, "metadata"), _map(obj, "status")
     ready = next((c.get("status") == "True" for c in _list(status, "conditions")
                   if c.get("type") == "Ready"), None)
@@ -124,7 +126,11 @@ def node(obj: Json) -> NodeRecord:
         {str(a.get("type", "")): str(a.get("address", "")) for a in _list(status, "addresses")},
         roles, str(_map(status, "nodeInfo").get("kubeletVersion", "")), labels,
         _quantities(_map(status, "capacity")), _quantities(_map(status, "allocatable")),
-        str(meta.get("resourceVersion", "")))
+        str(meta.get("resourceVersion", "")),
+        tuple(NodeCondition(str(c.get("type", "")), str(c.get("status", "")),
+                            str(c.get("reason", "")), str(c.get("message", "")),
+                            time_ns(c.get("lastTransitionTime")))
+              for c in _list(status, "conditions")))
 
 
 def _quantities(obj: Json) -> dict[str, float]:

@@ -55,7 +55,9 @@ class Overview:
 @dataclass(frozen=True, slots=True)
 class UtilizationHistory:
     """Per grid point: mean GPU utilization (percent, NaN when no GPU reported), GPUs that
-    reported, GPUs held by a workload, out of `gpus_total`."""
+    reported, GPUs held by a workload, out of `gpus_total`; and `memory_used`, device memory
+    in use over device memory in all (percent, NaN when no GPU reported both), summed over
+    whole GPUs (a MIG instance's memory is in its parent's)."""
 
     grid: Grid
     times: IntArray
@@ -63,6 +65,7 @@ class UtilizationHistory:
     reporting: IntArray
     allocated: IntArray
     gpus_total: int
+    memory_used: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +148,8 @@ class ClusterQueries:
     def utilization_history(self, start_ns: int | None = None, end_ns: int | None = None,
                             step_ns: int | None = None,
                             node: str | None = None) -> UtilizationHistory:
-        """Mean GPU utilization over every GPU (of `node` when given), and GPUs allocated,
-        per grid point.
+        """Mean GPU utilization over every GPU (of `node` when given), GPUs allocated and
+        the share of device memory in use, per grid point.
 
         Raises InvalidParameterError (start, end, step) or NotFoundError (node).
         """
@@ -164,9 +167,17 @@ class ClusterQueries:
         times = grid.times()
         rows: list[FloatArray] = []
         allocated = np.zeros(grid.n_points, dtype=np.int64)
+        used, total_bytes = np.zeros(grid.n_points), np.zeros(grid.n_points)
         for state in states:
             uuids = [d.uuid for d in state.devices]
             rows.extend(self._core.device_rows(state.name, uuids, "gpu_util", grid, "avg"))
+            whole = [d.uuid for d in state.devices if not d.mig_parent_uuid]
+            for u, t in zip(self._core.device_rows(state.name, whole, "mem_used", grid, "avg"),
+                            self._core.device_rows(state.name, whole, "mem_total", grid, "avg"),
+                            strict=True):
+                both = ~np.isnan(u) & ~np.isnan(t)
+                used[both] += u[both]
+                total_bytes[both] += t[both]
             # A holding counts while the GPU is live: up to its newest sample plus the
             # time after which it counts as lost (as in the overview), so the point at
             # `now` agrees with allocatedGpus there; a disconnected node's, to its data.
@@ -182,7 +193,9 @@ class ClusterQueries:
         sums = np.nansum(matrix, axis=0)
         util = np.where(reporting > 0, sums / np.maximum(reporting, 1), np.nan)
         total = sum(len(s.devices) for s in states)
-        return UtilizationHistory(grid, times, util, reporting, allocated, total)
+        memory = np.full(grid.n_points, np.nan)
+        np.divide(100.0 * used, total_bytes, out=memory, where=total_bytes > 0)
+        return UtilizationHistory(grid, times, util, reporting, allocated, total, memory)
 
     def heatmap(self, metric: str = "power", start_ns: int | None = None,
                 end_ns: int | None = None, step_ns: int | None = None, k: int = 10,

@@ -37,6 +37,7 @@ FloatArray = npt.NDArray[np.float64]
 Aggregate = Callable[[npt.NDArray[np.int64], npt.NDArray[np.floating], int, int, int, str],
                      FloatArray]
 JOULES_PER_KWH = 3.6e6
+POD_API_VERSION = "v1"  # a Pod is in the core API group
 
 
 class UsageFigures:
@@ -82,7 +83,8 @@ class WorkloadSummary(UsageFigures):
     """A workload with what it holds now and what it used (since the collector's replay).
 
     `status` is pending, running, succeeded, failed or ended; `context` what the Kubernetes
-    API says of a pod; `children` the pod workloads of an owner workload (a Job...)."""
+    API says of a pod; `children` the pod workloads of an owner workload (a Job...), `ref`
+    the ownerReference it was made from and `above` the owners above it."""
 
     info: WorkloadInfo
     running: bool
@@ -95,6 +97,24 @@ class WorkloadSummary(UsageFigures):
     status: str = ""
     context: PodContext | None = None
     children: tuple[str, ...] = ()
+    ref: OwnerRef | None = None
+    above: tuple[OwnerRef, ...] = ()
+
+    @property
+    def owner_refs(self) -> tuple[OwnerRef, ...]:
+        """Its owner chain, nearest first: the Kubernetes API's references (with uid and API
+        version) where the watch knows them, else the agent's kinds and names (no uid)."""
+        if self.context is not None and self.context.chain:
+            return self.context.chain
+        return self.above or tuple(OwnerRef(k, n, "") for k, n in self.info.owners)
+
+    @property
+    def api_version(self) -> str:
+        """Its Kubernetes API version: v1 for a pod, its ownerReference's for an owner
+        workload ('' when not known, and off Kubernetes)."""
+        if self.ref is not None:
+            return self.ref.api_version
+        return POD_API_VERSION if self.info.kind == "pod" else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +145,14 @@ class LabelGroup:
 
 @dataclass(frozen=True, slots=True)
 class OwnerGroup:
-    """One owner of a workload's chain (nearest first) and every workload it owns, by uid."""
+    """One owner of a workload's chain (nearest first) and every workload it owns, by uid;
+    its Kubernetes uid and API version where the watch knows them ('' otherwise)."""
 
     kind: str
     name: str
     workloads: list[str]
+    uid: str = ""
+    api_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,9 +270,10 @@ class WorkloadQueries:
         info = summary.info
         peers = [s.info for s in everything if s.info.namespace == info.namespace]
         owned = {w.uid: {(k.lower(), n) for k, n in w.owners} for w in peers}
-        owners = [OwnerGroup(kind, name, [u for u, chain in owned.items()
-                                          if (kind.lower(), name) in chain])
-                  for kind, name in info.owners]
+        owners = [OwnerGroup(o.kind, o.name, [u for u, chain in owned.items()
+                                              if (o.kind.lower(), o.name) in chain],
+                             o.uid, o.api_version)
+                  for o in summary.owner_refs]
         me = (info.kind.lower(), info.pod)
         children = [u for u, chain in owned.items() if u != uid and me in chain]
         return Hierarchy(summary, owners, children)
@@ -430,4 +454,4 @@ def _owner(uid: str, ref: OwnerRef, above: list[OwnerRef], kids: list[WorkloadSu
         [u for k in kids for u in k.gpu_uuids], total([k.power_watts for k in kids]),
         total([k.memory_used_bytes for k in kids]), usage,
         tuple(h for k in kids for h in k.held), status, None,
-        tuple(sorted(k.info.uid for k in kids)))
+        tuple(sorted(k.info.uid for k in kids)), ref, tuple(above))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 POD, NODE, QUEUE = "Pod", "Node", "Queue"
 MAX_CHAIN = 8  # owner hops followed at most (a cycle in bad data cannot loop forever)
+# The address a node is reached at, by preference (kubectl's INTERNAL-IP first).
+ADDRESS_TYPES = ("InternalIP", "ExternalIP", "InternalDNS", "ExternalDNS", "Hostname")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +30,12 @@ class ClusterLimits:
 
 @dataclass(frozen=True, slots=True)
 class OwnerRef:
-    """One ownerReference: the owner's kind, name and uid (controller first)."""
+    """One ownerReference: the owner's kind, name, uid and API version (controller first)."""
 
     kind: str
     name: str
     uid: str
+    api_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +74,22 @@ class OwnerRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeCondition:
+    """One condition of a node's status (Ready, MemoryPressure, DiskPressure...): its status
+    ("True", "False", "Unknown"), reason, message and last transition (Unix ns; 0: none)."""
+
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+    last_transition_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class NodeRecord:
     """A node: Ready condition, addresses (type -> address), roles, kubelet version, labels,
-    capacity and allocatable (resource -> quantity as a number: cores, bytes, devices)."""
+    capacity and allocatable (resource -> quantity as a number: cores, bytes, devices), and
+    every condition of its status."""
 
     name: str
     uid: str
@@ -85,6 +101,14 @@ class NodeRecord:
     capacity: Mapping[str, float]
     allocatable: Mapping[str, float]
     resource_version: str = ""
+    conditions: tuple[NodeCondition, ...] = ()
+
+    @property
+    def address(self) -> str | None:
+        """The address the node is reached at: its InternalIP, else ExternalIP, DNS names,
+        Hostname (ADDRESS_TYPES), else any it lists; None when it lists none."""
+        found = next((self.addresses[t] for t in ADDRESS_TYPES if self.addresses.get(t)), None)
+        return found or next((a for a in self.addresses.values() if a), None)
 
     @property
     def gpus(self) -> float:

@@ -68,9 +68,13 @@ def test_workload_series_and_hierarchy(fed: Fed) -> None:
         uid="ml/infer-b", metric="power", start_ns=start, end_ns=end, step_ns=10**9))
     assert list(answer.node_total.values) == [50.0] * 5
     tree, _ = fed.get("/workloads/ml/train-a/hierarchy")
+    # The agent names owners by kind and name; their uid and API version need the watch.
+    unknown = {"uid": None, "apiVersion": None}
     assert tree["owners"] == [
-        {"kind": "ReplicaSet", "name": "train-rs", "workloads": ["ml/train-a", "ml/train-a2"]},
-        {"kind": "Deployment", "name": "train", "workloads": ["ml/train-a", "ml/train-a2"]}]
+        {"kind": "ReplicaSet", "name": "train-rs", **unknown,
+         "workloads": ["ml/train-a", "ml/train-a2"]},
+        {"kind": "Deployment", "name": "train", **unknown,
+         "workloads": ["ml/train-a", "ml/train-a2"]}]
     assert tree["children"] == []
     grpc_tree = fed.stub.GetWorkloadHierarchy(pb.GetWorkloadRequest(uid="ml/train-a"))
     assert [(o.kind, o.name, list(o.workloads)) for o in grpc_tree.owners] == \
@@ -101,10 +105,15 @@ def test_utilization_history(fed: Fed) -> None:
     got = [(p["gpusReporting"], p["gpuUtilization"]) for p in data["points"]]
     assert got == [(n, approx(u)) for n, u in want]
     assert {p["allocatedGpus"] for p in data["points"]} == {3}
+    # Memory in use over memory in all: GPU i of a node uses (i + 1) GB of 80 GB.
+    memory = [100 * (1 + 2 + 1 + 1) / (4 * 80)] * 2 + [100 * (1 + 2 + 1) / (3 * 80)] * 3
+    assert [p["memoryUsedPercent"] for p in data["points"]] == pytest.approx(memory)
     answer = fed.stub.UtilizationHistory(pb.UtilizationHistoryRequest(
         start_ns=start, end_ns=end, step_ns=10**9))
-    assert [(p.gpus_reporting, p.gpu_utilization, p.allocated_gpus) for p in answer.points] == \
-        [(p["gpusReporting"], p["gpuUtilization"], p["allocatedGpus"]) for p in data["points"]]
+    assert [(p.gpus_reporting, p.gpu_utilization, p.allocated_gpus, p.memory_used_percent)
+            for p in answer.points] == [(p["gpusReporting"], p["gpuUtilization"],
+                                         p["allocatedGpus"], p["memoryUsedPercent"])
+                                        for p in data["points"]]
     assert answer.total_gpus == data["totalGpus"] == 5
 
 

@@ -65,6 +65,10 @@ def test_nodes(compat: Compat) -> None:
         assert n["totalPodCount"] == len(on_node)
     n4 = _data(compat, "/resources/nodes/n4", s.Node)
     assert (n4["vllmPodCount"], n4["runningPodCount"]) == (1, 2)
+    # Without the Kubernetes watch, what only the API knows is null and named.
+    assert (n4["role"], n4["cpuCapacity"], n4["memoryCapacity"]) == (None, None, None)
+    missing = compat.call(P + "/resources/nodes/n4").json()["missing"]
+    assert any("role, cpuCapacity" in m for m in missing)
     compat.seed(f"{P}/resources/nodes/nope", s.Failure, 404)
 
 
@@ -93,6 +97,9 @@ def test_health(compat: Compat, path: str) -> None:
     assert (data["totalNodes"], data["healthyNodes"]) == (own["totalNodes"], own["healthyNodes"])
     assert sorted(a["alertId"] for a in data["alerts"]) == sorted(a["id"] for a in alerts)
     assert data["status"] == "CRITICAL"  # gpu_lost, node_unreachable and xid fire
+    if path == "/resources/health":  # node conditions come from the Kubernetes watch only
+        assert data["nodeConditions"] is None
+        assert "nodeConditions" in compat.call(P + path).json()["missing"][0]
 
 
 @pytest.mark.parametrize("path", ["/resources/statistics", "/gpu/metrics/usage-statistics"])
@@ -244,6 +251,17 @@ def test_overview(compat: Compat) -> None:
     assert data["totalMigInstances"] == sum(bool(g["migParentUuid"]) for g in gpus)
     assert (data["totalAlerts"], data["criticalAlerts"]) == (
         len(alerts), sum(a["severity"] == "critical" for a in alerts))
+    # Costs: /api/v1/cost's projection over its default window. The rate is the window's
+    # total over the time it covers, which grows as the clock runs, so it is checked
+    # against the cost total over the coverage this answer states.
+    cost = compat.own("/cost")
+    window = data["costProjection"]
+    assert (window["method"], window["days"]) == (cost["projection"]["method"], cost["days"])
+    per_hour = cost["total"]["totalCost"] / (window["coveredSeconds"] / 3600)
+    assert cost["total"]["totalCost"] > 0
+    assert data["totalHourlyCost"] == pytest.approx(per_hour)
+    assert data["totalMonthlyCost"] == pytest.approx(per_hour * 24 * 30)
+    assert "missing" not in compat.call(P + "/gpu/overview").json()
 
 
 def test_reads_not_built_yet_answer_501(compat: Compat) -> None:

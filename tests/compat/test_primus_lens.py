@@ -58,7 +58,9 @@ def test_nodes_list_pages_and_matches_nodes(compat: Compat) -> None:
     items = first["data"]["data"] + second["data"]["data"]
     assert [n["name"] for n in items] == sorted(own)
     assert first["data"]["total"] == len(own)
+    assert "address" in first["missing"][0]
     for n in items:
+        assert n["address"] is None  # without the Kubernetes watch, and said so
         assert n["gpuCount"] == own[n["name"]]["gpuCount"]
         assert n["allocatedGpus"] == own[n["name"]]["gpusAllocated"]
         expected = own[n["name"]]["gpuUtilization"]
@@ -136,8 +138,12 @@ def test_gpu_utilization_history(compat: Compat) -> None:
     assert [p["value"] for p in body["data"]["utilization"]] == pytest.approx(util)
     assert [p["value"] for p in body["data"]["allocationRate"]] == [
         p["allocationRate"] for p in own["points"]]
-    assert body["data"]["vramUtilization"] == []  # named as missing, not made up
-    assert "vramUtilization" in body["missing"][0]
+    # Memory in use over memory in all, whole GPUs (n4's MIG slices are in its GPU 0).
+    vram = [p["memoryUsedPercent"] / 100 for p in own["points"]
+            if p["memoryUsedPercent"] is not None]
+    assert len(vram) == len(util) > 0
+    assert [p["value"] for p in body["data"]["vramUtilization"]] == pytest.approx(vram)
+    assert "missing" not in body
 
 
 def test_workloads_filter_and_page(compat: Compat) -> None:
@@ -157,13 +163,17 @@ def test_workload_detail(compat: Compat) -> None:
     own = compat.own("/workloads/ml/train-a")
     assert (data["gpuAllocation"], data["pods"], data["startTime"]) == (
         own["gpus"], [own["pod"]], own["firstSeen"])
+    assert data["apiVersion"] == own["apiVersion"] == "v1"  # a Pod
 
 
 def test_workload_hierarchy(compat: Compat) -> None:
     data = compat.seed("/api/workloads/ml/train-a/hierarchy", s.Lens[s.HierarchyNode])["data"]
     own = compat.own("/workloads/ml/train-a/hierarchy")
     assert [c["uid"] for c in data["children"]] == own["children"]
-    assert data["owners"] == [{"kind": o["kind"], "name": o["name"]} for o in own["owners"]]
+    assert data["owners"] == [{"kind": o["kind"], "name": o["name"], "uid": None}
+                              for o in own["owners"]]
+    assert [o["uid"] for o in own["owners"]] == [None, None]  # the agent does not know them
+    assert "owner uids" in compat.call("/api/workloads/ml/train-a/hierarchy").json()["missing"][0]
 
 
 @pytest.mark.parametrize(("title", "metric"), [("GPU Utilization", "gpu_util"),

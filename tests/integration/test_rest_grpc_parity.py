@@ -122,6 +122,11 @@ def _same(rest: dict, message: Message, renamed: dict[str, str] | None = None) -
             assert theirs == pytest.approx(mine, abs=5.0)
         elif isinstance(mine, dict) and _is_message(message, other) and theirs is not None:
             compared += _same(value, getattr(message, _field(message, other).name), renamed)
+        elif _is_message_list(message, other) and value:  # each item field by field
+            items = getattr(message, _field(message, other).name)
+            assert len(items) == len(value), (key, value, theirs)
+            for item, their_item in zip(value, items, strict=True):
+                _same(item, their_item, renamed)
         else:
             assert mine == _plain(theirs), (key, value, theirs)
         compared += 1
@@ -132,6 +137,13 @@ def _field(message: Message, json_name: str) -> FieldDescriptor:
     return next(f for f in message.DESCRIPTOR.fields if f.json_name == json_name)
 
 
+def _is_message_list(message: Message, json_name: str) -> bool:
+    """A repeated nested message (not a map)."""
+    f = _field(message, json_name)
+    return (f.message_type is not None and not f.message_type.GetOptions().map_entry
+            and f.label == FieldDescriptor.LABEL_REPEATED)
+
+
 def _is_message(message: Message, json_name: str) -> bool:
     """A nested message (not a map, not a list)."""
     f = _field(message, json_name)
@@ -140,7 +152,8 @@ def _is_message(message: Message, json_name: str) -> bool:
 
 
 TIMES = {"firstSeen": "firstSeenNs", "lastSeen": "lastSeenNs", "createdAt": "createdNs",
-         "startedAt": "startedNs", "syncedAt": "syncedNs", "staleSince": "staleSinceNs"}
+         "startedAt": "startedNs", "syncedAt": "syncedNs", "staleSince": "staleSinceNs",
+         "lastTransitionTime": "lastTransitionNs"}
 
 
 def test_kubernetes_answers_are_the_same_over_rest_and_grpc(kube_fed: CollectorThread) -> None:
@@ -181,7 +194,8 @@ def test_kubernetes_answers_are_the_same_over_rest_and_grpc(kube_fed: CollectorT
         nodes = stub.ListKubernetesNodes(pb.ListKubernetesNodesRequest()).nodes
         assert [n["name"] for n in rest["data"]] == [n.name for n in nodes]
         for mine, theirs in zip(rest["data"], nodes, strict=True):
-            assert _same(mine, theirs) == 11
+            assert _same(mine, theirs, TIMES) == 13  # conditions item by item
+        assert next(n for n in nodes if n.name == "gpu-a").address == "10.0.1.11"
         assert next(n for n in nodes if n.name == "gpu-c").agent_missing
 
         _, rest = get_json(f"{base}/api/v1/kubernetes")

@@ -57,7 +57,8 @@ def test_a_pytorchjob_on_two_nodes_is_one_workload_with_its_pods(
     assert master["labels"]["team"] == "a"
     assert master["podUid"] == \
         "9a1b2c3d-0000-4e5f-8a9b-111111111101"
-    assert master["owners"] == [{"kind": "PyTorchJob", "name": "llama-ft"}]
+    assert master["owners"] == [{"kind": "PyTorchJob", "name": "llama-ft", "uid": PYTORCHJOB_UID,
+                                 "apiVersion": "kubeflow.org/v1"}]
     assert master["kubernetes"]["phase"] == "Running"
     assert master["kubernetes"]["gpusRequested"] == 2
     assert master["kubernetes"]["queue"] == "team-a"

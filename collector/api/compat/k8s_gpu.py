@@ -10,8 +10,12 @@ so. Usage in percent, temperature degrees C, power watts, costs in the configure
 currency; `architecture`, `migSupport` and MIG `profileId` from the device inventory (null
 for a GPU whose agent reported none); cost projections and savings are /api/v1/cost's
 `projection`, forecasts /api/v1/forecast's (utilization as `gpuUtilization`, GPUs held as
-`allocatedGpus`, each with its interval bounds). CPU and memory of pods and nodes and planned
-release times are not known to gputel: null, named in `missing`, or (a whole route) 501.
+`allocatedGpus`, each with its interval bounds), the overview's hourly and monthly cost the
+projection over /api/v1/cost's default window (7 days). With the Kubernetes watch, a node's
+role, CPU and memory capacity and allocatable (the API's quantities: "96", "1056291804Ki")
+and, in /resources/health, every node's conditions come from the API (kube_nodes). CPU and
+memory use of pods and nodes and planned release times are not known to gputel: null, named
+in `missing`, or (a whole route) 501.
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ from gputel.collector.api.compat.k8s_envelope import (
     ok,
     render_error,
 )
+from gputel.collector.api.compat.kube_nodes import (
+    CPU,
+    MEMORY,
+    bytes_text,
+    condition,
+    cores_text,
+    kube_nodes,
+    resource,
+    role,
+    under_pressure,
+)
 from gputel.collector.errors import InvalidParameterError, NotFoundError
 from gputel.collector.outbound.hooks import (
     EVENTS,
@@ -43,11 +58,12 @@ from gputel.collector.outbound.hooks import (
     HookSpec,
 )
 from gputel.collector.query.alerts import Alert
-from gputel.collector.query.core import DeviceView, NodeSummary
+from gputel.collector.query.core import DeviceView, NodeSummary, QueryCore
 from gputel.collector.query.costs import PROJECTION_METHOD, CostReport
 from gputel.collector.query.forecast import Forecast
 from gputel.collector.query.services import QueryServices
 from gputel.collector.query.workloads import WorkloadSummary
+from gputel.collector.registry.cluster import NodeRecord
 from gputel.collector.timefmt import format_time
 
 NAME = "k8s-gpu"
@@ -56,8 +72,12 @@ DEVICE_FILTERS = {"available": ("available",), "active": ("available", "allocate
                   "allocated": ("allocated",), "failed": ("lost",), "maintenance": (),
                   "inactive": ()}
 POD_MISSING = "cpuUsagePercent, memoryUsagePercent: gputel measures GPUs, not pods' CPU/memory"
-NODE_MISSING = ("role, cpuCapacity, memoryCapacity, cpuUsagePercent, memoryUsagePercent: "
-                "gputel's agents report GPUs only; pod counts count pods holding GPUs")
+NODE_MISSING = ("cpuUsagePercent, memoryUsagePercent: gputel measures GPUs, not CPU/memory; "
+                "pod counts count pods holding GPUs")
+NODE_UNWATCHED = ("role, cpuCapacity, memoryCapacity: the Kubernetes API does not list the "
+                  "node (or is not watched)")
+CONDITIONS_MISSING = "nodeConditions: the Kubernetes API is not watched (--kube)"
+COST_DAYS = 7.0  # /api/v1/cost's default window
 FORECAST_MISSING = "cpu, memory: gputel forecasts GPUs only"
 Hours = Annotated[float, Query(gt=0, le=24 * 366)]
 
@@ -136,11 +156,15 @@ def _pod(w: WorkloadSummary) -> dict[str, Any]:
             "creationTime": format_time(i.first_ns)}
 
 
-def _node(n: NodeSummary, pods: list[WorkloadSummary]) -> dict[str, Any]:
+def _node(n: NodeSummary, pods: list[WorkloadSummary],
+          record: NodeRecord | None) -> dict[str, Any]:
     here = [p for p in pods if any(h.node == n.state.name for h in p.held)]
     types = Counter(_model_type(p) for p in here)
-    return {"name": n.state.name, "role": None, "status": "Ready" if n.connected else "NotReady",
-            "cpuCapacity": None, "memoryCapacity": None,
+    cpu, memory = resource(record, CPU), resource(record, MEMORY)
+    return {"name": n.state.name, "role": role(record),
+            "status": "Ready" if n.connected else "NotReady",
+            "cpuCapacity": cores_text(cpu[0]), "memoryCapacity": bytes_text(memory[0]),
+            "cpuAllocatable": cores_text(cpu[1]), "memoryAllocatable": bytes_text(memory[1]),
             "gpuCapacity": str(len(n.state.devices)), "gpuAllocated": n.gpus_allocated,
             "cpuUsagePercent": None, "memoryUsagePercent": None,
             "gpuUsagePercent": n.gpu_utilization, "totalPodCount": len(here),
@@ -181,19 +205,19 @@ def _resource_routes(r: APIRouter, services: QueryServices) -> None:
 
     @r.get("/resources/nodes", summary="K8s GPU: nodes")
     def nodes() -> JSONResponse:
-        pods = core.workloads.summaries(running=True)
-        return ok([_node(n, pods) for n in core.list_nodes()], NODE_MISSING)
+        shown = _nodes(core, core.list_nodes(), core.workloads.summaries(running=True))
+        return ok(shown, *_node_missing(shown))
 
     @r.get("/resources/nodes/{node_name}", summary="K8s GPU: one node")
     def node(node_name: str) -> JSONResponse:
-        return ok(_node(core.get_node(node_name), core.workloads.summaries(running=True)),
-                  NODE_MISSING)
+        shown = _nodes(core, [core.get_node(node_name)], core.workloads.summaries(running=True))
+        return ok(shown[0], *_node_missing(shown))
 
     @r.get("/resources/usage", summary="K8s GPU: pods, nodes and a cluster summary")
     def usage(namespace: str | None = None) -> JSONResponse:
         pods = core.workloads.summaries(namespace or None)
         running = [p for p in pods if p.running]
-        nodes = [_node(n, running) for n in core.list_nodes()]
+        nodes = _nodes(core, core.list_nodes(), running)
         o = services.cluster.overview()
         summary = {"totalNodes": o.nodes_total, "readyNodes": sum(n["status"] == "Ready"
                                                                   for n in nodes),
@@ -203,7 +227,8 @@ def _resource_routes(r: APIRouter, services: QueryServices) -> None:
                    "avgCpuUsage": None, "avgMemoryUsage": None,
                    "avgGpuUsage": o.gpu_utilization}
         return ok({"pods": [_pod(p) for p in pods], "nodes": nodes, "clusterSummary": summary,
-                   "timestamp": format_time(core.time_ns())}, POD_MISSING, NODE_MISSING)
+                   "timestamp": format_time(core.time_ns())}, POD_MISSING,
+                  *_node_missing(nodes))
 
     @r.get("/resources/namespaces", summary="K8s GPU: GPU use per namespace")
     def namespaces() -> JSONResponse:
@@ -213,6 +238,19 @@ def _resource_routes(r: APIRouter, services: QueryServices) -> None:
                     "energyKwh": n.energy_kwh, "cpuUsage": None, "memoryUsage": None}
                    for n in core.workloads.namespaces()],
                   "cpuUsage, memoryUsage: gputel measures GPUs only")
+
+
+def _nodes(core: QueryCore, summaries: list[NodeSummary],
+           pods: list[WorkloadSummary]) -> list[dict[str, Any]]:
+    records = kube_nodes(core)
+    return [_node(n, pods, records.get(n.state.name)) for n in summaries]
+
+
+def _node_missing(shown: list[dict[str, Any]]) -> tuple[str, ...]:
+    """What node answers lack: CPU and memory use always; capacities where the watch does
+    not know the node."""
+    unknown = any(n["cpuCapacity"] is None and n["memoryCapacity"] is None for n in shown)
+    return (NODE_MISSING, NODE_UNWATCHED) if unknown else (NODE_MISSING,)
 
 
 # -------------------------------------------------------------------- devices
@@ -517,12 +555,27 @@ def _health(services: QueryServices) -> dict[str, Any]:
             "warningAlerts": severities["warning"], "alerts": [_alert(a) for a in firing]}
 
 
+def _with_conditions(health: dict[str, Any], nodes: list[NodeRecord]) -> dict[str, Any]:
+    """The health answer with every node's conditions from the watch: a node not Ready (or
+    with no Ready condition) or under pressure makes a HEALTHY cluster WARNING."""
+    not_ready = [n.name for n in nodes if n.ready is not True]
+    pressure = {n.name: found for n in nodes if (found := under_pressure(n))}
+    status = health["status"]
+    if status == "HEALTHY" and (not_ready or pressure):
+        status = "WARNING"
+    return {**health, "status": status, "notReadyNodes": not_ready, "pressureNodes": pressure,
+            "nodeConditions": [{"name": n.name, "ready": n.ready,
+                                "conditions": [condition(c) for c in n.conditions]}
+                               for n in nodes]}
+
+
 def _cluster_routes(r: APIRouter, services: QueryServices) -> None:
     @r.get("/gpu/overview", summary="K8s GPU: cluster overview")
     def overview() -> JSONResponse:
         o = services.cluster.overview()
         views = services.query.all_devices()
         firing = Counter(a.severity for a in services.alerts.alerts("firing"))
+        cost = services.costs.cost(COST_DAYS).projection
         return ok({"totalNodes": o.nodes_total, "totalGpuDevices": o.gpus_total,
                    "totalMigInstances": sum(bool(v.device.mig_parent_uuid) for v in views),
                    "activeAllocations": len(_allocations(services)),
@@ -530,15 +583,18 @@ def _cluster_routes(r: APIRouter, services: QueryServices) -> None:
                    "overallGpuUtilization": o.gpu_utilization,
                    "overallMemoryUtilization": o.memory_utilization,
                    "overallTemperature": o.temperature, "allocationRate": o.allocation_rate,
-                   "totalHourlyCost": None, "totalMonthlyCost": None,
+                   "totalHourlyCost": cost.hourly, "totalMonthlyCost": cost.monthly,
+                   "costProjection": {"method": PROJECTION_METHOD, "days": COST_DAYS,
+                                      "coveredSeconds": cost.covered_seconds},
                    "totalAlerts": sum(firing.values()), "criticalAlerts": firing["critical"],
-                   "warningAlerts": firing["warning"]},
-                  "totalHourlyCost, totalMonthlyCost: cost projections are not built yet")
+                   "warningAlerts": firing["warning"]})
 
     @r.get("/gpu/health", summary="K8s GPU: cluster GPU health")
     def gpu_health() -> JSONResponse:
         return ok(_health(services))
 
-    @r.get("/resources/health", summary="K8s GPU: cluster health")
+    @r.get("/resources/health", summary="K8s GPU: cluster health, node conditions included")
     def resources_health() -> JSONResponse:
-        return ok(_health(services), "node conditions beyond GPUs: not watched")
+        if services.query.kube is None:
+            return ok({**_health(services), "nodeConditions": None}, CONDITIONS_MISSING)
+        return ok(_with_conditions(_health(services), list(kube_nodes(services.query).values())))

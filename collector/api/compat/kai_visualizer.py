@@ -8,7 +8,9 @@ has them, as a tree (roots first, `children` nested): `guaranteed` the GPU quota
 `allocated` the GPUs given to their scheduled pods, `max` the limit (-1: none, as in
 KAI), `weight` the over-quota weight. A job is the top of a pod's owner chain (a
 PyTorchJob, a Deployment, a CronJob...; a pod without owners is its own), as
-/api/v1/workloads has it, its tasks its pods, waiting ones included (status Pending).
+/api/v1/workloads has it, its tasks its pods, waiting ones included (status Pending). A
+node's `resources` add `cpu` (cores) and `memory` (bytes) capacity and allocatable, and
+`role`, from the API's Node.
 
 Without the watch gputel sees what holds GPUs, not the scheduler: a job is a workload
 (pod) that held a GPU, its queue the pod's `kai.scheduler/queue` (or `runai/queue`)
@@ -31,11 +33,13 @@ from gputel.collector.api.compat.common import (
     holder_names,
     missing_header,
 )
+from gputel.collector.api.compat.kube_nodes import CPU, MEMORY, kube_nodes, resource, role
 from gputel.collector.errors import GputelError
 from gputel.collector.query.core import DeviceView, NodeSummary, QueryCore
 from gputel.collector.query.kubeview import QueueView, visible_owners
 from gputel.collector.query.services import QueryServices
 from gputel.collector.query.workloads import WorkloadSummary
+from gputel.collector.registry.cluster import NodeRecord
 from gputel.collector.timefmt import format_time
 
 NAME = "kai-visualizer"
@@ -44,7 +48,8 @@ QUEUE_LABELS = ("kai.scheduler/queue", "runai/queue")
 QUEUES_MISSING = ("queue quotas (guaranteed, max), weights and parents: the scheduler's "
                   "queue objects are not watched; queues are pods' queue labels")
 JOBS_MISSING = "pending jobs: gputel sees workloads once they hold a GPU"
-NODES_MISSING = "node CPU and memory resources: agents report GPUs only"
+NODES_MISSING = ("node CPU and memory resources, role: the Kubernetes API does not list the "
+                 "node (or is not watched)")
 STATUS = {"running": "Running", "pending": "Pending", "succeeded": "Succeeded",
           "failed": "Failed", "ended": "Ended"}
 
@@ -97,10 +102,13 @@ def router(services: QueryServices) -> APIRouter:
         return _answer([_job(w) for w in core.workloads.summaries(namespace or None)],
                        JOBS_MISSING)
 
-    @r.get("/nodes", summary="KAI: nodes and their GPU slots")
+    @r.get("/nodes", summary="KAI: nodes, their resources and GPU slots")
     def nodes() -> JSONResponse:
-        return _answer([_node(n, core.list_devices(n.state.name)) for n in core.list_nodes()],
-                       NODES_MISSING)
+        records = kube_nodes(core)
+        shown = [_node(n, core.list_devices(n.state.name), records.get(n.state.name))
+                 for n in core.list_nodes()]
+        unknown = any(n["resources"]["cpu"] is None for n in shown)
+        return _answer(shown, NODES_MISSING if unknown else "")
 
     return r
 
@@ -176,9 +184,18 @@ def _node_of(pod: WorkloadSummary) -> str:
     return min((node for node, _ in pod.info.devices), default="")
 
 
-def _node(n: NodeSummary, devices: list[DeviceView]) -> dict[str, Any]:
+def _node(n: NodeSummary, devices: list[DeviceView],
+          record: NodeRecord | None) -> dict[str, Any]:
+    """A node: its GPUs and slots (telemetry), CPU (cores) and memory (bytes) capacity and
+    allocatable and its role (the Kubernetes API's; null without it)."""
+    resources: dict[str, Any] = {"gpu": {"capacity": len(devices),
+                                         "allocated": n.gpus_allocated}}
+    for name in (CPU, MEMORY):
+        capacity, allocatable = resource(record, name)
+        resources[name] = None if record is None else {"capacity": capacity,
+                                                       "allocatable": allocatable}
     return {"name": n.state.name, "status": "Ready" if n.connected else "NotReady",
-            "resources": {"gpu": {"capacity": len(devices), "allocated": n.gpus_allocated}},
+            "role": role(record), "resources": resources,
             "gpuSlots": [{"id": v.device.index, "uuid": v.device.uuid,
                           "occupiedBy": holder_names(v.holders),
                           "fragmented": any(0 < f < 1 for _, f in v.holders)}

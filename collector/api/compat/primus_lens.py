@@ -5,7 +5,11 @@ error code>, "message": ..., "data": null}` (40001 invalid parameter, 40003 not 
 40004 unauthenticated, 40005 forbidden, 50000 internal). Lists take `pageNum` / `pageSize`
 and answer `{"data": [...], "total": N}`. Rates and utilization are fractions (0..1) as in
 Lens's overview, except in MetricsGraph answers, whose axis unit says "%". Times in
-requests are Unix seconds, in MetricsGraph points Unix seconds.
+requests are Unix seconds, in MetricsGraph points Unix seconds. `vramUtilization` is device
+memory in use over memory in all (/api/v1/utilization/history's `memoryUsedPercent`).
+With the Kubernetes watch a node's `address` is the API's (InternalIP first) and owners
+carry their uid; a workload's `apiVersion` is v1 for a pod, its ownerReference's for an
+owner workload.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from gputel.collector.api.compat.common import (
     seconds,
     seconds_ns,
 )
+from gputel.collector.api.compat.kube_nodes import kube_nodes
 from gputel.collector.errors import GputelError
-from gputel.collector.query.core import NodeSummary, RangeResult
+from gputel.collector.query.aggregate import FloatArray
+from gputel.collector.query.core import NodeSummary, QueryCore, RangeResult
 from gputel.collector.query.labels import parse_selector
 from gputel.collector.query.services import QueryServices
 from gputel.collector.query.workloads import Hierarchy, WorkloadSummary
@@ -47,7 +53,9 @@ HEATMAP = (("utilization", "gpu_util", 1, "%"), ("power", "power", 2, "W"),
 WORKLOAD_GRAPHS = (("GPU Utilization", "gpu_util", 1, "%"),
                    ("GPU Memory Utilization", "mem_util", 2, "%"),
                    ("GPU Power", "power", 3, "W"))
-NO_ADDRESS = "node address: agents do not report it"
+NO_ADDRESS = "address: the Kubernetes API does not list the node (or is not watched)"
+NO_API_VERSION = "apiVersion: not a Kubernetes object"
+NO_OWNER_UID = "owner uids: known from the Kubernetes watch only"
 Start = Annotated[int | None, Query(description="Unix seconds; default end - 1 h")]
 End = Annotated[int | None, Query(description="Unix seconds; default now")]
 Step = Annotated[int, Query(ge=1, description="seconds between points")]
@@ -121,7 +129,9 @@ def _node_routes(r: APIRouter, services: QueryServices) -> None:
     @r.get("/nodes", summary="Lens: GPU nodes")
     def nodes(page_num: PageNum = 1, page_size: PageSize = 10) -> JSONResponse:
         items, total = page_of(core.list_nodes(), page_num, page_size)
-        return ok({"data": [_node(n) for n in items], "total": total}, NO_ADDRESS)
+        shown = [_node(n, _addresses(core)) for n in items]
+        return ok({"data": shown, "total": total},
+                  NO_ADDRESS if any(n["address"] is None for n in shown) else "")
 
     @r.get("/nodes/gpuAllocation", summary="Lens: GPU allocation per node")
     def allocation() -> JSONResponse:
@@ -141,15 +151,15 @@ def _node_routes(r: APIRouter, services: QueryServices) -> None:
                 step: Step = DEFAULT_STEP_S) -> JSONResponse:
         h = services.cluster.utilization_history(*_range(core.time_ns(), start, end, step))
         times = [seconds(int(t)) for t in h.times]
-        util = [None if math.isnan(v) else fraction(float(v)) for v in h.utilization]
         rate = [int(a) / h.gpus_total if h.gpus_total else None for a in h.allocated]
-        return ok({"allocationRate": _points(times, rate), "utilization": _points(times, util),
-                   "vramUtilization": []},
-                  "vramUtilization: no cluster-wide memory utilization history yet")
+        return ok({"allocationRate": _points(times, rate),
+                   "utilization": _points(times, _fractions(h.utilization)),
+                   "vramUtilization": _points(times, _fractions(h.memory_used))})
 
     @r.get("/nodes/{name}", summary="Lens: one node")
     def node(name: str) -> JSONResponse:
-        return ok(_node(core.get_node(name)), NO_ADDRESS)
+        shown = _node(core.get_node(name), _addresses(core))
+        return ok(shown, NO_ADDRESS if shown["address"] is None else "")
 
     @r.get("/nodes/{name}/gpuDevices", summary="Lens: the GPUs of a node")
     def devices(name: str) -> JSONResponse:
@@ -190,8 +200,17 @@ def _node_routes(r: APIRouter, services: QueryServices) -> None:
         return ok({"data": [_workload_item(w.workload) for w in items], "total": total})
 
 
-def _node(n: NodeSummary) -> dict[str, Any]:
-    return {"name": n.state.name, "address": None,
+def _addresses(core: QueryCore) -> dict[str, str | None]:
+    """Each node's address as the Kubernetes API lists it ({} without the watch)."""
+    return {name: record.address for name, record in kube_nodes(core).items()}
+
+
+def _fractions(percent: FloatArray) -> list[float | None]:
+    return [None if math.isnan(v) else fraction(float(v)) for v in percent]
+
+
+def _node(n: NodeSummary, addresses: dict[str, str | None]) -> dict[str, Any]:
+    return {"name": n.state.name, "address": addresses.get(n.state.name),
             "status": "Ready" if n.connected else "NotReady",
             "gpuModel": ", ".join(n.gpu_models), "gpuCount": len(n.state.devices),
             "allocatedGpus": n.gpus_allocated, "utilizationRate": fraction(n.gpu_utilization)}
@@ -251,9 +270,8 @@ def _workload_routes(r: APIRouter, services: QueryServices) -> None:
 
     @r.get("/workloads/{uid:path}/hierarchy", summary="Lens: a workload and its children")
     def hierarchy(uid: str) -> JSONResponse:
-        return ok(_tree(core.workloads.hierarchy(uid), core.workloads.hierarchy,
-                        HIERARCHY_DEPTH),
-                  "owner uids: gputel knows each owner's kind and name, not its uid")
+        tree = _tree(core.workloads.hierarchy(uid), core.workloads.hierarchy, HIERARCHY_DEPTH)
+        return ok(tree, NO_OWNER_UID if _owner_uid_missing(tree) else "")
 
     @r.get("/workloads/{uid:path}/metrics", summary="Lens: a workload's GPU series")
     def metrics(uid: str, start: Start = None, end: End = None,
@@ -271,7 +289,8 @@ def _workload_routes(r: APIRouter, services: QueryServices) -> None:
     def workload(uid: str) -> JSONResponse:
         w = core.workloads.summary(uid)
         i = w.info
-        return ok({"apiVersion": None, "kind": i.kind, "name": i.pod, "namespace": i.namespace,
+        return ok({"apiVersion": w.api_version or None, "kind": i.kind, "name": i.pod,
+                   "namespace": i.namespace,
                    "uid": i.uid, "gpuAllocation": w.gpus,
                    "gpuAllocationDetail": [{"nodeName": h.node, "gpuUuid": h.uuid,
                                             "fraction": h.fraction} for h in w.held],
@@ -279,7 +298,7 @@ def _workload_routes(r: APIRouter, services: QueryServices) -> None:
                    "startTime": format_time(i.first_ns),
                    "endTime": None if w.running else format_time(i.last_ns),
                    "source": "gputel"},
-                  "apiVersion: agents report the owner kind, not its API version")
+                  "" if w.api_version else NO_API_VERSION)
 
     @r.get("/storage/stat", summary="Lens: storage (not watched by gputel)")
     def storage() -> JSONResponse:
@@ -290,6 +309,13 @@ def _tree(h: Hierarchy, lookup: Callable[[str], Hierarchy], depth: int) -> dict[
     i = h.workload.info
     children = [_tree(lookup(c), lookup, depth - 1) for c in h.children] if depth > 0 else []
     return {"kind": i.kind, "name": i.pod, "namespace": i.namespace, "uid": i.uid,
-            "owners": [{"kind": o.kind, "name": o.name} for o in h.owners],
+            "owners": [{"kind": o.kind, "name": o.name, "uid": o.uid or None}
+                       for o in h.owners],
             "children": children}
+
+
+def _owner_uid_missing(tree: dict[str, Any]) -> bool:
+    """Whether an owner anywhere in a `_tree` answer lacks its uid."""
+    return (any(o["uid"] is None for o in tree["owners"])
+            or any(_owner_uid_missing(c) for c in tree["children"]))
 

@@ -132,7 +132,9 @@ def workload_pb(w: WorkloadSummary, node_gpus: list[str] | None = None) -> pb.Wo
     i, u = w.info, w.usage
     return pb.WorkloadInfo(
         uid=i.uid, kind=i.kind, namespace=i.namespace, pod=i.pod, container=i.container,
-        pod_uid=i.pod_uid, labels=i.labels, owners=[pb.Owner(kind=k, name=n) for k, n in i.owners],
+        pod_uid=i.pod_uid, labels=i.labels, api_version=w.api_version,
+        owners=[pb.Owner(kind=o.kind, name=o.name, uid=o.uid, api_version=o.api_version)
+                for o in w.owner_refs],
         status=w.status or ("running" if w.running else "ended"), first_seen_ns=i.first_ns,
         last_seen_ns=i.last_ns, gpus=w.gpus, gpu_uuids=w.gpu_uuids,
         power_watts=w.power_watts, memory_used_bytes=w.memory_used_bytes,
@@ -146,8 +148,8 @@ def hierarchy_pb(h: Hierarchy) -> pb.WorkloadHierarchy:
     """Hierarchy -> WorkloadHierarchy."""
     return pb.WorkloadHierarchy(
         workload=workload_pb(h.workload), children=h.children,
-        owners=[pb.OwnerGroup(kind=o.kind, name=o.name, workloads=o.workloads)
-                for o in h.owners])
+        owners=[pb.OwnerGroup(kind=o.kind, name=o.name, workloads=o.workloads, uid=o.uid,
+                              api_version=o.api_version) for o in h.owners])
 
 
 def namespace_pb(n: NamespaceSummary) -> pb.NamespaceInfo:
@@ -165,9 +167,10 @@ def namespace_pb(n: NamespaceSummary) -> pb.NamespaceInfo:
 def utilization_pb(u: UtilizationHistory) -> pb.UtilizationHistoryResponse:
     """UtilizationHistory -> UtilizationHistoryResponse (utilization unset where NaN)."""
     points = [pb.UtilizationPoint(ts_ns=int(t), gpu_utilization=None if np.isnan(v) else float(v),
-                                  gpus_reporting=int(n), allocated_gpus=int(a))
-              for t, v, n, a in zip(u.times, u.utilization, u.reporting, u.allocated,
-                                    strict=True)]
+                                  gpus_reporting=int(n), allocated_gpus=int(a),
+                                  memory_used_percent=None if np.isnan(m) else float(m))
+              for t, v, n, a, m in zip(u.times, u.utilization, u.reporting, u.allocated,
+                                       u.memory_used, strict=True)]
     return pb.UtilizationHistoryResponse(start_ns=u.grid.start, end_ns=u.grid.end,
                                          step_ns=u.grid.step, total_gpus=u.gpus_total,
                                          points=points)
@@ -291,7 +294,11 @@ def kube_node_pb(v: KubeNode) -> pb.KubernetesNode:
     out = pb.KubernetesNode(
         name=n.name, addresses=n.addresses, roles=n.roles,
         kubelet_version=n.kubelet_version, labels=n.labels, capacity=n.capacity,
-        allocatable=n.allocatable, gpus=n.gpus, agent=v.agent, agent_missing=v.agent_missing)
+        allocatable=n.allocatable, gpus=n.gpus, agent=v.agent, agent_missing=v.agent_missing,
+        address=n.address or "",
+        conditions=[pb.NodeCondition(type=c.type, status=c.status, reason=c.reason,
+                                     message=c.message, last_transition_ns=c.last_transition_ns)
+                    for c in n.conditions])
     if n.ready is not None:  # unset: no Ready condition yet
         out.ready = n.ready
     return out

@@ -127,13 +127,15 @@ def grid_head(g: Grid) -> GridHead:
 
 
 class UtilizationPointOut(ApiModel):
-    """One point of the cluster's utilization history."""
+    """One point of the cluster's utilization history; `memoryUsedPercent` device memory in
+    use over device memory in all (whole GPUs; null where none reported)."""
 
     time: str
     gpu_utilization: float | None
     gpus_reporting: int
     allocated_gpus: int
     allocation_rate: float | None
+    memory_used_percent: float | None
 
 
 class UtilizationOut(ApiModel):
@@ -152,9 +154,10 @@ class UtilizationOut(ApiModel):
         total = u.gpus_total
         points = [UtilizationPointOut(time=t, gpu_utilization=v, gpus_reporting=n,
                                       allocated_gpus=a, allocation_rate=a / total if total
-                                      else None)
-                  for t, v, n, a in zip(times(u.times), finite_list(u.utilization),
-                                        u.reporting.tolist(), u.allocated.tolist(), strict=True)]
+                                      else None, memory_used_percent=m)
+                  for t, v, n, a, m in zip(times(u.times), finite_list(u.utilization),
+                                           u.reporting.tolist(), u.allocated.tolist(),
+                                           finite_list(u.memory_used), strict=True)]
         return cls(**grid_head(u.grid), unit="percent", total_gpus=total, points=points)
 
 

@@ -9,6 +9,7 @@ from gputel.collector.api.http.wire import ERRORS, Answer, ApiModel, Paged, ok, 
 from gputel.collector.query.kubeview import KindView, KubeNode, QueueView
 from gputel.collector.query.paging import paginate
 from gputel.collector.query.services import QueryServices
+from gputel.collector.registry.cluster import NodeCondition
 from gputel.collector.timefmt import format_time
 
 
@@ -46,13 +47,34 @@ class QueueOut(ApiModel):
                    gpu_seconds_busy=v.usage.gpu_seconds_busy)
 
 
+class NodeConditionOut(ApiModel):
+    """One condition of a node: status "True", "False" or "Unknown", as the API says."""
+
+    type: str
+    status: str
+    reason: str | None
+    message: str | None
+    last_transition_time: str | None
+
+    @classmethod
+    def from_core(cls, c: NodeCondition) -> NodeConditionOut:
+        """The answer for one condition."""
+        return cls(type=c.type, status=c.status, reason=c.reason or None,
+                   message=c.message or None,
+                   last_transition_time=format_time(c.last_transition_ns)
+                   if c.last_transition_ns else None)
+
+
 class KubeNodeOut(ApiModel):
-    """A node as the API sees it: Ready (None: no condition yet), addresses by type, roles,
-    kubelet version, labels, capacity and allocatable (cores, bytes, devices); whether a
-    gputel agent streams from it, and `agentMissing` when it has GPUs but none does."""
+    """A node as the API sees it: Ready (None: no condition yet) and every condition,
+    addresses by type and `address` (InternalIP first), roles, kubelet version, labels,
+    capacity and allocatable (cores, bytes, devices); whether a gputel agent streams from
+    it, and `agentMissing` when it has GPUs but none does."""
 
     name: str
     ready: bool | None
+    conditions: list[NodeConditionOut]
+    address: str | None
     addresses: dict[str, str]
     roles: list[str]
     kubelet_version: str
@@ -67,7 +89,9 @@ class KubeNodeOut(ApiModel):
     def from_core(cls, v: KubeNode) -> KubeNodeOut:
         """The answer for one node."""
         n = v.node
-        return cls(name=n.name, ready=n.ready, addresses=dict(n.addresses),
+        return cls(name=n.name, ready=n.ready,
+                   conditions=[NodeConditionOut.from_core(c) for c in n.conditions],
+                   address=n.address, addresses=dict(n.addresses),
                    roles=list(n.roles), kubelet_version=n.kubelet_version,
                    labels=dict(n.labels), capacity=dict(n.capacity),
                    allocatable=dict(n.allocatable), gpus=n.gpus, agent=v.agent,

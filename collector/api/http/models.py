@@ -24,6 +24,7 @@ from gputel.collector.query.workloads import (
     OwnerGroup,
     WorkloadSummary,
 )
+from gputel.collector.registry.cluster import OwnerRef
 from gputel.collector.registry.workloads import Usage
 from gputel.collector.timefmt import format_time
 
@@ -215,10 +216,19 @@ class GpuRangeOut(ApiModel):
 
 
 class OwnerOut(ApiModel):
-    """One owner of a workload (nearest first)."""
+    """One owner of a workload (nearest first); its Kubernetes uid and API version come from
+    the Kubernetes watch (null without it: agents report kind and name only)."""
 
     kind: str
     name: str
+    uid: str | None
+    api_version: str | None
+
+    @classmethod
+    def from_core(cls, o: OwnerRef) -> Self:
+        """One reference of an owner chain."""
+        return cls(kind=o.kind, name=o.name, uid=o.uid or None,
+                   api_version=o.api_version or None)
 
 
 class HeldOut(ApiModel):
@@ -269,10 +279,13 @@ class KubePodOut(ApiModel):
 
 class WorkloadOut(ApiModel):
     """A workload: identity, what it holds now, what it used; `status` pending, running,
-    succeeded, failed or ended; `children` the pods of an owner workload (a Job...)."""
+    succeeded, failed or ended; `children` the pods of an owner workload (a Job...);
+    `apiVersion` its Kubernetes API version (v1 for a pod, the ownerReference's for an
+    owner; null off Kubernetes)."""
 
     uid: str
     kind: str
+    api_version: str | None
     namespace: str
     pod: str
     container: str
@@ -300,9 +313,10 @@ class WorkloadOut(ApiModel):
     def from_core(cls, w: WorkloadSummary) -> Self:
         """A workload summary as the API shows it."""
         i = w.info
-        return cls(uid=i.uid, kind=i.kind, namespace=i.namespace, pod=i.pod,
+        return cls(uid=i.uid, kind=i.kind, api_version=w.api_version or None,
+                   namespace=i.namespace, pod=i.pod,
                    container=i.container, pod_uid=i.pod_uid or None, labels=i.labels,
-                   owners=[OwnerOut(kind=k, name=n) for k, n in i.owners],
+                   owners=[OwnerOut.from_core(o) for o in w.owner_refs],
                    status=w.status or ("running" if w.running else "ended"),
                    first_seen=format_time(i.first_ns), last_seen=format_time(i.last_ns),
                    gpus=w.gpus, gpu_uuids=w.gpu_uuids,
@@ -347,16 +361,20 @@ class WorkloadRangeOut(ApiModel):
 
 
 class OwnerGroupOut(ApiModel):
-    """An owner and the workloads it owns."""
+    """An owner and the workloads it owns; its Kubernetes uid and API version (null without
+    the Kubernetes watch)."""
 
     kind: str
     name: str
+    uid: str | None
+    api_version: str | None
     workloads: list[str]
 
     @classmethod
     def from_core(cls, o: OwnerGroup) -> Self:
         """An owner of the chain."""
-        return cls(kind=o.kind, name=o.name, workloads=o.workloads)
+        return cls(kind=o.kind, name=o.name, uid=o.uid or None,
+                   api_version=o.api_version or None, workloads=o.workloads)
 
 
 class HierarchyOut(ApiModel):

@@ -215,12 +215,16 @@ class Workload(_message.Message):
     def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., pod_uid: _Optional[str] = ...) -> None: ...
 
 class Owner(_message.Message):
-    __slots__ = ("kind", "name")
+    __slots__ = ("kind", "name", "uid", "api_version")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
     kind: str
     name: str
-    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    uid: str
+    api_version: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., uid: _Optional[str] = ..., api_version: _Optional[str] = ...) -> None: ...
 
 class DeviceBlock(_message.Message):
     __slots__ = ("device", "metrics", "base_ts_ns", "ts_delta_ns", "values", "int_metrics", "int_values", "int_present", "ts_step_ns", "ts_of_block")
@@ -663,7 +667,7 @@ class HeldGpu(_message.Message):
     def __init__(self, node: _Optional[str] = ..., gpu: _Optional[str] = ..., fraction: _Optional[float] = ...) -> None: ...
 
 class WorkloadInfo(_message.Message):
-    __slots__ = ("uid", "kind", "namespace", "pod", "container", "pod_uid", "labels", "owners", "status", "first_seen_ns", "last_seen_ns", "gpus", "gpu_uuids", "power_watts", "memory_used_bytes", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "held", "node_gpus", "kubernetes", "children")
+    __slots__ = ("uid", "kind", "namespace", "pod", "container", "pod_uid", "labels", "owners", "status", "first_seen_ns", "last_seen_ns", "gpus", "gpu_uuids", "power_watts", "memory_used_bytes", "utilization_percent", "energy_joules", "gpu_seconds_allocated", "gpu_seconds_busy", "held", "node_gpus", "kubernetes", "children", "api_version")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -694,6 +698,7 @@ class WorkloadInfo(_message.Message):
     NODE_GPUS_FIELD_NUMBER: _ClassVar[int]
     KUBERNETES_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
     uid: str
     kind: str
     namespace: str
@@ -717,7 +722,8 @@ class WorkloadInfo(_message.Message):
     node_gpus: _containers.RepeatedScalarFieldContainer[str]
     kubernetes: KubernetesPod
     children: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., pod_uid: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., status: _Optional[str] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., gpus: _Optional[float] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., power_watts: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., held: _Optional[_Iterable[_Union[HeldGpu, _Mapping]]] = ..., node_gpus: _Optional[_Iterable[str]] = ..., kubernetes: _Optional[_Union[KubernetesPod, _Mapping]] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
+    api_version: str
+    def __init__(self, uid: _Optional[str] = ..., kind: _Optional[str] = ..., namespace: _Optional[str] = ..., pod: _Optional[str] = ..., container: _Optional[str] = ..., pod_uid: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., owners: _Optional[_Iterable[_Union[Owner, _Mapping]]] = ..., status: _Optional[str] = ..., first_seen_ns: _Optional[int] = ..., last_seen_ns: _Optional[int] = ..., gpus: _Optional[float] = ..., gpu_uuids: _Optional[_Iterable[str]] = ..., power_watts: _Optional[float] = ..., memory_used_bytes: _Optional[float] = ..., utilization_percent: _Optional[float] = ..., energy_joules: _Optional[float] = ..., gpu_seconds_allocated: _Optional[float] = ..., gpu_seconds_busy: _Optional[float] = ..., held: _Optional[_Iterable[_Union[HeldGpu, _Mapping]]] = ..., node_gpus: _Optional[_Iterable[str]] = ..., kubernetes: _Optional[_Union[KubernetesPod, _Mapping]] = ..., children: _Optional[_Iterable[str]] = ..., api_version: _Optional[str] = ...) -> None: ...
 
 class KubernetesPod(_message.Message):
     __slots__ = ("phase", "node", "annotations", "created_ns", "started_ns", "gpus_requested", "waiting_seconds", "queue")
@@ -777,14 +783,18 @@ class QueryWorkloadRangeRequest(_message.Message):
     def __init__(self, uid: _Optional[str] = ..., metric: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ..., agg: _Optional[str] = ...) -> None: ...
 
 class OwnerGroup(_message.Message):
-    __slots__ = ("kind", "name", "workloads")
+    __slots__ = ("kind", "name", "workloads", "uid", "api_version")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     WORKLOADS_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
     kind: str
     name: str
     workloads: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., workloads: _Optional[_Iterable[str]] = ...) -> None: ...
+    uid: str
+    api_version: str
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., workloads: _Optional[_Iterable[str]] = ..., uid: _Optional[str] = ..., api_version: _Optional[str] = ...) -> None: ...
 
 class WorkloadHierarchy(_message.Message):
     __slots__ = ("workload", "owners", "children")
@@ -851,16 +861,18 @@ class UtilizationHistoryRequest(_message.Message):
     def __init__(self, start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., step_ns: _Optional[int] = ...) -> None: ...
 
 class UtilizationPoint(_message.Message):
-    __slots__ = ("ts_ns", "gpu_utilization", "gpus_reporting", "allocated_gpus")
+    __slots__ = ("ts_ns", "gpu_utilization", "gpus_reporting", "allocated_gpus", "memory_used_percent")
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
     GPUS_REPORTING_FIELD_NUMBER: _ClassVar[int]
     ALLOCATED_GPUS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_PERCENT_FIELD_NUMBER: _ClassVar[int]
     ts_ns: int
     gpu_utilization: float
     gpus_reporting: int
     allocated_gpus: int
-    def __init__(self, ts_ns: _Optional[int] = ..., gpu_utilization: _Optional[float] = ..., gpus_reporting: _Optional[int] = ..., allocated_gpus: _Optional[int] = ...) -> None: ...
+    memory_used_percent: float
+    def __init__(self, ts_ns: _Optional[int] = ..., gpu_utilization: _Optional[float] = ..., gpus_reporting: _Optional[int] = ..., allocated_gpus: _Optional[int] = ..., memory_used_percent: _Optional[float] = ...) -> None: ...
 
 class UtilizationHistoryResponse(_message.Message):
     __slots__ = ("start_ns", "end_ns", "step_ns", "total_gpus", "points")
@@ -1377,7 +1389,7 @@ class ListKubernetesNodesRequest(_message.Message):
     def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ...) -> None: ...
 
 class KubernetesNode(_message.Message):
-    __slots__ = ("name", "ready", "addresses", "roles", "kubelet_version", "labels", "capacity", "allocatable", "gpus", "agent", "agent_missing")
+    __slots__ = ("name", "ready", "addresses", "roles", "kubelet_version", "labels", "capacity", "allocatable", "gpus", "agent", "agent_missing", "conditions", "address")
     class AddressesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -1417,6 +1429,8 @@ class KubernetesNode(_message.Message):
     GPUS_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     AGENT_MISSING_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     ready: bool
     addresses: _containers.ScalarMap[str, str]
@@ -1428,7 +1442,23 @@ class KubernetesNode(_message.Message):
     gpus: float
     agent: bool
     agent_missing: bool
-    def __init__(self, name: _Optional[str] = ..., ready: bool = ..., addresses: _Optional[_Mapping[str, str]] = ..., roles: _Optional[_Iterable[str]] = ..., kubelet_version: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Mapping[str, float]] = ..., allocatable: _Optional[_Mapping[str, float]] = ..., gpus: _Optional[float] = ..., agent: bool = ..., agent_missing: bool = ...) -> None: ...
+    conditions: _containers.RepeatedCompositeFieldContainer[NodeCondition]
+    address: str
+    def __init__(self, name: _Optional[str] = ..., ready: bool = ..., addresses: _Optional[_Mapping[str, str]] = ..., roles: _Optional[_Iterable[str]] = ..., kubelet_version: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Mapping[str, float]] = ..., allocatable: _Optional[_Mapping[str, float]] = ..., gpus: _Optional[float] = ..., agent: bool = ..., agent_missing: bool = ..., conditions: _Optional[_Iterable[_Union[NodeCondition, _Mapping]]] = ..., address: _Optional[str] = ...) -> None: ...
+
+class NodeCondition(_message.Message):
+    __slots__ = ("type", "status", "reason", "message", "last_transition_ns")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LAST_TRANSITION_NS_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    status: str
+    reason: str
+    message: str
+    last_transition_ns: int
+    def __init__(self, type: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., last_transition_ns: _Optional[int] = ...) -> None: ...
 
 class ListKubernetesNodesResponse(_message.Message):
     __slots__ = ("nodes", "page")

@@ -213,11 +213,27 @@ class Overview(Shape):
     warningAlerts: int
 
 
+class NodeCondition(Shape):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str | None
+    message: str | None
+    lastTransitionTime: str | None
+
+
+class NodeConditions(Shape):
+    name: str
+    ready: bool | None
+    conditions: list[NodeCondition]
+
+
 class ClusterHealth(Shape):
     status: Literal["HEALTHY", "WARNING", "CRITICAL"]
     totalNodes: int
     healthyNodes: int
     alerts: list[Alert]
+    # /resources/health only: each node's conditions from the Kubernetes watch (null without)
+    nodeConditions: list[NodeConditions] | None = None
 
 
 class NamespaceUsage(Shape):

@@ -57,10 +57,22 @@ class GpuSlot(Shape):
     fragmented: bool
 
 
+class CountedResource(Shape):
+    capacity: float | None
+    allocatable: float | None
+
+
+class NodeResources(Shape):
+    gpu: dict[str, float]
+    # cores and bytes from the Kubernetes watch; null without it
+    cpu: CountedResource | None
+    memory: CountedResource | None
+
+
 class NodeView(Shape):
     name: str
     status: str
-    resources: dict[str, Any]
+    resources: NodeResources
     gpuSlots: list[GpuSlot]
 
 

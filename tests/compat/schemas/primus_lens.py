@@ -166,11 +166,18 @@ class WorkloadDetail(Shape):
     source: str
 
 
+class HierarchyOwner(Shape):
+    kind: str
+    name: str
+    uid: str | None
+
+
 class HierarchyNode(Shape):
     kind: str
     name: str
     namespace: str
     uid: str
+    owners: list[HierarchyOwner]
     children: list[HierarchyNode]
 
 
