@@ -253,7 +253,8 @@ class Collector:
         index = self.ingest.workloads
         return (StateWriter(self.tsdb, self.nodes, index, self.ingest.streaming_nodes),
                 StateSync(self.tsdb, self.nodes, index, self.ingest.streaming,
-                          int(config.workload_retention_seconds * 1e9)),
+                          int(config.workload_retention_seconds * 1e9),
+                          inventory=self.ingest.inventory),
                 RemoteSeries(self.tsdb, retention_ns, known_gpus=self._known_gpus))
 
     def _known_gpus(self) -> list[tuple[str, str]]:

@@ -23,10 +23,13 @@ Series written (besides the samples, storage.remote):
 - `gputel_state_workload{node, uid, kind, namespace, pod, container, pod_uid, owners,
   labels}` = 1 (owners and labels as JSON)
 - `gputel_state_attribution{node}` = the agent's AttributionState
+- `gputel_state_inventory{node, uuid, inventory}` = 1: the GPU's newest inventory (the
+  registry's DeviceInventory as JSON; a new series when it changes, which is rare)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gputel.collector.ingest.inventory import inventory_of
 from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.storage.durable import StorageError
 from gputel.collector.storage.engine import DeviceRows
@@ -77,6 +81,8 @@ class RemoteJournal:
         self._registry = registry
         self._deadline = write_deadline_seconds
         self._hellos: dict[tuple[str, str], pb.Hello] = {}
+        # Each agent's newest inventory per device position (Hello, then frames' changes).
+        self._inventory: dict[tuple[str, str], dict[int, pb.GpuInventory]] = {}
         self._queue: list[_Pending] = []
         self._failed_from: dict[tuple[str, str], int] = {}  # agent -> oldest failed seq
         self._cond = threading.Condition()
@@ -116,9 +122,16 @@ class RemoteJournal:
                metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> Future[bool]:
         """Queue a frame's series; resolves True once the TSDB accepted them."""
         frame = pb.Frame.FromString(payload)
-        hello = self._hellos.get((node, instance))
+        with self._cond:
+            hello = self._hellos.get((node, instance))
+            held = self._inventory.setdefault((node, instance), {})
+            for entry in frame.inventory:
+                if entry.device not in held or held[entry.device].read_ts_ns <= entry.read_ts_ns:
+                    held[entry.device] = entry
+            inventory = list(held.values())
         series = [*_sample_series(node, metric_ids, rows),
-                  *self._state_series(node, hello, frame, rows)]
+                  *self._state_series(node, hello, frame, rows),
+                  *_inventory_series(node, hello, inventory, rows)]
         return self._submit(series, (node, instance, seq))
 
     def remember_agent(self, node: str, instance: str, hello: bytes,
@@ -127,6 +140,7 @@ class RemoteJournal:
         message = pb.Hello.FromString(hello)
         with self._cond:
             self._hellos[(node, instance)] = message
+            self._inventory[(node, instance)] = {e.device: e for e in message.inventory}
         done: Future[bool] = Future()
         done.set_result(True)
         return done
@@ -326,6 +340,23 @@ def _inventory(node: str, hello: pb.Hello, newest_ns: int, first_ns: int) -> lis
                          ("mig_parent_uuid", d.mig_parent_uuid), ("model", d.model),
                          ("node", node), ("pci_bus_id", d.pci_bus_id), ("uuid", d.uuid),
                          ("vendor", d.vendor)), newest_ns, 1.0))
+    return out
+
+
+def _inventory_series(node: str, hello: pb.Hello | None, inventory: Sequence[pb.GpuInventory],
+                      rows: Sequence[DeviceRows]) -> list[Series]:
+    """The devices' newest inventory, stamped with the frame's newest tick."""
+    newest = max((int(ts[-1]) for _, ts, _, _ in rows if ts.size), default=0)
+    if hello is None or not newest:
+        return []
+    out = []
+    for entry in inventory:
+        if entry.device < len(hello.devices):
+            described = json.dumps(dataclasses.asdict(inventory_of(entry)), sort_keys=True,
+                                   separators=(",", ":"))
+            out.append(one_sample((("__name__", "gputel_state_inventory"),
+                                   ("inventory", described), ("node", node),
+                                   ("uuid", hello.devices[entry.device].uuid)), newest, 1.0))
     return out
 
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gputel.collector.ingest.remote import Series, encode_series, one_sample
+from gputel.collector.registry.inventory import DeviceInventory, InventoryBook
 from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeState
 from gputel.collector.registry.workloads import (
     DeviceUsage,
@@ -124,9 +125,11 @@ class StateSync:
 
     def __init__(self, client: TsdbClient, registry: NodeRegistry, index: WorkloadIndex,
                  local: Callable[[str], bool], window_ns: int,
-                 time_ns: Callable[[], int] = time.time_ns, full_every: int = 60) -> None:
+                 time_ns: Callable[[], int] = time.time_ns, full_every: int = 60,
+                 inventory: InventoryBook | None = None) -> None:
         """`local(node)`: the node streams to this collector now (its state is ours)."""
         self._client = client
+        self._inventory = inventory
         self._registry = registry
         self._index = index
         self._local = local
@@ -157,7 +160,7 @@ class StateSync:
             got = {name: self._last(name, window, now_ms)
                    for name in ("node", "node_first_seen", "device", "node_counts",
                                 "attribution", "workload", "workload_span", "usage",
-                                "device_usage")}
+                                "device_usage", "inventory")}
             since = (now_ms - self._window_ms if full or not self._holdings_from_ms
                      else self._holdings_from_ms - HOLDINGS_MARGIN_MS)
             span = max(1, now_ms - since)
@@ -192,8 +195,21 @@ class StateSync:
             if state is None:
                 continue
             self._registry.put(state)
+            if self._inventory is not None:
+                _keep_inventory(self._inventory, node, parts["inventory"])
             mine = {k: v for k, v in timelines.items() if k[0] == node}
             self._index.replace_node(node, _slice(node, parts, mine, state))
+
+
+def _keep_inventory(book: InventoryBook, node: str, found: list[dict[str, Any]]) -> None:
+    """Another collector's inventory of the node's GPUs (the newest read wins)."""
+    for series in found:
+        labels = series["metric"]
+        try:
+            fields = json.loads(labels.get("inventory", ""))
+            book.put_inventory(node, labels.get("uuid", ""), DeviceInventory(**fields))
+        except (ValueError, TypeError) as exc:
+            log.debug("unreadable inventory of %s in the TSDB: %s", node, exc)
 
 
 def _value(series: dict[str, Any]) -> float:

@@ -15,9 +15,11 @@ from tests.prometheus.promserver import TsdbServer
 
 # Fields that are the answering process's own, not the data's: dropped before comparing
 # (uptime; when an alert was last evaluated; the window of /cost and /statistics/usage,
-# which end at the asking instant).
+# which end at the asking instant, and /cost's projection, a rate over the time from the
+# first charged sample to that instant).
 OWN_FIELDS = frozenset({"uptimeSeconds", "updated"})
 NOW_WINDOW = {"/api/v1/cost", "/api/v1/statistics/usage"}
+NOW_FIELDS = frozenset({"start", "end", "projection"})
 
 
 def read_routes() -> list[str]:
@@ -49,7 +51,7 @@ def answer(base: str, url: str, params: dict[str, str]) -> tuple[int, Any]:
     """A route's status and data, less the answering process's own fields."""
     response = httpx.get(base + url, params=params, timeout=20)
     body = response.json()
-    own = OWN_FIELDS | ({"start", "end"} if url in NOW_WINDOW else set())
+    own = OWN_FIELDS | (NOW_FIELDS if url in NOW_WINDOW else set())
     return response.status_code, comparable(body.get("data", body), own)
 
 
