@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -39,14 +40,20 @@ def small_disk(path: Path, size: str = "8m") -> Iterator[Path]:
 
 
 def _fill(directory: Path) -> Path:
-    """Write a file until the filesystem is full; return it."""
+    """Write a file until the filesystem has not one byte left; return it. (Stopping at the
+    first refused 256 KiB left up to that much free: room for a few frames' commits, and
+    the store's status flapped between failing and ok.)"""
     filler = directory / "filler"
-    with filler.open("wb") as f:
-        block = b"\0" * (256 * 1024)
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(block)
-                f.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        size = 256 * 1024
+        while size:
+            try:
+                os.write(fd, b"\0" * size)
+            except OSError:
+                size //= 2
+    finally:
+        os.close(fd)
     return filler
 
 
