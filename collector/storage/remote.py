@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -83,6 +83,12 @@ class RemoteSeries:
         except TsdbError as exc:
             raise unavailable(exc) from exc
         return _samples(result, start_ms)
+
+    def read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
+                  end_ns: int) -> list[tuple[Int64Array, Float64Array]]:
+        """`read` of one metric for each (node, GPU uuid), in the order asked (one TSDB query
+        each). Raises UnavailableError."""
+        return [self.read((node, gpu, metric), start_ns, end_ns) for node, gpu in series]
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample in the last 5 minutes, or None; ts_ns is the
