@@ -454,14 +454,13 @@ class Engine:
                      f"FROM read_parquet([{paths}]) WHERE {where}")
         wanted = pa.table({"node": [n for n, _ in series], "gpu": [g for _, g in series],
                            "k": pa.array(range(len(series)), pa.int32())})
-        cur = self.cursor()
-        cur.register("wanted_series", wanted)
-        try:
+        # A cursor of its own: register() refuses a cursor another caller on this thread
+        # left with a half-read result, and the name stays private to this read.
+        with self._con.cursor() as cur:
+            cur.register("wanted_series", wanted)
             got = cur.execute(f"SELECT w.k, s.ts, s.v FROM ({rows}) s JOIN wanted_series w "
                               "ON s.node = w.node AND s.gpu = w.gpu ORDER BY w.k, s.ts",
                               [start_ns, end_ns]).fetchnumpy()
-        finally:
-            cur.unregister("wanted_series")
         return (np.asarray(got["k"], dtype=np.int32), np.asarray(got["ts"], dtype=np.int64),
                 np.asarray(got["v"], dtype=np.float64))
 

@@ -83,3 +83,11 @@ def test_the_newest_value_is_the_latest_present_sample_whatever_the_order() -> N
     assert store.latest(("a", "a-gpu0", "power")) == (T0 + 200_000_000, 7.0)
     assert store.latest(("a", "a-gpu0", "temperature")) == (T0, 3.0)
     store.engine.close()
+
+
+def test_many_series_read_after_a_half_read_result_on_the_same_thread(store: SeriesStore
+                                                                      ) -> None:
+    held = store.engine.cursor().execute("SELECT 1 UNION ALL SELECT 2")
+    assert held.fetchone() is not None  # the thread's cursor now holds an unfinished result
+    (ts, _), = store.read_many([("a", "a-gpu0")], "power", T0, T0 + 10**10)
+    assert ts.size == TICKS
