@@ -18,7 +18,7 @@ from gputel.agent.runtime import Agent
 from gputel.cli.options import die
 from gputel.collector.api.secrets import SecurityConfigError
 from gputel.collector.ingest.admission import IngestLimits
-from gputel.collector.kube.watcher import KubeConfigError, KubeSettings
+from gputel.collector.kube.settings import KubeConfigError, KubeSettings
 from gputel.collector.outbound.hooks import HookStoreError
 from gputel.collector.query.alerts import AlertRules
 from gputel.collector.query.core import HealthPolicy

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health as grpc_health
@@ -48,7 +49,7 @@ from gputel.collector.ingest.backpressure import return_freed_memory, steady_all
 from gputel.collector.ingest.core import IngestCore
 from gputel.collector.ingest.remote import RemoteJournal
 from gputel.collector.ingest.state import StateSync, StateWriter
-from gputel.collector.kube.watcher import KubeSettings, KubeWatcher
+from gputel.collector.kube.settings import KubeSettings
 from gputel.collector.lograte import RepeatLimiter
 from gputel.collector.maintenance import Maintenance
 from gputel.collector.outbound.hooks import HookRegistry
@@ -78,6 +79,9 @@ from gputel.collector.storage.store import SeriesReads, SeriesStore
 from gputel.collector.storage.tsdb import TsdbClient, TsdbEndpoints, TsdbSettings
 from gputel.proto.frames import Block
 from gputel.proto.gputel.v1 import telemetry_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:  # loads the Kubernetes client: imported only with --kube (_kube_watcher)
+    from gputel.collector.kube.watcher import KubeWatcher
 
 log = logging.getLogger(__name__)
 SEAL_TIMEOUT_S = 60.0  # at a clean stop, for sealing the head
@@ -195,7 +199,7 @@ class Collector:
             rollups = None
         self.cluster = (ClusterRegistry(ClusterLimits(config.kube.max_objects))
                         if config.kube is not None else None)
-        self.kube = (KubeWatcher(config.kube, self.cluster)
+        self.kube = (_kube_watcher(config.kube, self.cluster)
                      if config.kube is not None and self.cluster is not None else None)
         self.query = QueryCore(self.nodes, self.ingest.workloads, reads, time.time_ns,
                                config.max_points,
@@ -480,6 +484,8 @@ class Collector:
         if self.journal is not None and self.state_writer is not None:
             await asyncio.to_thread(self.state_writer.flush)
             await asyncio.to_thread(self.journal.close)
+        if self.tsdb is not None:  # its pooled connections, once nothing writes or reads
+            await asyncio.to_thread(self.tsdb.close)
         try:  # a clean restart reads no frame back
             await self.maintenance.checkpoint()
         except (StorageError, TimeoutError) as exc:
@@ -526,3 +532,10 @@ def raise_fd_limit() -> int:
         return soft
     return hard
 
+
+def _kube_watcher(settings: KubeSettings, cluster: ClusterRegistry) -> KubeWatcher:
+    """The Kubernetes watch; its module (and the Kubernetes client) is loaded only here, so
+    a collector without --kube does not carry it. Raises KubeConfigError."""
+    from gputel.collector.kube.watcher import KubeWatcher  # noqa: PLC0415
+
+    return KubeWatcher(settings, cluster)

@@ -38,7 +38,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", default=",".join(ROWS),
                         help=f"comma list of {', '.join(ROWS)}")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="profile the ingest row's collector once; keep N entries")
+                        help="profile the collector of the ingest row and of the scale row's "
+                        "largest sustained count once more each; keep N entries")
     parser.add_argument("--collectors", type=int, default=2,
                         help="the scale-out row's collectors over VictoriaMetrics")
     parser.add_argument("--note", default="", help="a line for the results header")
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     date = datetime.datetime.now(datetime.UTC).date().isoformat()
     run = report.Run(date, args.size, args.runs, args.note, f"{date}.md")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / run.results_name).write_text(report.results_file(rows, run, ctx.profile,
+    (args.out / run.results_name).write_text(report.results_file(rows, run, ctx.profiles,
                                                                  errors))
     report.update_readme(args.readme, rows, run)
     print("\n".join(report.table(rows, run)))

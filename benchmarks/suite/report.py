@@ -7,7 +7,7 @@ import os
 import platform
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +64,7 @@ def machine() -> str:
             f"commit {commit}")
 
 
-def results_file(rows: Sequence[Row], run: Run, profile: Sequence[str],
+def results_file(rows: Sequence[Row], run: Run, profiles: Mapping[str, Sequence[str]],
                  errors: Sequence[str]) -> str:
     """The whole results/<date>.md."""
     lines = [f"# The benchmark suite, side by side with Prometheus: {run.date}", "",
@@ -78,8 +78,8 @@ def results_file(rows: Sequence[Row], run: Run, profile: Sequence[str],
         lines += [f"## {row.title}", "", *(f"- {d}" for d in row.details), ""]
     if errors:
         lines += ["## Rows that failed", "", *(f"- {e}" for e in errors), ""]
-    if profile:
-        lines += ["## Profile of the ingest row (cProfile, every collector thread, "
+    for title, profile in profiles.items():
+        lines += [f"## Profile of {title} (cProfile, every collector thread, "
                   "top entries by own time)", "", "```", *profile, "```", ""]
     return "\n".join(lines)
 

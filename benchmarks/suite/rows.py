@@ -66,9 +66,9 @@ class Context:
     runs: int
     workdir: Path
     end_ns: int
-    profile_top: int = 0  # > 0: profile the ingest row's collector once, keep this many entries
+    profile_top: int = 0  # > 0: profile the ingest and scale rows' collector once, keep
+    profiles: dict[str, list[str]] = field(default_factory=dict)  # this many entries; by title
     collectors: int = 2  # the scale-out row's collectors over VictoriaMetrics
-    profile: list[str] = field(default_factory=list)
 
     def scratch(self, name: str) -> Path:
         """A fresh directory for one server's data."""
@@ -104,7 +104,7 @@ def ingest(ctx: Context) -> Row:
         ours.append(samples / _gputel_ingest_cpu(ctx, streams))
         theirs.append(_peer_ingest(ctx, bodies, samples))
     if ctx.profile_top:
-        ctx.profile = _profiled_ingest(ctx, streams)
+        ctx.profiles["the ingest row"] = _profiled_ingest(ctx, streams)
     g, p = median(ours), median(theirs)
     return Row("ingest", "ingest: samples acknowledged per CPU-second", ">= 2x Prometheus",
                f"{g:,.0f}", f"{p:,.0f}", g / p, g / p >= 2.0, [
@@ -147,16 +147,24 @@ def _peer_ingest(ctx: Context, bodies: list[list[bytes]], samples: int) -> float
 def _profiled_ingest(ctx: Context, streams: list[list[pb.AgentMessage]]) -> list[str]:
     """The ingest run once more with the collector under cProfile (every thread)."""
     out = ctx.workdir / "ingest.prof"
-    launcher = (sys.executable, "-m", "benchmarks.suite.profiled", str(out), "--")
-    side = Gputel(ctx.scratch("gputel-profile") / "data", launcher)
+    side = Gputel(ctx.scratch("gputel-profile") / "data", _profiled(out))
     side.start()
     try:
         feed.gputel_bulk(side.target, streams)
     finally:
         side.stop()
+    return _top(out, ctx.profile_top)
+
+
+def _profiled(out: Path) -> tuple[str, ...]:
+    """A collector launcher under cProfile (every thread), stats to `out` at SIGTERM."""
+    return (sys.executable, "-m", "benchmarks.suite.profiled", str(out), "--")
+
+
+def _top(out: Path, n: int) -> list[str]:
     from benchmarks.suite.profiled import top  # noqa: PLC0415
 
-    return top(out, ctx.profile_top)
+    return top(out, n)
 
 
 # ---- at rest ------------------------------------------------------------------------------
@@ -343,6 +351,11 @@ def scale(ctx: Context) -> Row:
         if sustained and cores <= 1.0 and rss <= 2 * 2**30:
             best = (count, cores, rss)
             break
+    if ctx.profile_top and best is not None:
+        out = ctx.workdir / "scale.prof"
+        _scale_once(ctx, best[0], [], _profiled(out), stop=True)
+        ctx.profiles[f"the scale row at {best[0]} nodes (history written, then the live "
+                     "phase; a run of its own, not counted)"] = _top(out, ctx.profile_top)
     if best is None:
         figure = f"none of {', '.join(map(str, s.scale_nodes))} nodes within the goal"
     else:
@@ -354,10 +367,13 @@ def scale(ctx: Context) -> Row:
                reached >= goal_nodes, attempts)
 
 
-def _scale_once(ctx: Context, count: int, attempts: list[str]) -> tuple[float, int, bool]:
+def _scale_once(ctx: Context, count: int, attempts: list[str],
+                launcher: tuple[str, ...] = (), stop: bool = False) -> tuple[float, int, bool]:
+    """One try at `count` nodes: (cores, peak RSS, sustained); ends the collector with
+    SIGKILL, or SIGTERM when `stop` (a profiled one writes its stats then)."""
     s = ctx.size
     nodes = [data.cycled(i, s.scale_history_s, ctx.end_ns) for i in range(count)]
-    side = Gputel(ctx.scratch(f"gputel-scale-{count}") / "data")
+    side = Gputel(ctx.scratch(f"gputel-scale-{count}") / "data", launcher)
     side.start()
     try:
         feed.gputel_bulk(side.target, [encode_node(n) for n in nodes])
@@ -368,7 +384,7 @@ def _scale_once(ctx: Context, count: int, attempts: list[str]) -> tuple[float, i
         peak = _peak_rss_while(side.pid, live.start().join)
         cores = (cpu_seconds(side.pid) - cpu0) / (time.time() - t0)
     finally:
-        side.kill()
+        side.stop() if stop else side.kill()
     sustained = live.acks == live.frames and live.lag_s <= 2.0 and not live.errors
     attempts.append(
         f"{count} nodes ({count * 640:,} samples/s offered, {s.scale_history_s} s history "

@@ -512,10 +512,7 @@ class IngestCore:
         """Samples of known metrics in the blocks; written here without a journal (the
         journal wrote them durably before the ack otherwise), newest values noted."""
         rows = _rows(session.uuids, blocks)
-        stored = _known_samples(session.metric_ids, rows)
-        unknown = sum(int(np.count_nonzero(~np.isnan(values[r])))
-                      for _, _, metrics, values in rows for r, m in enumerate(metrics)
-                      if session.metric_ids[m] not in METRICS)
+        stored, unknown = _present_samples(session.metric_ids, rows)
         self.stats.samples_unknown_metric += unknown
         if self._journal is None:
             self._store.write(session.node, session.metric_ids, rows)
@@ -595,9 +592,21 @@ def _rows(uuids: Sequence[str], blocks: Sequence[frames.Block]) -> list[DeviceRo
 
 def _known_samples(metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> int:
     """Non-NaN values of metrics the catalogue knows."""
-    return sum(int(np.count_nonzero(~np.isnan(values[r])))
-               for _, _, metrics, values in rows for r, m in enumerate(metrics)
-               if metric_ids[m] in METRICS)
+    return _present_samples(metric_ids, rows)[0]
+
+
+def _present_samples(metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> tuple[int, int]:
+    """Non-NaN values of metrics the catalogue knows, and of metrics it does not; one count
+    per device block (this runs for every frame)."""
+    known = unknown = 0
+    for _, _, metrics, values in rows:
+        present = np.count_nonzero(~np.isnan(values), axis=1)
+        for count, m in zip(present.tolist(), metrics, strict=True):
+            if metric_ids[m] in METRICS:
+                known += count
+            else:
+                unknown += count
+    return known, unknown
 
 
 def _whole_ms(time_ns: Callable[[], int]) -> Callable[[], int]:

@@ -38,10 +38,12 @@ from gputel.collector.query.core import DeviceView, QueryCore
 from gputel.collector.query.modeltable import ModelTable, for_model
 from gputel.collector.registry.nodes import NodeState
 from gputel.collector.storage.alertbook import AlertRecord
+from gputel.collector.storage.store import Float64Array, Int64Array
 
 SEVERITY = {"node_unreachable": "critical", "gpu_lost": "critical", "xid": "critical",
             "over_temperature": "warning", "allocated_idle": "warning"}
 STATES = ("firing", "resolved", "all")
+Samples = tuple[Int64Array, Float64Array]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +183,32 @@ class AlertEngine:
 
     def _findings(self) -> list[_Finding]:
         out = []
+        devices: list[tuple[NodeState, DeviceView]] = []
         for state in self._core.node_states():
             if state.streams <= 0:
                 out.append(_Finding("node_unreachable", state.name, "", -1,
                                     f"node {state.name}: its agent is disconnected", None, None))
                 continue
-            for view in self._core.list_devices(state.name):
-                out.extend(self._device_findings(state, view))
+            devices += [(state, view) for view in self._core.list_devices(state.name)]
+        xids = self._xid_reads([view for _, view in devices if view.status != "lost"])
+        for state, view in devices:
+            out.extend(self._device_findings(state, view, xids))
         return out
 
-    def _device_findings(self, state: NodeState, view: DeviceView) -> list[_Finding]:
+    def _xid_reads(self, views: list[DeviceView]) -> dict[tuple[str, str], Samples]:
+        """Every device's XID samples over the rule's window before its newest sample, in one
+        store read when the devices' newest samples are close together (as when live): one
+        query per pass, not one per GPU. Missing devices are read one by one (`_xid`)."""
+        window = int(self.rules.xid_window_seconds * 1e9)
+        ends = [v.latest_ts_ns for v in views if v.latest_ts_ns]
+        if not ends or max(ends) - min(ends) > window:
+            return {}
+        keys = [(v.device.node, v.device.uuid) for v in views if v.latest_ts_ns]
+        reads = self._core.store.read_many(keys, "xid_events", min(ends) - window, max(ends))
+        return dict(zip(keys, reads, strict=True))
+
+    def _device_findings(self, state: NodeState, view: DeviceView,
+                         xids: dict[tuple[str, str], Samples]) -> list[_Finding]:
         d = view.device
         where = f"GPU {d.index} ({d.uuid}) of {d.node}"
         if view.status == "lost":
@@ -205,15 +223,20 @@ class AlertEngine:
             out.append(_Finding("over_temperature", d.node, d.uuid, d.index,
                                 f"{where}: {temperature:.1f} C, above {limit:g} C",
                                 temperature, limit))
-        out.extend(self._xid(view, where))
+        out.extend(self._xid(view, where, xids.get((d.node, d.uuid))))
         out.extend(self._idle(state, view, where))
         return out
 
-    def _xid(self, view: DeviceView, where: str) -> list[_Finding]:
+    def _xid(self, view: DeviceView, where: str, held: Samples | None) -> list[_Finding]:
+        """XID events in the window before the device's newest sample (`held`: read already,
+        over a range that covers the window)."""
         d = view.device
         end = view.latest_ts_ns
-        _, values = self._core.store.read((d.node, d.uuid, "xid_events"),
-                                          end - int(self.rules.xid_window_seconds * 1e9), end)
+        begin = end - int(self.rules.xid_window_seconds * 1e9)
+        if held is None:
+            _, values = self._core.store.read((d.node, d.uuid, "xid_events"), begin, end)
+        else:
+            values = held[1][(held[0] >= begin) & (held[0] <= end)]
         rise = float(np.clip(np.diff(values.astype(np.float64)), 0, None).sum())
         if rise <= 0:
             return []

@@ -155,7 +155,7 @@ class ClusterQueries:
         """
         states = ([self._core.node_state(node)] if node is not None
                   else self._core.node_states())
-        rate = max((s.sample_rate_hz for s in states), default=1.0)
+        rate = _rate(states)
         gpus = sum(len(s.devices) for s in states)
         grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate,
                                         self._core.gate.target_points(gpus, DEFAULT_POINTS))
@@ -165,19 +165,20 @@ class ClusterQueries:
 
     def _utilization(self, states: list[NodeState], grid: Grid) -> UtilizationHistory:
         times = grid.times()
-        rows: list[FloatArray] = []
+        rows = self._core.device_rows([(s.name, d.uuid) for s in states for d in s.devices],
+                                      "gpu_util", grid, "avg", _rate(states))
         allocated = np.zeros(grid.n_points, dtype=np.int64)
         used, total_bytes = np.zeros(grid.n_points), np.zeros(grid.n_points)
+        whole = [(s.name, d.uuid) for s in states for d in s.devices if not d.mig_parent_uuid]
+        rate = _rate(states)
+        for u, t in zip(self._core.device_rows(whole, "mem_used", grid, "avg", rate),
+                        self._core.device_rows(whole, "mem_total", grid, "avg", rate),
+                        strict=True):
+            both = ~np.isnan(u) & ~np.isnan(t)
+            used[both] += u[both]
+            total_bytes[both] += t[both]
         for state in states:
             uuids = [d.uuid for d in state.devices]
-            rows.extend(self._core.device_rows(state.name, uuids, "gpu_util", grid, "avg"))
-            whole = [d.uuid for d in state.devices if not d.mig_parent_uuid]
-            for u, t in zip(self._core.device_rows(state.name, whole, "mem_used", grid, "avg"),
-                            self._core.device_rows(state.name, whole, "mem_total", grid, "avg"),
-                            strict=True):
-                both = ~np.isnan(u) & ~np.isnan(t)
-                used[both] += u[both]
-                total_bytes[both] += t[both]
             # A holding counts while the GPU is live: up to its newest sample plus the
             # time after which it counts as lost (as in the overview), so the point at
             # `now` agrees with allocatedGpus there; a disconnected node's, to its data.
@@ -208,7 +209,7 @@ class ClusterQueries:
         if not 1 <= k <= MAX_K:
             raise InvalidParameterError("k", f"{k} is outside 1 to {MAX_K}")
         states = self._core.node_states()
-        rate = max((s.sample_rate_hz for s in states), default=1.0)
+        rate = _rate(states)
         gpus = sum(len(s.devices) for s in states)
         grid = self._core.resolve_range(start_ns, end_ns, step_ns, rate,
                                         self._core.gate.target_points(gpus, HEATMAP_POINTS))
@@ -218,14 +219,12 @@ class ClusterQueries:
 
     def _heatmap(self, states: list[NodeState], metric: str, grid: Grid, k: int,
                  agg: str) -> Heatmap:
-        rows = []
-        for state in states:
-            values = self._core.device_rows(state.name, [d.uuid for d in state.devices],
-                                            metric, grid, agg)
-            for device, row in zip(state.devices, values, strict=True):
-                if not np.isnan(row).all():
-                    rows.append(HeatmapRow(state.name, device.uuid, device.index, device.model,
-                                           float(np.nanmean(row)), row))
+        devices = [(state.name, d) for state in states for d in state.devices]
+        values = self._core.device_rows([(name, d.uuid) for name, d in devices], metric, grid,
+                                        agg, _rate(states))
+        rows = [HeatmapRow(name, d.uuid, d.index, d.model, float(np.nanmean(row)), row)
+                for (name, d), row in zip(devices, values, strict=True)
+                if not np.isnan(row).all()]
         rows.sort(key=lambda r: (-r.mean, r.node, r.index))
         top = rows[:k]
         finite = [v for r in top for v in r.values[~np.isnan(r.values)]]
@@ -275,3 +274,7 @@ def _value(metric: str, energy: float, gpu_seconds: float,
            utilization: float | None) -> float | None:
     return {"energy": energy, "gpuSeconds": gpu_seconds, "utilization": utilization}[metric]
 
+
+def _rate(states: list[NodeState]) -> float:
+    """The highest sample rate of the nodes (Hz), 1 when none."""
+    return max((s.sample_rate_hz for s in states), default=1.0)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,8 +212,8 @@ class WorkloadIndex:
             for h in frame.holdings:
                 if h.device < len(uuids):
                     self._hold(node, uuids[h.device], h, newest.get(h.device, h.since_ts_ns))
-            for block in blocks:
-                self._account(node, uuids[block.device], metric_ids, period_ns, block)
+            for group in _same_ticks(blocks, metric_ids):
+                self._account(node, [uuids[b.device] for b in group.blocks], period_ns, group)
             refused, self._refused = self._refused, []
         for reason in refused:
             if self._on_refuse is not None:
@@ -319,63 +319,72 @@ class WorkloadIndex:
             info.first_ns = min(info.first_ns, since_ns)
             info.last_ns = max(info.last_ns, last_ns)
 
-    def _account(self, node: str, uuid: str, metric_ids: list[str], period_ns: int,
-                 block: frames.Block) -> None:
-        names = [metric_ids[m] for m in block.metrics]
-        if not {"energy", "power", "gpu_util"} & set(names):
+    def _account(self, node: str, uuids: list[str], period_ns: int, group: _Ticks) -> None:
+        """Account the intervals of devices that share their ticks, all at once: rows are
+        (device, energy / power / utilization, tick)."""
+        keys = [(node, u) for u in uuids]
+        edges = [self._edges.get(k) for k in keys]
+        ts, rows = group.ts, group.rows
+        paired = [e is not None and ts[0] - e.ts == period_ns for e in edges]
+        if any(paired) and not all(paired):  # some devices continue, others start over
+            for i in range(len(keys)):
+                self._account(node, [uuids[i]], period_ns, group.part(i))
             return
-        key = (node, uuid)
-        ts = block.ts_ns
-        rows = np.vstack([_row(block, names, m) for m in ("energy", "power", "gpu_util")])
-        edge = self._edges.get(key)
-        if edge is not None and ts.size and ts[0] - edge.ts == period_ns:  # no gap: pair up
-            ts = np.concatenate(([edge.ts], ts))
-            rows = np.hstack((np.array(edge.values)[:, None], rows))
-        if ts.size and (edge is None or ts[-1] > edge.ts):
-            self._edges[key] = _Edge(int(ts[-1]), tuple(float(v) for v in rows[:, -1]))
+        if paired and paired[0]:  # no gap: pair up with each device's last sample
+            ts = np.concatenate(([ts[0] - period_ns], ts))
+            before = np.array([e.values for e in edges if e is not None])[:, :, None]
+            rows = np.concatenate((before, rows), axis=2)
+        for key, edge, last in zip(keys, edges, rows[:, :, -1].tolist(), strict=True):
+            if edge is None or ts[-1] > edge.ts:
+                self._edges[key] = _Edge(int(ts[-1]), tuple(last))
         if ts.size < 2:
             return
-        seconds = np.diff(ts) / 1e9
-        seconds = np.where(np.diff(ts) > MAX_GAP_PERIODS * period_ns, 0.0, seconds)  # gaps
-        joules = np.diff(rows[0])
-        by_power = rows[1, :-1] * seconds  # where the driver has no energy counter
+        steps = np.diff(ts)
+        seconds = np.where(steps > MAX_GAP_PERIODS * period_ns, 0.0, steps / 1e9)  # gaps
+        joules = np.diff(rows[:, 0], axis=1)
+        by_power = rows[:, 1, :-1] * seconds  # where the driver has no energy counter
         joules = np.where(np.isnan(joules), by_power, joules)
-        joules = self._plausible(joules, rows[1], seconds)
-        self._account_intervals(key, ts, joules, seconds, rows[2, :-1])
+        joules = self._plausible(joules, rows[:, 1], seconds)
+        self._account_intervals(keys, ts, joules, seconds, rows[:, 2, :-1])
 
     def _plausible(self, joules: npt.NDArray[np.float64], power: npt.NDArray[np.float64],
                    seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """Joules per interval clipped to what the device's own power samples (W) at its
-        ends allow over `seconds`; MAX_DEVICE_WATTS where it reports no power."""
-        watts = np.fmax(power[:-1], power[1:])
+        """Joules per interval (device, interval) clipped to what each device's own power
+        samples (W) at its ends allow over `seconds`; MAX_DEVICE_WATTS where it reports no
+        power. Each device with a clipped interval counts once."""
+        watts = np.fmax(power[:, :-1], power[:, 1:])
         ceiling = np.where(np.isnan(watts), MAX_DEVICE_WATTS, np.minimum(
             MAX_DEVICE_WATTS, PLAUSIBLE_POWER_FACTOR * np.maximum(watts, 0.0) + POWER_SLACK_W))
         limit = ceiling * seconds
-        if np.any(joules > limit):
-            self._refused.append("energy_implausible")
-        return np.where(joules > limit, limit, joules)
+        over = joules > limit
+        self._refused.extend(["energy_implausible"] * int(np.count_nonzero(over.any(axis=1))))
+        return np.where(over, limit, joules)
 
-    def _account_intervals(self, key: DeviceKey, ts: npt.NDArray[np.int64],
+    def _account_intervals(self, keys: list[DeviceKey], ts: npt.NDArray[np.int64],
                            joules: npt.NDArray[np.float64], seconds: npt.NDArray[np.float64],
                            util: npt.NDArray[np.float64]) -> None:
         joules = np.where(np.isnan(joules) | (joules < 0), 0.0, joules)  # counter reset: skip
         busy = np.where(np.isnan(util), 0.0, util / 100.0) * seconds
-        device = self._devices.setdefault(key, DeviceUsage())
-        device.energy_joules += float(joules.sum())
-        device.seconds += float(seconds.sum())
-        timeline = self._timelines.get(key)
-        held = np.zeros(joules.size)
-        if timeline is not None and timeline.since:
+        total_s = float(seconds.sum())
+        for i, (key, energy) in enumerate(zip(keys, joules.sum(axis=1).tolist(), strict=True)):
+            device = self._devices.setdefault(key, DeviceUsage())
+            device.energy_joules += energy
+            device.seconds += total_s
+            timeline = self._timelines.get(key)
+            if timeline is None or not timeline.since:
+                device.unattributed_joules += energy
+                continue
+            held = np.zeros(joules.shape[1])
             which = timeline.at(ts[:-1])
-            for i in np.unique(which[which >= 0]):
-                sel = which == i
-                for uid, fraction in timeline.shares[i]:
+            for h in np.unique(which[which >= 0]):
+                sel = which == h
+                for uid, fraction in timeline.shares[h]:
                     usage = self._usage.setdefault(uid, Usage())
-                    usage.add(fraction * float(joules[sel].sum()),
+                    usage.add(fraction * float(joules[i, sel].sum()),
                               fraction * float(seconds[sel].sum()),
-                              fraction * float(busy[sel].sum()))
+                              fraction * float(busy[i, sel].sum()))
                     held[sel] += fraction
-        device.unattributed_joules += float((joules * (1.0 - held)).sum())
+            device.unattributed_joules += float((joules[i] * (1.0 - held)).sum())
 
     # ----------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
@@ -535,9 +544,36 @@ class WorkloadIndex:
             return out
 
 
-def _row(block: frames.Block, names: Iterable[str], metric: str) -> npt.NDArray[np.float64]:
-    names = list(names)
-    if metric not in names:
-        return np.full(block.ts_ns.size, np.nan)
-    row: npt.NDArray[np.float64] = block.values[names.index(metric)].astype(np.float64)
-    return row
+ACCOUNTED = ("energy", "power", "gpu_util")  # the rows _account reads, in this order
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticks:
+    """Blocks of one frame with the same ticks: `rows[device, ACCOUNTED, tick]` (float64,
+    NaN where a block has no such metric)."""
+
+    blocks: list[frames.Block]
+    ts: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.float64]
+
+    def part(self, i: int) -> _Ticks:
+        """The i-th device alone."""
+        return _Ticks([self.blocks[i]], self.ts, self.rows[i:i + 1])
+
+
+def _same_ticks(blocks: list[frames.Block], metric_ids: list[str]) -> list[_Ticks]:
+    """A frame's blocks with ticks and an accounted metric, grouped by identical ticks and
+    rows (an agent's blocks share their ticks: one group a frame)."""
+    groups: dict[tuple[bytes, int, tuple[int, ...]], list[frames.Block]] = {}
+    for block in blocks:
+        names = [metric_ids[m] for m in block.metrics]
+        where = tuple(names.index(m) if m in names else -1 for m in ACCOUNTED)
+        if block.ts_ns.size and max(where) >= 0:
+            key = (block.ts_ns.tobytes(), len(names), where)
+            groups.setdefault(key, []).append(block)
+    out = []
+    for (_, _, where), group in groups.items():
+        values = np.stack([b.values for b in group]).astype(np.float64)
+        padded = np.concatenate((values, np.full(values[:, :1].shape, np.nan)), axis=1)
+        out.append(_Ticks(group, group[0].ts_ns, padded[:, list(where)]))  # -1: the NaN row
+    return out

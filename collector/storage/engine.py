@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import logging
 import os
 import threading
@@ -132,17 +133,17 @@ def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]
     offset = 0
     for node, metric_ids, device_rows in frames:
         for uuid, ts, rows, values in device_rows:
-            known = [(COLUMN_INDEX[metric_ids[m]], np.asarray(values[r], dtype=np.float64))
-                     for r, m in enumerate(rows) if metric_ids[m] in COLUMN_INDEX]
-            keep, present = _present(known) if ts.size else (None, 0)
+            known = [(COLUMN_INDEX[metric_ids[m]], r) for r, m in enumerate(rows)
+                     if metric_ids[m] in COLUMN_INDEX]
+            block, keep, present = _present(values, [r for _, r in known], ts.size)
             if not present:
                 continue
             counts[node] = counts.get(node, 0) + present
             n = ts.size if keep is None else int(keep.sum())
             keys.append(np.full(n, names.setdefault((node, uuid), len(names)), np.int32))
             stamps.append(ts if keep is None else ts[keep])
-            for col, v in known:
-                pieces.setdefault(col, []).append((offset, v if keep is None else v[keep]))
+            for (col, _), v in zip(known, block, strict=True):
+                pieces.setdefault(col, []).append((offset, v))
             offset += n
     if not offset:
         return SampleBatch(_EMPTY, counts)
@@ -161,16 +162,19 @@ def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]
     return SampleBatch(table if order is None else table.take(order), counts)
 
 
-def _present(known: list[tuple[int, Float64Array]]) -> tuple[npt.NDArray[np.bool_] | None,
-                                                             int]:
-    """(the ticks with any value, None when all have one; how many values are present)."""
-    keep: npt.NDArray[np.bool_] | None = None
-    present = 0
-    for _, v in known:
-        has = ~np.isnan(v)
-        present += int(has.sum())
-        keep = has if keep is None else keep | has
-    return (None if keep is None or keep.all() else keep), present
+def _present(values: npt.NDArray[np.floating], rows: list[int], ticks: int,
+             ) -> tuple[Float64Array, npt.NDArray[np.bool_] | None, int]:
+    """The known `rows` of a device's values as float64, on the ticks with any value (all
+    when `keep` is None), and how many values are present; one pass over the block."""
+    if not rows or not ticks:
+        return np.empty((0, 0)), None, 0
+    block = np.asarray(values, dtype=np.float64)[rows]  # a copy: the frame's stay as sent
+    has = ~np.isnan(block)
+    present = int(np.count_nonzero(has))
+    keep = np.asarray(has.any(axis=0), dtype=np.bool_)
+    if keep.all():
+        return block, None, present
+    return block[:, keep], keep, present
 
 
 def _series_order(key: npt.NDArray[np.int32], ts: Int64Array,
@@ -433,6 +437,49 @@ class Engine:
                                     ).fetchnumpy()
         return (np.asarray(got["ts"], dtype=np.int64), np.asarray(got["v"], dtype=np.float64))
 
+    def read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
+                  end_ns: int) -> list[tuple[Int64Array, Float64Array]]:
+        """Samples of one metric for many (node, GPU) series with start_ns <= ts <= end_ns,
+        each by time, in the order asked: one scan of the head and the blocks in range, not
+        one per series (a cluster-wide answer over 800 GPUs costs one query, not 800)."""
+        empty = (np.empty(0, np.int64), np.empty(0, np.float64))
+        if metric not in COLUMN_INDEX or end_ns < start_ns or not series:
+            return [empty] * len(series)
+        nodes = {n for n, _ in series}
+        files = [b for b in self._blocks if any(b.holds(n, start_ns, end_ns) for n in nodes)]
+        try:
+            k, ts, v = self._read_many(series, metric, start_ns, end_ns, files)
+        except duckdb.Error:
+            if not files or not self._check(files):
+                raise
+            files = [b for b in self._blocks
+                     if any(b.holds(n, start_ns, end_ns) for n in nodes)]
+            k, ts, v = self._read_many(series, metric, start_ns, end_ns, files)
+        bounds = np.searchsorted(k, np.arange(len(series) + 1))
+        return [(ts[a:b], v[a:b]) for a, b in itertools.pairwise(bounds.tolist())]
+
+    def _read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
+                   end_ns: int, files: list[blk.Block]
+                   ) -> tuple[npt.NDArray[np.int32], Int64Array, Float64Array]:
+        col = _quote(metric)
+        where = f"ts BETWEEN $1 AND $2 AND {col} IS NOT NULL"
+        rows = f"SELECT node, gpu, ts, {col} AS v FROM head WHERE {where}"
+        if files:
+            paths = ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in files)
+            rows += (f" UNION ALL SELECT node, gpu, ts, {col} AS v "
+                     f"FROM read_parquet([{paths}]) WHERE {where}")
+        wanted = pa.table({"node": [n for n, _ in series], "gpu": [g for _, g in series],
+                           "k": pa.array(range(len(series)), pa.int32())})
+        # A cursor of its own: register() refuses a cursor another caller on this thread
+        # left with a half-read result, and the name stays private to this read.
+        with self._con.cursor() as cur:
+            cur.register("wanted_series", wanted)
+            got = cur.execute(f"SELECT w.k, s.ts, s.v FROM ({rows}) s JOIN wanted_series w "
+                              "ON s.node = w.node AND s.gpu = w.gpu ORDER BY w.k, s.ts",
+                              [start_ns, end_ns]).fetchnumpy()
+        return (np.asarray(got["k"], dtype=np.int32), np.asarray(got["ts"], dtype=np.int64),
+                np.asarray(got["v"], dtype=np.float64))
+
     def sample_count(self, node: str | None = None) -> int:
         """Samples held (head and blocks), for one node or all."""
         with self._counts_lock:
@@ -456,8 +503,8 @@ class Engine:
 
     def head_rows(self) -> int:
         """Rows in the head (not yet sealed)."""
-        row = self.cursor().execute("SELECT count(*) FROM head").fetchone()
-        return int(row[0]) if row else 0
+        rows = self.cursor().execute("SELECT count(*) FROM head").fetchall()  # to the end:
+        return int(rows[0][0]) if rows else 0  # a half-read result blocks the cursor
 
     # ------------------------------------------------------------ sealing
     def seal(self, cutoff_ns: int) -> int:
@@ -777,5 +824,6 @@ class Engine:
 
     def snapshot(self, name: str) -> bytes | None:
         """A state snapshot's body, None when none was written."""
-        row = self.cursor().execute("SELECT body FROM state WHERE name = ?", [name]).fetchone()
-        return bytes(row[0]) if row else None
+        rows = self.cursor().execute("SELECT body FROM state WHERE name = ?", [name]
+                                     ).fetchall()
+        return bytes(rows[0][0]) if rows else None

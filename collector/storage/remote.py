@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,6 +101,12 @@ class RemoteSeries:
         except TsdbError as exc:
             raise unavailable(exc) from exc
         return _samples(result, start_ms)
+
+    def read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
+                  end_ns: int) -> list[tuple[Int64Array, Float64Array]]:
+        """`read` of one metric for each (node, GPU uuid), in the order asked (one TSDB query
+        each). Raises UnavailableError."""
+        return [self.read((node, gpu, metric), start_ns, end_ns) for node, gpu in series]
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample in the last 5 minutes, or None; ts_ns is the

@@ -65,6 +65,6 @@ class RollupReader:
 
     def count(self, tier_ns: int) -> int:
         """Rollup rows held in one tier (a bucket spanning two seals has two)."""
-        row = self._engine.cursor().execute("SELECT count(*) FROM rollups WHERE tier = ?",
-                                            [tier_ns]).fetchone()
-        return int(row[0]) if row else 0
+        rows = self._engine.cursor().execute("SELECT count(*) FROM rollups WHERE tier = ?",
+                                             [tier_ns]).fetchall()  # to the end: a half-read
+        return int(rows[0][0]) if rows else 0  # result would block this thread's cursor

@@ -33,6 +33,10 @@ class SeriesReads(Protocol):
              ) -> tuple[Int64Array, Float64Array]:
         """Samples with start_ns <= ts <= end_ns, sorted by time."""
 
+    def read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
+                  end_ns: int) -> list[tuple[Int64Array, Float64Array]]:
+        """`read` of one metric for many (node, GPU uuid) series, in the order asked."""
+
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""
 
@@ -84,23 +88,24 @@ class SeriesStore:
 
     def observe(self, node: str, metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> None:
         """Note the newest value of each series in committed samples."""
+        newest = [((node, uuid, metric_ids[metrics[row]]), t, v)
+                  for uuid, ts, metrics, values in rows for row, t, v in _newest(ts, values)]
         with self._lock:
-            for uuid, ts, metrics, values in rows:
-                for row, m in enumerate(metrics):
-                    vals = values[row]
-                    present = np.flatnonzero(~np.isnan(vals))
-                    if not present.size:
-                        continue
-                    i = present[int(np.argmax(ts[present]))]
-                    key = (node, uuid, metric_ids[m])
-                    held = self._latest.get(key)
-                    if held is None or int(ts[i]) >= held[0]:
-                        self._latest[key] = (int(ts[i]), float(vals[i]))
+            for key, t, v in newest:
+                held = self._latest.get(key)
+                if held is None or t >= held[0]:
+                    self._latest[key] = (t, v)
 
     # ------------------------------------------------------------------- reads
     def read(self, key: SeriesKey, start_ns: int, end_ns: int) -> tuple[Int64Array, Float64Array]:
         """Samples with start_ns <= ts <= end_ns, sorted by time."""
         return self.engine.read(key[0], key[1], key[2], start_ns, end_ns)
+
+    def read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
+                  end_ns: int) -> list[tuple[Int64Array, Float64Array]]:
+        """`read` of one metric for many (node, GPU uuid) series in one scan, in the order
+        asked (a cluster-wide answer costs one query, not one per GPU)."""
+        return self.engine.read_many(series, metric, start_ns, end_ns)
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""
@@ -150,3 +155,18 @@ class SeriesStore:
                 held = self._latest.get(key)
                 if held is None or int(str(ts)) > held[0]:
                     self._latest[key] = (int(str(ts)), float(str(value)))
+
+
+def _newest(ts: Int64Array, values: npt.NDArray[np.floating]) -> list[tuple[int, int, float]]:
+    """(row, ts, value) of each row's newest non-NaN value; rows with none are left out.
+    A few array operations for all rows (this runs for every frame committed)."""
+    if not ts.size:
+        return []
+    present = ~np.isnan(values)
+    if ts.size > 1 and not (ts[1:] > ts[:-1]).all():  # frames come by time; a write may not
+        order = np.argsort(ts, kind="stable")
+        ts, values, present = ts[order], values[:, order], present[:, order]
+    last = ts.size - 1 - np.argmax(present[:, ::-1], axis=1)
+    rows = np.flatnonzero(present[np.arange(last.size), last])
+    cols = last[rows]
+    return list(zip(rows.tolist(), ts[cols].tolist(), values[rows, cols].tolist(), strict=True))

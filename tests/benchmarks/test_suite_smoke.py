@@ -53,6 +53,7 @@ def test_every_row_gives_a_number_and_the_report_is_written(tmp_path: Path) -> N
             assert cells[6].startswith("`.venv/bin/python -m benchmarks.suite"), row
     assert len([r for r in rows if r.startswith("| query:")]) == 3
     assert "## Profile of the ingest row" in text
+    assert "## Profile of the scale row at 5 nodes" in text
     after = readme.read_text()
     assert "old table" not in after
     assert after.count(BEGIN) == 1

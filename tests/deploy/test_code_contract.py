@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from gputel.collector.kube.watcher import RESOURCES
+from gputel.collector.kube.settings import RESOURCES
 from gputel.collector.storage.tsdb import TsdbEndpoints
 from tests.deploy.conftest import ALL, COMPOSED
 from tests.deploy.manifests import (

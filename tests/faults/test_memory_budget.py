@@ -27,7 +27,7 @@ from gputel.proto.metrics import CORE_METRICS
 from tests.harness.raw_stream import hello
 from tests.harness.servers import CollectorProcess, running_agent
 
-BUDGET_MIB = 768  # above the process's own floor (~200 MiB with DuckDB and Arrow loaded)
+BUDGET_MIB = 768  # above the process's own floor (~190 MiB with DuckDB and Arrow loaded)
 FLOODERS, FRAMES_EACH, TICKS, DEVICES = 3, 40, 40_000, 8  # 2.56 M values (10 MB) a frame
 pytestmark = pytest.mark.slow
 

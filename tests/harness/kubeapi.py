@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from gputel.collector.kube.watcher import RESOURCES
+from gputel.collector.kube.settings import RESOURCES
 from tests.harness.certs import TestCA
 
 Obj = dict[str, Any]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gputel.agent.runtime import Agent
-from gputel.collector.kube.watcher import RESOURCES, KubeSettings
+from gputel.collector.kube.settings import RESOURCES, KubeSettings
 from tests.harness.kubeapi import KubeApiStandIn
 from tests.harness.kubelet import KubeletStandIn, gpu_pod
 from tests.harness.servers import CollectorThread, running_agent, wait_until

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gputel.collector.kube.watcher import RESOURCES, KubeSettings, KubeWatcher, reason_of
+from gputel.collector.kube.settings import RESOURCES, KubeSettings
+from gputel.collector.kube.watcher import KubeWatcher, reason_of
 from gputel.collector.registry.cluster import (
     ClusterLimits,
     ClusterRegistry,

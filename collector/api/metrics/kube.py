@@ -4,11 +4,13 @@ reason."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gputel.collector.kube.watcher import KubeWatcher
+if TYPE_CHECKING:  # the watcher loads the Kubernetes client: only with --kube
+    from gputel.collector.kube.watcher import KubeWatcher
 
 
 class KubeCollector(Collector):
