@@ -464,10 +464,9 @@ class Engine:
         col = _quote(metric)
         where = f"ts BETWEEN $1 AND $2 AND {col} IS NOT NULL"
         rows = f"SELECT node, gpu, ts, {col} AS v FROM head WHERE {where}"
-        if files:
-            paths = ", ".join("'" + str(b.path).replace("'", "''") + "'" for b in files)
+        if files:  # in API units: a block may hold the metric as whole wire units
             rows += (f" UNION ALL SELECT node, gpu, ts, {col} AS v "
-                     f"FROM read_parquet([{paths}]) WHERE {where}")
+                     f"FROM ({blk.decoded(files, [metric], where)})")
         wanted = pa.table({"node": [n for n, _ in series], "gpu": [g for _, g in series],
                            "k": pa.array(range(len(series)), pa.int32())})
         # A cursor of its own: register() refuses a cursor another caller on this thread
