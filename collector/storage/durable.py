@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -192,8 +193,7 @@ class DurableStore:
         batch = [i for i in batch if i.future.set_running_or_notify_cancel()]  # not cancelled
         writes = self._not_behind_a_failure([i for i in batch if i.kind in ("frame", "agent")])
         if writes:
-            self._guarded(writes, self._commit_writes,
-                          proves=any(i.kind == "frame" for i in writes))
+            self._guarded(writes, self._commit_writes, proves=self._frames_prove(writes))
         for item in batch:
             if item.kind == "snapshot":
                 self._guarded([item], lambda items: self._commit_snapshot(items[0]),
@@ -221,11 +221,25 @@ class DurableStore:
             kept.append(item)
         return kept
 
+    def _frames_prove(self, writes: list[_Item]) -> bool:
+        """Whether committing `writes` would say writes work again: frames do, while the
+        disk has room for the maintenance probe. A small frame also fits in the slack of a
+        full disk (the log's last page) and would make the state flap, one error line a
+        flap."""
+        if not any(i.kind == "frame" for i in writes):
+            return False
+        if not self.failing or self.engine.data_dir is None:
+            return True
+        try:
+            return shutil.disk_usage(self.engine.data_dir).free >= PROBE_BYTES
+        except OSError:
+            return False
+
     def _guarded(self, items: list[_Item], work: Callable[[list[_Item]], list[bool]],
                  proves: bool) -> None:
         """Run one write; a failure fails its items. Only a write that must have reached the
-        disk (`proves`: frames, or maintenance with its probe) says writes work again: a
-        small write can land in the slack of a full disk and would make the state flap."""
+        disk (`proves`: frames with room beside them, or maintenance with its probe) says
+        writes work again: a small write can land in the slack of a full disk."""
         t0 = time.perf_counter()
         try:
             results = work(items)

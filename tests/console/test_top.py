@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,23 +26,40 @@ TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.slow
 
 
+class Tmux:
+    """A tmux server of the test run's own, on a socket in a temporary folder: other tmux
+    users on the machine (other test runs) cannot end it, and it does not exit between
+    tests when its last session is killed (exit-empty off), which a shared server does
+    while the next test's new-session is already connecting ("server exited
+    unexpectedly")."""
+
+    def __init__(self, socket: Path) -> None:
+        assert TMUX, "tmux is needed (scripts/install-test-deps.sh installs it)"
+        self.socket = str(socket)
+        self("-f", "/dev/null", "start-server", ";", "set-option", "-g", "exit-empty", "off")
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-S", self.socket, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], check=False,
+                       capture_output=True)
+
+
 class Pane:
     """A detached tmux session of 160 x 30 running one command; the pane stays after it
     exits, so its last screen and exit status can be read."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        assert TMUX, "tmux is needed (scripts/install-test-deps.sh installs it)"
+    def __init__(self, tmux: Tmux, command: list[str], env: dict[str, str]) -> None:
+        self._tmux = tmux
         self.name = f"gputel-top-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         # COLUMNS and LINES from the test's own environment would override the pane's size.
         line = f"env -u COLUMNS -u LINES {exports} {shlex.join(command)}"
-        self._tmux("new-session", "-d", "-s", self.name, "-x", "160", "-y", "30")
-        self._tmux("set-option", "-t", self.name, "remain-on-exit", "on")
-        self._tmux("respawn-pane", "-k", "-t", self.name, line)
-
-    def _tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", *args], check=True, capture_output=True,
-                              text=True).stdout
+        tmux("new-session", "-d", "-s", self.name, "-x", "160", "-y", "30")
+        tmux("set-option", "-t", self.name, "remain-on-exit", "on")
+        tmux("respawn-pane", "-k", "-t", self.name, line)
 
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", self.name)
@@ -67,18 +85,25 @@ class Pane:
         return self.screen()
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False,
-                       capture_output=True)
+        subprocess.run(["tmux", "-S", self._tmux.socket, "kill-session", "-t", self.name],
+                       check=False, capture_output=True)
 
 
-def _top(base: str, *extra: str, token: str | None = READ_TOKEN) -> Pane:
+@pytest.fixture(scope="module")
+def tmux(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tmux]:
+    server = Tmux(tmp_path_factory.mktemp("tmux") / "socket")
+    yield server
+    server.kill()
+
+
+def _top(tmux: Tmux, base: str, *extra: str, token: str | None = READ_TOKEN) -> Pane:
     env = {"GPUTEL_API_TOKEN": token} if token else {}
-    return Pane([sys.executable, "-m", "gputel.cli", "top", "--collector", base, *extra], env)
+    return Pane(tmux, [sys.executable, "-m", "gputel.cli", "top", "--collector", base, *extra], env)
 
 
 @pytest.fixture
-def pane(up: UpProcess) -> Iterator[Pane]:
-    p = _top(up.base)
+def pane(tmux: Tmux, up: UpProcess) -> Iterator[Pane]:
+    p = _top(tmux, up.base)
     yield p
     p.close()
 
@@ -138,8 +163,8 @@ def test_top_shows_every_gpu_with_the_apis_values_and_sorts(pane: Pane, up: UpPr
     assert "Traceback" not in pane.screen()
 
 
-def test_top_of_one_node(up: UpProcess) -> None:
-    pane = _top(up.base, "--node", "laptop")
+def test_top_of_one_node(tmux: Tmux, up: UpProcess) -> None:
+    pane = _top(tmux, up.base, "--node", "laptop")
     try:
         screen = pane.wait_for("node laptop: 4 GPU(s)")
         assert len(_rows(screen)) == 4
@@ -149,9 +174,10 @@ def test_top_of_one_node(up: UpProcess) -> None:
         pane.close()
 
 
-def test_a_collector_that_goes_away_is_one_line_not_a_traceback(up: UpProcess) -> None:
+def test_a_collector_that_goes_away_is_one_line_not_a_traceback(
+        tmux: Tmux, up: UpProcess) -> None:
     proxy = TcpProxy(up.http_port)  # the collector as top sees it; closed = gone
-    pane = _top(f"127.0.0.1:{proxy.port}")
+    pane = _top(tmux, f"127.0.0.1:{proxy.port}")
     try:
         pane.wait_for("sorted by node")
         proxy.close()

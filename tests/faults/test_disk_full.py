@@ -19,6 +19,9 @@ import httpx
 import numpy as np
 import pytest
 
+from gputel.collector.storage.durable import PROBE_BYTES, DurableStore
+from gputel.collector.storage.engine import DeviceRows, Engine, StorageError
+from gputel.proto.metrics import CORE_METRICS
 from tests.harness.servers import CollectorThread, running_agent, wait_until
 
 FAILING_FOR_S = 3.0
@@ -39,10 +42,10 @@ def small_disk(path: Path, size: str = "8m") -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def _fill(directory: Path) -> Path:
-    """Write a file until the filesystem has not one byte left; return it. (Stopping at the
-    first refused 256 KiB left up to that much free: room for a few frames' commits, and
-    the store's status flapped between failing and ok.)"""
+def _fill(directory: Path, leave: int = 0) -> Path:
+    """Write a file until the filesystem has not one byte left, then give back `leave`
+    bytes; return it. (Stopping at the first refused 256 KiB left up to that much free
+    besides.)"""
     filler = directory / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
@@ -54,7 +57,44 @@ def _fill(directory: Path) -> Path:
                 size //= 2
     finally:
         os.close(fd)
+    if leave:
+        os.truncate(filler, filler.stat().st_size - leave)
     return filler
+
+
+def _small_frame(second: int) -> list[DeviceRows]:
+    """One GPU's second of 10 Hz ticks, every core metric: a few KiB in the log."""
+    ts = (1_700_000_000 + second) * 10**9 + np.arange(10, dtype=np.int64) * 100_000_000
+    return [("GPU-0", ts, tuple(range(len(CORE_METRICS))),
+             np.ones((len(CORE_METRICS), 10), dtype=np.float32))]
+
+
+def test_a_frame_in_a_full_disks_slack_is_stored_but_does_not_say_writes_work(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A small frame still fits in what a nearly full disk has left: it is stored and
+    acknowledged, but the store stays failing (no flapping readiness, no second error line)
+    until a write the size of a batch of frames (the maintenance probe) goes through."""
+    with small_disk(tmp_path / "disk") as disk:
+        durable = DurableStore(Engine(disk, retention_ns=10**15))
+        durable.start()
+        try:
+            assert durable.append("n", "i", 1, b"", b"", CORE_METRICS, _small_frame(1)).result()
+            filler = _fill(disk, leave=PROBE_BYTES // 4)
+            with pytest.raises(StorageError):  # a write bigger than what is left
+                durable.snapshot("big", os.urandom(2 * PROBE_BYTES), []).result()
+            assert durable.failing
+            assert durable.append("n", "i", 2, b"", b"", CORE_METRICS, _small_frame(2)).result()
+            assert durable.failing, "a frame in the slack says nothing about the disk"
+            with pytest.raises(StorageError):
+                durable.maintain().result()  # the probe does not fit either
+            filler.unlink()
+            durable.maintain().result()
+            assert not durable.failing
+        finally:
+            durable.close()
+    errors = [r for r in caplog.records
+              if r.name == "gputel.collector.storage.durable" and r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
 
 
 def test_a_full_disk_holds_agents_back_and_recovers_by_itself(

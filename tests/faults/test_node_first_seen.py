@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gputel.collector.timefmt import parse_time
@@ -16,16 +18,24 @@ def _first_seen(server: CollectorThread) -> int:
     return parse_time("firstSeen", body["data"]["firstSeen"])
 
 
+@contextmanager
+def _collector(data_dir: Path) -> Iterator[CollectorThread]:
+    """A collector on data_dir, stopped (its store closed) even when the test fails in it."""
+    server = CollectorThread(data_dir=data_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def test_first_seen_is_the_first_hello_across_restarts(tmp_path: Path) -> None:
     before = time.time_ns()
-    first = CollectorThread(data_dir=tmp_path).start()
-    open_node(first.grpc_target, "n1").close()
-    seen = _first_seen(first)
-    assert seen >= before - 10**6  # RFC 3339 keeps microseconds
-    first.stop()
+    with _collector(tmp_path) as first:
+        open_node(first.grpc_target, "n1").close()
+        seen = _first_seen(first)
+        assert seen >= before - 10**6  # RFC 3339 keeps microseconds
     for _ in range(2):  # each restart: the agent says hello again, later
-        again = CollectorThread(data_dir=tmp_path).start()
-        assert _first_seen(again) == seen
-        open_node(again.grpc_target, "n1").close()
-        assert _first_seen(again) == seen
-        again.stop()
+        with _collector(tmp_path) as again:
+            assert _first_seen(again) == seen
+            open_node(again.grpc_target, "n1").close()
+            assert _first_seen(again) == seen

@@ -68,7 +68,10 @@ def wait_agreeing(server: TsdbServer, first: str, second: str,
     try:
         wait_until(agree, timeout=30, interval=0.5, what=what)
     except AssertionError:
-        pytest.fail(f"{what}: routes that differ: {seen[0]}")
+        params = dict(urls)
+        fields = {url: fields_differing(answer(first, url, params[url]),
+                                        answer(second, url, params[url])) for url in seen[0]}
+        pytest.fail(f"{what}: routes that differ: {seen[0]}; fields (first, second): {fields}")
 
 
 def differing(first: str, second: str, urls: list[tuple[str, dict[str, str]]]) -> list[str]:
