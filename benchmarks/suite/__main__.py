@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="gputel-suite-"))
     end_ns = (time.time_ns() // 10**9 - 2) * 10**9
-    ctx = Context(SIZES[args.size], args.runs, workdir, end_ns, args.profile, args.collectors)
+    ctx = Context(SIZES[args.size], args.runs, workdir, end_ns, args.profile,
+                  collectors=args.collectors)
     try:
         rows, errors = run_rows(ctx, args.rows.split(","))
     finally:
