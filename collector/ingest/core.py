@@ -91,6 +91,9 @@ class Journal(Protocol):
                        seen_ns: int | None = None) -> Future[bool]:
         """Keep an agent's Hello (bytes), seen at seen_ns (Unix ns; default now)."""
 
+    def forget(self, node: str) -> None:
+        """The node was forgotten: let go of what is kept in memory for its agents."""
+
     def snapshot(self, name: str, body: bytes,
                  folded: Sequence[tuple[str, str, int]]) -> Future[bool]:
         """Keep a state snapshot that holds the `folded` frames (dropped from the tail)."""
@@ -544,6 +547,8 @@ class IngestCore:
                 node = self.registry.pop(name)
                 self._instances.pop(name, None)
                 self.inventory.forget(name)
+                if self._journal is not None:
+                    self._journal.forget(name)
                 for device in node.devices if node is not None else ():
                     self._last_ts.pop((name, device.uuid), None)
             self.stats.nodes_forgotten += len(gone)

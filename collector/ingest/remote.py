@@ -33,6 +33,7 @@ import dataclasses
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from gputel.collector.ingest.dedup import INSTANCES_KEPT
 from gputel.collector.ingest.inventory import inventory_of
 from gputel.collector.registry.nodes import NodeRegistry
 from gputel.collector.storage.durable import StorageError
@@ -63,6 +65,15 @@ class RemoteWriteStats:
     samples: int = 0
     failures: int = 0
     retries: int = 0
+    agents_forgotten: int = 0  # instances let go: replaced by newer ones, or node forgotten
+
+
+@dataclass(slots=True)
+class _Agent:
+    """One agent instance's Hello and its newest inventory per device position."""
+
+    hello: pb.Hello
+    inventory: dict[int, pb.GpuInventory]
 
 
 @dataclass(slots=True)
@@ -80,9 +91,8 @@ class RemoteJournal:
         self._client = client
         self._registry = registry
         self._deadline = write_deadline_seconds
-        self._hellos: dict[tuple[str, str], pb.Hello] = {}
-        # Each agent's newest inventory per device position (Hello, then frames' changes).
-        self._inventory: dict[tuple[str, str], dict[int, pb.GpuInventory]] = {}
+        # Per node, its newest INSTANCES_KEPT agent instances (as the ingest core keeps).
+        self._agents: dict[str, OrderedDict[str, _Agent]] = {}
         self._queue: list[_Pending] = []
         self._failed_from: dict[tuple[str, str], int] = {}  # agent -> oldest failed seq
         self._cond = threading.Condition()
@@ -123,8 +133,10 @@ class RemoteJournal:
         """Queue a frame's series; resolves True once the TSDB accepted them."""
         frame = pb.Frame.FromString(payload)
         with self._cond:
-            hello = self._hellos.get((node, instance))
-            held = self._inventory.setdefault((node, instance), {})
+            instances = self._agents.get(node)
+            agent = instances.get(instance) if instances is not None else None
+            hello = agent.hello if agent is not None else None
+            held = agent.inventory if agent is not None else {}
             for entry in frame.inventory:
                 if entry.device not in held or held[entry.device].read_ts_ns <= entry.read_ts_ns:
                     held[entry.device] = entry
@@ -139,11 +151,29 @@ class RemoteJournal:
         """Keep the agent's Hello (its node and GPU descriptions go with every frame)."""
         message = pb.Hello.FromString(hello)
         with self._cond:
-            self._hellos[(node, instance)] = message
-            self._inventory[(node, instance)] = {e.device: e for e in message.inventory}
+            instances = self._agents.setdefault(node, OrderedDict())
+            instances[instance] = _Agent(message, {e.device: e for e in message.inventory})
+            instances.move_to_end(instance)
+            while len(instances) > INSTANCES_KEPT:
+                self._let_go(node, instances.popitem(last=False)[0])
         done: Future[bool] = Future()
         done.set_result(True)
         return done
+
+    def forget(self, node: str) -> None:
+        """Let go of a forgotten node's agent instances."""
+        with self._cond:
+            for instance in self._agents.pop(node, {}):
+                self._let_go(node, instance)
+
+    def agents_held(self) -> int:
+        """Agent instances whose Hello is kept (for /metrics)."""
+        with self._cond:
+            return sum(len(instances) for instances in self._agents.values())
+
+    def _let_go(self, node: str, instance: str) -> None:  # under the lock
+        self._failed_from.pop((node, instance), None)
+        self.stats.agents_forgotten += 1
 
     def snapshot(self, name: str, body: bytes,
                  folded: Sequence[tuple[str, str, int]]) -> Future[bool]:

@@ -144,6 +144,9 @@ class DurableStore:
         seen = self._time_ns() if seen_ns is None else seen_ns
         return self._submit(_Item("agent", (node, instance, hello, seen)))
 
+    def forget(self, node: str) -> None:
+        """Nothing held in memory per agent: its rows age out by retention (maintenance)."""
+
     def snapshot(self, name: str, body: bytes,
                  folded: Sequence[tuple[str, str, int]]) -> Future[bool]:
         """Keep the ingest state `body` and drop from the tail the frames it holds."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gputel.collector.ingest.dedup import INSTANCES_KEPT
 from gputel.collector.ingest.remote import RemoteJournal
 from gputel.collector.ingest.state import StateSync, StateWriter
 
@@ -29,6 +30,10 @@ class TsdbCollector(Collector):
                                 float(self._journal.writing()))
         yield GaugeMetricFamily(f"{prefix}_write_queue_frames", "Frames waiting for the TSDB "
                                 "(not acknowledged yet).", float(self._journal.queued()))
+        yield GaugeMetricFamily(
+            f"{prefix}_agents_held", "Agent instances whose Hello the writer keeps (at most "
+            f"{INSTANCES_KEPT} per node, none for forgotten nodes).",
+            float(self._journal.agents_held()))
         for name, value, text in (
                 ("write_requests", st.requests, "Remote-write requests the TSDB accepted."),
                 ("frames_written", st.frames, "Frames the TSDB accepted (then acknowledged)."),
@@ -36,6 +41,8 @@ class TsdbCollector(Collector):
                 ("write_failures", st.failures, "Requests that failed after their retries "
                  "(their frames answered UNAVAILABLE, kept by the agents)."),
                 ("write_retries", st.retries, "Attempts retried (429, 5xx, unreachable)."),
+                ("agents_forgotten", st.agents_forgotten, "Agent instances let go: replaced "
+                 "by a newer instance of their node, or their node forgotten."),
                 ("state_write_failures", self._writer.failures, "Shared-state writes the "
                  "TSDB refused (written again next pass)."),
                 ("sync_failures", self._sync.failures, "Passes that could not read the shared "
