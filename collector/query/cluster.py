@@ -165,14 +165,15 @@ class ClusterQueries:
 
     def _utilization(self, states: list[NodeState], grid: Grid) -> UtilizationHistory:
         times = grid.times()
-        rows = self._core.device_rows([(s.name, d.uuid) for s in states for d in s.devices],
-                                      "gpu_util", grid, "avg", _rate(states))
+        series = [(s.name, d) for s in states for d in s.devices]
+        got = self._core.device_rows_of([(n, d.uuid) for n, d in series],
+                                        ("gpu_util", "mem_used", "mem_total"), grid, "avg",
+                                        _rate(states))
+        rows = got["gpu_util"]
         allocated = np.zeros(grid.n_points, dtype=np.int64)
         used, total_bytes = np.zeros(grid.n_points), np.zeros(grid.n_points)
-        whole = [(s.name, d.uuid) for s in states for d in s.devices if not d.mig_parent_uuid]
-        rate = _rate(states)
-        for u, t in zip(self._core.device_rows(whole, "mem_used", grid, "avg", rate),
-                        self._core.device_rows(whole, "mem_total", grid, "avg", rate),
+        whole = [i for i, (_, d) in enumerate(series) if not d.mig_parent_uuid]
+        for u, t in zip((got["mem_used"][i] for i in whole), (got["mem_total"][i] for i in whole),
                         strict=True):
             both = ~np.isnan(u) & ~np.isnan(t)
             used[both] += u[both]

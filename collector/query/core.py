@@ -14,7 +14,7 @@ else `allocated` when a workload holds it, else `available`. A node is `unreacha
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,7 @@ from gputel.collector.registry.nodes import DeviceRecord, NodeRegistry, NodeStat
 from gputel.collector.registry.workloads import WorkloadIndex
 from gputel.collector.storage.rollups import BucketReads, Tier
 from gputel.collector.storage.store import Float64Array, SeriesReads
+from gputel.collector.storage.windows import Windows
 from gputel.proto.metrics import METRICS
 
 __all__ = ["AGGREGATIONS", "DeviceView", "Grid", "HealthPolicy", "NodeSummary", "QueryCore",
@@ -54,6 +55,10 @@ _ATTRIBUTION = {1: "up", 2: "unavailable"}  # AttributionState
 DEFAULT_POINTS = 1000
 READ_SAMPLES = 2_000_000  # about how many samples one store read of many series holds
 DEFAULT_RANGE_NS = 3600 * 10**9
+# Aggregations the store computes per window (avg: its exact sum, divided here).
+WINDOWED = {"avg": "sum", "sum": "sum", "count": "count", "min": "min", "max": "max",
+            "last": "last"}
+WINDOW_SAMPLES = 2  # samples per window from which the store's aggregation is faster
 MAX_TIME_NS = 2**62  # early 2116; keeps start - step inside int64
 NODE_STATUSES = ("healthy", "degraded", "unreachable", "faulty")
 GPU_STATUSES = ("available", "allocated", "lost")
@@ -382,22 +387,45 @@ class QueryCore:
 
     def device_rows(self, series: list[tuple[str, str]], metric: str, grid: Grid,
                     agg: str, rate_hz: float) -> list[FloatArray]:
-        """One aggregated row per (node, GPU uuid) on the grid, from the head or the fitting
-        rollup tier. Head reads take many series at once (one scan, not one per GPU), as many
-        as keep a read near READ_SAMPLES at `rate_hz`.
+        """One aggregated row per (node, GPU uuid) on the grid (see `device_rows_of`).
+
+        Raises InvalidParameterError naming `agg` for a percentile over a rollup tier.
+        """
+        return self.device_rows_of(series, (metric,), grid, agg, rate_hz)[metric]
+
+    def device_rows_of(self, series: list[tuple[str, str]], metrics: Sequence[str], grid: Grid,
+                       agg: str, rate_hz: float) -> dict[str, list[FloatArray]]:
+        """Per metric, one aggregated row per (node, GPU uuid) on the grid, from the head or
+        the fitting rollup tier. In the head, the store aggregates what it can exactly (every
+        metric at once, in one statement) when a window holds a few samples at `rate_hz`; the
+        rest is read as samples, many series at once (one scan, not one per GPU), as many as
+        keep a read near READ_SAMPLES.
 
         Raises InvalidParameterError naming `agg` for a percentile over a rollup tier.
         """
         tier = self._tier_for(grid.start, grid.step)
+        if tier is not None:
+            return {m: self._tier_rows(series, m, grid, agg, tier) for m in metrics}
+        done: dict[str, list[FloatArray]] = {}
+        if agg in WINDOWED and series and grid.step * rate_hz >= WINDOW_SAMPLES * 1e9:
+            got = self._store.read_windows(series, metrics, grid.start - grid.step + 1,
+                                           grid.step, grid.n_points, WINDOWED[agg])
+            done = {m: _window_rows(w, len(series), grid.n_points, agg) for m, w in got.items()}
+        return {m: done[m] if m in done else self._sample_rows(series, m, grid, agg, rate_hz)
+                for m in metrics}
+
+    def _sample_rows(self, series: list[tuple[str, str]], metric: str, grid: Grid, agg: str,
+                     rate_hz: float) -> list[FloatArray]:
         start, step, n = grid.start, grid.step, grid.n_points
-        if tier is None:
-            first = start - step + 1
-            per_series = max(1.0, (grid.end - first) / 1e9 * rate_hz)
-            chunk = max(1, int(READ_SAMPLES // per_series))
-            return [aggregate(*_charged(r), start, step, n, agg)
-                    for i in range(0, len(series), chunk)
-                    for r in self._store.read_many(series[i:i + chunk], metric, first,
-                                                   grid.end)]
+        first = start - step + 1
+        per_series = max(1.0, (grid.end - first) / 1e9 * rate_hz)
+        chunk = max(1, int(READ_SAMPLES // per_series))
+        return [aggregate(*_charged(r), start, step, n, agg)
+                for i in range(0, len(series), chunk)
+                for r in self._store.read_many(series[i:i + chunk], metric, first, grid.end)]
+
+    def _tier_rows(self, series: list[tuple[str, str]], metric: str, grid: Grid, agg: str,
+                   tier: Tier) -> list[FloatArray]:
         if agg in PERCENTILES:
             raise InvalidParameterError(
                 "agg", f"{agg} needs raw samples, but this range starts before the full-rate "
@@ -405,6 +433,7 @@ class QueryCore:
                 "min/max/sum/count/last rollups, from which no percentile can be computed: "
                 "use avg, min, max, sum, last or count, or a range inside the head")
         assert self._rollups is not None
+        start, step, n = grid.start, grid.step, grid.n_points
         rows = []
         for node, u in series:
             buckets = self._rollups.read(tier.step_ns, node, u, metric,
@@ -492,6 +521,20 @@ def _charged(read: tuple[IntArray, Float64Array]) -> tuple[IntArray, Float64Arra
     """A store read, counted against the running query's sample budget."""
     charge(int(read[0].size))
     return read
+
+
+def _window_rows(w: Windows, n_series: int, n_points: int, agg: str) -> list[FloatArray]:
+    """The store's windows as one row per series (NaN where a window holds no sample), the
+    values `aggregate` gives on the same samples (avg: the exact sum over the count)."""
+    charge(int(w.count.sum()))
+    matrix = np.full((n_series, n_points), np.nan)
+    if agg == "avg":
+        matrix[w.series, w.window] = w.value / w.count
+    elif agg == "count":
+        matrix[w.series, w.window] = w.count
+    else:
+        matrix[w.series, w.window] = w.value
+    return list(matrix)
 
 
 def _model_matches(wanted: str, model: str) -> bool:

@@ -34,6 +34,7 @@ from gputel.collector.storage.store import SeriesReads
 from gputel.proto.metrics import METRICS, Combine
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 Aggregate = Callable[[npt.NDArray[np.int64], npt.NDArray[np.floating], int, int, int, str],
                      FloatArray]
 JOULES_PER_KWH = 3.6e6
@@ -338,13 +339,14 @@ class WorkloadQueries:
         if metric not in METRICS:
             raise unknown_metric(metric)
         end = start + (n_points - 1) * step
+        keys = [(m.uid, key) for m in members for key in sorted(m.devices)]
+        reads = self._store.read_many([key for _, key in keys], metric, start - step + 1, end)
         rows, weights = [], []
-        for member in members:
-            for key in sorted(member.devices):
-                row, weight = self._device_row(key, member.uid, metric, start, end, step,
-                                               n_points, agg, aggregate)
-                rows.append((key[0], key[1], row))
-                weights.append(weight)
+        for (holder, key), (ts, vals) in zip(keys, reads, strict=True):
+            row, weight = self._device_row(key, holder, ts, vals, start, end, step, n_points,
+                                           agg, aggregate)
+            rows.append((key[0], key[1], row))
+            weights.append(weight)
         combine = Combine.SUM if agg == "count" else METRICS[metric].combine
         return _combine(rows, weights, combine, n_points), rows
 
@@ -357,11 +359,11 @@ class WorkloadQueries:
         owner = self.summary(uid)
         return [m for m in (self._index.workload(c) for c in owner.children) if m is not None]
 
-    def _device_row(self, key: tuple[str, str], uid: str, metric: str, start: int, end: int,
-                    step: int, n_points: int, agg: str,
+    def _device_row(self, key: tuple[str, str], uid: str, ts: IntArray, vals: FloatArray,
+                    start: int, end: int, step: int, n_points: int, agg: str,
                     aggregate: Aggregate) -> tuple[FloatArray, FloatArray]:
-        """The device's aggregated values where the workload held it, times its fraction."""
-        ts, vals = self._store.read((key[0], key[1], metric), start - step + 1, end)
+        """The device's aggregated values (its samples `ts`, `vals` over the range) where the
+        workload held it, times its fraction."""
         charge(int(ts.size))
         fraction = np.zeros(ts.size)
         for a, b, shares in self._index.segments(key, start - step + 1, end + 1):

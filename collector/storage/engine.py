@@ -30,7 +30,7 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -41,7 +41,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from gputel.collector.storage import blocks as blk
-from gputel.collector.storage import compaction
+from gputel.collector.storage import compaction, windows
 from gputel.proto.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,13 @@ class SampleBatch:
 
 
 DeviceRows = tuple[str, Int64Array, Sequence[int], npt.NDArray[np.floating]]
+
+
+def _samples_of_series(rows: str) -> str:
+    """SQL: `rows` (node, gpu, ts, v) of the asked series (`wanted_series`), by series (k)
+    and time."""
+    return (f"SELECT w.k, s.ts, s.v FROM ({rows}) s JOIN wanted_series w "
+            "ON s.node = w.node AND s.gpu = w.gpu ORDER BY w.k, s.ts")
 
 
 def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]]],
@@ -445,39 +452,68 @@ class Engine:
         empty = (np.empty(0, np.int64), np.empty(0, np.float64))
         if metric not in COLUMN_INDEX or end_ns < start_ns or not series:
             return [empty] * len(series)
-        nodes = {n for n, _ in series}
-        files = [b for b in self._blocks if any(b.holds(n, start_ns, end_ns) for n in nodes)]
-        try:
-            k, ts, v = self._read_many(series, metric, start_ns, end_ns, files)
-        except duckdb.Error:
-            if not files or not self._check(files):
-                raise
-            files = [b for b in self._blocks
-                     if any(b.holds(n, start_ns, end_ns) for n in nodes)]
-            k, ts, v = self._read_many(series, metric, start_ns, end_ns, files)
+        got = self._scan_many(series, [metric], start_ns, end_ns, _samples_of_series,
+                              f"node, gpu, ts, {_quote(metric)} AS v",
+                              f" AND {_quote(metric)} IS NOT NULL")
+        k, ts = np.asarray(got["k"], dtype=np.int32), np.asarray(got["ts"], dtype=np.int64)
+        v = np.asarray(got["v"], dtype=np.float64)
         bounds = np.searchsorted(k, np.arange(len(series) + 1))
         return [(ts[a:b], v[a:b]) for a, b in itertools.pairwise(bounds.tolist())]
 
-    def _read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
-                   end_ns: int, files: list[blk.Block]
-                   ) -> tuple[npt.NDArray[np.int32], Int64Array, Float64Array]:
-        col = _quote(metric)
-        where = f"ts BETWEEN $1 AND $2 AND {col} IS NOT NULL"
-        rows = f"SELECT node, gpu, ts, {col} AS v FROM head WHERE {where}"
+    def read_windows(self, series: Sequence[tuple[str, str]], metrics: Sequence[str],
+                     first_ns: int, step_ns: int, n_windows: int,
+                     agg: str) -> dict[str, windows.Windows]:
+        """`agg` (windows.WINDOW_AGGS) of each metric per (node, GPU) series and window of
+        `step_ns` from first_ns on (n_windows of them), computed in one statement over the
+        head and the blocks in range. A metric left out of the answer (unknown, or a sum
+        that would not be exact) is the caller's to aggregate from samples."""
+        known = [m for m in dict.fromkeys(metrics) if m in COLUMN_INDEX]
+        if not known or not series or n_windows <= 0 or step_ns <= 0:
+            return dict.fromkeys(known, windows.EMPTY)
+        end_ns = first_ns + n_windows * step_ns - 1
+        cols = ", ".join(("node", "gpu", "ts", *(_quote(m) for m in known)))
+        got = self._scan_many(series, known, first_ns, end_ns,
+                              lambda rows: windows.select(rows, known, first_ns, step_ns, agg),
+                              cols, "")
+        return windows.parse(got, known, agg)
+
+    def _scan_many(self, series: Sequence[tuple[str, str]], metrics: Sequence[str],
+                   start_ns: int, end_ns: int, sql: Callable[[str], str], columns: str,
+                   where: str) -> dict[str, npt.NDArray[np.generic]]:
+        """Run `sql(rows)` (`rows`: SQL for the head and block rows of `columns` with
+        start_ns <= ts <= end_ns and `where`, in API units) with the asked series as
+        `wanted_series` (node, gpu, k: their index); a damaged block found on the way is set
+        aside and the read retried once without it."""
+        nodes = {n for n, _ in series}
+
+        def files() -> list[blk.Block]:
+            return [b for b in self._blocks if any(b.holds(n, start_ns, end_ns) for n in nodes)]
+
+        held = files()
+        try:
+            return self._scan(series, metrics, start_ns, end_ns, sql, columns, where, held)
+        except duckdb.Error:
+            if not held or not self._check(held):
+                raise
+            return self._scan(series, metrics, start_ns, end_ns, sql, columns, where, files())
+
+    def _scan(self, series: Sequence[tuple[str, str]], metrics: Sequence[str], start_ns: int,
+              end_ns: int, sql: Callable[[str], str], columns: str, where: str,
+              files: list[blk.Block]
+              ) -> dict[str, npt.NDArray[np.generic]]:
+        cond = f"ts BETWEEN $1 AND $2{where}"
+        rows = f"SELECT {columns} FROM head WHERE {cond}"
         if files:  # in API units: a block may hold the metric as whole wire units
-            rows += (f" UNION ALL SELECT node, gpu, ts, {col} AS v "
-                     f"FROM ({blk.decoded(files, [metric], where)})")
+            rows += f" UNION ALL SELECT {columns} FROM ({blk.decoded(files, metrics, cond)})"
         wanted = pa.table({"node": [n for n, _ in series], "gpu": [g for _, g in series],
                            "k": pa.array(range(len(series)), pa.int32())})
         # A cursor of its own: register() refuses a cursor another caller on this thread
         # left with a half-read result, and the name stays private to this read.
         with self._con.cursor() as cur:
             cur.register("wanted_series", wanted)
-            got = cur.execute(f"SELECT w.k, s.ts, s.v FROM ({rows}) s JOIN wanted_series w "
-                              "ON s.node = w.node AND s.gpu = w.gpu ORDER BY w.k, s.ts",
-                              [start_ns, end_ns]).fetchnumpy()
-        return (np.asarray(got["k"], dtype=np.int32), np.asarray(got["ts"], dtype=np.int64),
-                np.asarray(got["v"], dtype=np.float64))
+            got: dict[str, npt.NDArray[np.generic]] = cur.execute(
+                sql(rows), [start_ns, end_ns]).fetchnumpy()
+        return got
 
     def sample_count(self, node: str | None = None) -> int:
         """Samples held (head and blocks), for one node or all."""

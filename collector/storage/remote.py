@@ -36,6 +36,7 @@ from gputel.collector.errors import UnavailableError
 from gputel.collector.storage.rollups import Buckets
 from gputel.collector.storage.store import Float64Array, Int64Array, SeriesKey
 from gputel.collector.storage.tsdb import TsdbClient, TsdbError, label_value
+from gputel.collector.storage.windows import Windows
 from gputel.proto.metrics import METRICS
 
 SAMPLE_PREFIX = "gputel_store_"
@@ -107,6 +108,13 @@ class RemoteSeries:
         """`read` of one metric for each (node, GPU uuid), in the order asked (one TSDB query
         each). Raises UnavailableError."""
         return [self.read((node, gpu, metric), start_ns, end_ns) for node, gpu in series]
+
+    def read_windows(self, series: Sequence[tuple[str, str]], metrics: Sequence[str],
+                     first_ns: int, step_ns: int, n_windows: int,
+                     agg: str) -> dict[str, Windows]:
+        """Nothing: the TSDB's samples are aggregated by the caller (`read_many`), so every
+        store's answer is aggregated the same way."""
+        return {}
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample in the last 5 minutes, or None; ts_ns is the

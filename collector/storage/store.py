@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gputel.collector.storage.engine import DeviceRows, Engine, sample_batch
+from gputel.collector.storage.windows import Windows
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -36,6 +37,13 @@ class SeriesReads(Protocol):
     def read_many(self, series: Sequence[tuple[str, str]], metric: str, start_ns: int,
                   end_ns: int) -> list[tuple[Int64Array, Float64Array]]:
         """`read` of one metric for many (node, GPU uuid) series, in the order asked."""
+
+    def read_windows(self, series: Sequence[tuple[str, str]], metrics: Sequence[str],
+                     first_ns: int, step_ns: int, n_windows: int,
+                     agg: str) -> dict[str, Windows]:
+        """`agg` (sum, count, min, max, last) of each metric per series and window of
+        step_ns from first_ns on, for the metrics this store can aggregate itself exactly;
+        the caller aggregates the others from `read_many`."""
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""
@@ -106,6 +114,12 @@ class SeriesStore:
         """`read` of one metric for many (node, GPU uuid) series in one scan, in the order
         asked (a cluster-wide answer costs one query, not one per GPU)."""
         return self.engine.read_many(series, metric, start_ns, end_ns)
+
+    def read_windows(self, series: Sequence[tuple[str, str]], metrics: Sequence[str],
+                     first_ns: int, step_ns: int, n_windows: int,
+                     agg: str) -> dict[str, Windows]:
+        """`agg` per series and window, in one statement (Engine.read_windows)."""
+        return self.engine.read_windows(series, metrics, first_ns, step_ns, n_windows, agg)
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""

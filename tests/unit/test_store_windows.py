@@ -1,0 +1,102 @@
+"""Per-window aggregates computed by the store in SQL equal the query core's numpy
+aggregation of the same samples, to the bit, over a compacted block, a sealed block and the
+head, with NaN gaps; a sum the store could not compute exactly is left to the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gputel.collector.query.aggregate import aggregate
+from gputel.collector.query.core import WINDOWED, Grid, _window_rows
+from gputel.collector.storage.engine import Engine
+from gputel.collector.storage.store import SeriesStore
+
+T0 = 1_700_000_000 * 10**9
+PERIOD = 100_000_000  # 10 Hz
+PART = 50  # ticks per part: two blocks compacted into one, one sealed block, the head
+SERIES = [("b", "b-gpu1"), ("a", "a-gpu0"), ("a", "nowhere"), ("b", "b-gpu0"), ("a", "a-gpu1")]
+METRICS = ("gpu_util", "mem_used", "power", "temperature")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SeriesStore]:
+    held = SeriesStore(3600 * 10**9, engine=Engine(tmp_path / "data", retention_ns=10**15,
+                                                   compact_widths=(10**12,)))
+    try:
+        for part in range(4):
+            _write(held, part)
+            if part < 3:
+                held.engine.seal(T0 + (part + 1) * PART * PERIOD)
+        assert held.engine.compact(full=True) == 3  # the three sealed blocks, merged
+        _write(held, 4)
+        held.engine.seal(T0 + 4 * PART * PERIOD)
+        assert len(held.engine.blocks()) == 2
+        assert held.engine.head_rows()
+        assert dict(held.engine.blocks()[0].ints).get("power") == 1000  # whole milliwatts
+        yield held
+    finally:
+        held.engine.close()
+
+
+def _write(store: SeriesStore, part: int) -> None:
+    """PART ticks of 2 nodes x 2 GPUs: whole-number utilization, memory and temperature,
+    power in whole milliwatts; gaps (NaN) in every metric, a longer one in temperature."""
+    tick = part * PART + np.arange(PART)
+    ts = T0 + tick.astype(np.int64) * PERIOD
+    for n, node in enumerate(("a", "b")):
+        for g in range(2):
+            util = np.where(tick % 7 == 3, np.nan, (tick * 13 + 10 * g + n) % 101).astype(float)
+            mem = (2**34 + tick * 4096 * (g + 1)).astype(float)
+            mem[tick % 11 == 5] = np.nan
+            power = np.round(100 + 37.123 * np.sin(tick / 5 + g + n), 3)
+            power[tick % 5 == 0] = np.nan
+            temp = np.where((tick > 60) & (tick < 90), np.nan, 40.0 + (tick % 9))
+            store.write(node, METRICS, [(f"{node}-gpu{g}", ts, (0, 1, 2, 3),
+                                         np.vstack((util, mem, power, temp)))])
+
+
+def _reference(store: SeriesStore, metric: str, grid: Grid, agg: str) -> list[list[float]]:
+    reads = store.read_many(SERIES, metric, grid.start - grid.step + 1, grid.end)
+    return [aggregate(ts, v, grid.start, grid.step, grid.n_points, agg).tolist()
+            for ts, v in reads]
+
+
+GRIDS = [Grid(T0 + 12 * PERIOD, T0 + 238 * PERIOD, 10 * PERIOD),  # blocks and head
+         Grid(T0 + 7 * PERIOD, T0 + 201 * PERIOD, 7 * PERIOD),  # windows across the seams
+         Grid(T0 + 260 * PERIOD, T0 + 260 * PERIOD, 1000 * PERIOD),  # one window, all data
+         Grid(T0 + 3 * PERIOD, T0 + 40 * PERIOD, PERIOD)]  # one sample a window
+
+
+@pytest.mark.parametrize("agg", list(WINDOWED))
+@pytest.mark.parametrize("grid", GRIDS)
+def test_window_aggregates_equal_numpy_on_the_same_samples(store: SeriesStore, agg: str,
+                                                           grid: Grid) -> None:
+    got = store.read_windows(SERIES, METRICS, grid.start - grid.step + 1, grid.step,
+                             grid.n_points, WINDOWED[agg])
+    exact_sums = {"gpu_util", "mem_used", "temperature"}  # whole numbers; power is not
+    assert set(got) == (exact_sums if WINDOWED[agg] == "sum" else set(METRICS))
+    for metric, windows in got.items():
+        rows = [r.tolist() for r in _window_rows(windows, len(SERIES), grid.n_points, agg)]
+        want = _reference(store, metric, grid, agg)
+        assert np.array_equal(np.array(rows), np.array(want), equal_nan=True), metric
+        assert not any(np.isfinite(rows[2]))  # the series that does not exist
+        assert any(np.isnan(v) for r in rows for v in r) or grid.step > 100 * PERIOD
+
+
+def test_a_sum_too_large_to_be_exact_is_left_to_the_caller(tmp_path: Path) -> None:
+    store = SeriesStore(3600 * 10**9, engine=Engine(tmp_path / "data"))
+    ts = T0 + np.arange(4, dtype=np.int64) * PERIOD
+    store.write("a", ("mem_used",), [("a-gpu0", ts, (0,), np.full((1, 4), 2.0**52))])
+    try:
+        assert store.read_windows([("a", "a-gpu0")], ("mem_used",), T0, 10 * PERIOD, 1,
+                                  "sum") == {}
+        (maxed,) = store.read_windows([("a", "a-gpu0")], ("mem_used",), T0, 10 * PERIOD, 1,
+                                      "max").values()
+        assert maxed.value.tolist() == [2.0**52]
+        assert maxed.count.tolist() == [4]
+    finally:
+        store.engine.close()
