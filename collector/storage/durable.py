@@ -9,10 +9,13 @@ commit, so durability costs one fsync per batch, not per frame. In memory (`--st
 nothing is read back at start-up, so `applied` and `tail` are not written, and the engine
 keeps its sample bound after each commit.
 
-Maintenance, in the same thread between batches: seal head rows older than the seal age into
-a Parquet block (rollups computed by SQL in the same transaction that deletes them from the
-head, so nothing is rolled up twice), retention by age and by disk size, block checksums,
-and pruning of what start-up no longer needs.
+Maintenance: seal head rows older than the seal age into a Parquet block, retention by age and
+by disk size, block checksums, and pruning of what start-up no longer needs. Only the seal's
+expensive part runs beside the writer, in a sealer thread: reading the rows, writing and
+fsyncing the block, computing their rollups; frames keep committing meanwhile (a late frame's
+old rows are not among the seal's, see engine.SealPlan). The rest runs in the writer thread
+between batches, the seal's commit included: one short transaction inserts the rollups and
+deletes the sealed rows from the head, so nothing is rolled up twice.
 """
 
 from __future__ import annotations
@@ -25,12 +28,18 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from gputel.collector.storage.engine import DeviceRows, Engine, StorageError, sample_batch
+from gputel.collector.storage.engine import (
+    DeviceRows,
+    Engine,
+    SealedBlock,
+    StorageError,
+    sample_batch,
+)
 
 __all__ = ["DurableStore", "StorageError", "WriteStats"]
 
@@ -63,6 +72,14 @@ class _Item:
     future: Future[bool] = field(default_factory=Future)
 
 
+@dataclass(slots=True)
+class _Pass:
+    """A maintenance pass whose seal's block is being written in the sealer thread."""
+
+    job: Future[SealedBlock | None]
+    waiting: list[_Item]  # the maintain requests it answers
+
+
 def _values(item: _Item) -> int:
     """Values a queued frame carries (0 for other items)."""
     if item.kind != "frame":
@@ -88,6 +105,9 @@ class DurableStore:
         # (node, instance) -> the oldest frame whose commit failed: later frames of that
         # agent wait for its resend, so none is committed ahead of it
         self._failed_from: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._sealer = ThreadPoolExecutor(1, thread_name_prefix="gputel-store-sealer")
+        self._pass: _Pass | None = None  # the pass in progress (writer thread only)
+        self._deferred: list[_Item] = []  # maintain requests that came during it
         self.stats = WriteStats()
         self.failing = ""  # why the last write failed; "" once a write succeeds again
 
@@ -127,7 +147,8 @@ class DurableStore:
         self._queue.put(None)
         if self._thread.is_alive():
             self._thread.join(timeout)
-        self.engine.close()
+        self.engine.close()  # a seal still writing stops at its next row group
+        self._sealer.shutdown(wait=True)
 
     # ------------------------------------------------------------------ writes
     def append(self, node: str, instance: str, seq: int, digest: bytes, payload: bytes,
@@ -153,7 +174,9 @@ class DurableStore:
         return self._submit(_Item("snapshot", (name, body, list(folded))))
 
     def maintain(self) -> Future[bool]:
-        """Seal, retention, verification (in the writer thread)."""
+        """Seal, retention, verification: the seal's block is written in a thread of its
+        own while frames keep committing; the rest, and the seal's short commit, in the
+        writer thread. Resolves when the pass is done."""
         return self._submit(_Item("maintain", ()))
 
     def seal_all(self) -> Future[bool]:
@@ -176,6 +199,7 @@ class DurableStore:
         while True:
             first = self._queue.get()
             if first is None:
+                self._settle()
                 return
             batch, values = [first], _values(first)
             while len(batch) < MAX_BATCH and values < MAX_BATCH_VALUES:
@@ -185,6 +209,7 @@ class DurableStore:
                     break
                 if item is None:
                     self._write(batch)
+                    self._settle()
                     return
                 batch.append(item)
                 values += _values(item)
@@ -202,8 +227,12 @@ class DurableStore:
                 self._guarded([item], lambda items: self._commit_snapshot(items[0]),
                               proves=False)
             elif item.kind == "maintain":
-                self._guarded([item], lambda _items: self._maintain(), proves=True)
+                self._begin_pass([item])
+            elif item.kind == "sealed":
+                self._end_pass(item.args[0])  # type: ignore[arg-type]
+                item.future.set_result(True)
             elif item.kind == "seal":
+                self._settle()
                 self._guarded([item], lambda _items: [self.engine.seal_all() >= 0], proves=True)
 
     def _not_behind_a_failure(self, writes: list[_Item]) -> list[_Item]:
@@ -348,13 +377,70 @@ class DurableStore:
         self.stats.snapshots += 1
         return [True]
 
-    def _maintain(self) -> list[bool]:
+    def _begin_pass(self, items: list[_Item]) -> None:
+        """Start a maintenance pass for `items`: its seal's block is written by the sealer
+        thread and the pass ends when the block is (`_end_pass`, back in this thread).
+        While writes fail the whole pass runs here (its probe must go through first)."""
+        if self._pass is not None:  # one seal at a time: the next pass starts after it
+            self._deferred.extend(items)
+            return
+        if self.failing:
+            self._guarded(items, self._maintain, proves=True)
+            return
+        try:
+            plan = self.engine.prepare_seal(self._time_ns() - self._seal_ns)
+        except Exception as exc:  # noqa: BLE001 - fails the pass, the writer goes on
+            self._failed(exc, items)
+            return
+        if plan is None:  # in memory: nothing to seal
+            self._guarded(items, self._after_seal, proves=True)
+            return
+        try:
+            job = self._sealer.submit(self.engine.write_seal, plan)
+        except RuntimeError as exc:  # the store is closing: its sealer stopped
+            self.engine.abandon_seal(plan)
+            self._failed(exc, items)
+            return
+        self._pass = _Pass(job, items)
+        job.add_done_callback(lambda done: self._queue.put(_Item("sealed", (done,))))
+
+    def _end_pass(self, job: Future[SealedBlock | None]) -> None:
+        """Commit the seal whose block `job` wrote and finish its pass; then start the pass
+        asked for meanwhile. A job whose pass ended already (`_settle`) is ignored."""
+        done = self._pass
+        if done is None or done.job is not job:
+            return
+        self._pass = None
+        self._guarded(done.waiting, lambda items: self._commit_pass(job, items), proves=True)
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            self._begin_pass(deferred)
+
+    def _commit_pass(self, job: Future[SealedBlock | None], items: list[_Item]) -> list[bool]:
+        written = job.result()  # raises what writing the block raised (its file is gone)
+        if written is not None:
+            self.engine.commit_seal(written)
+        return self._after_seal(items)
+
+    def _settle(self) -> None:
+        """Wait for the seal in progress and end its pass, and any asked for meanwhile
+        (before seal_all, and when the writer stops)."""
+        while self._pass is not None:
+            wait([self._pass.job])
+            self._end_pass(self._pass.job)
+
+    def _maintain(self, items: list[_Item]) -> list[bool]:
+        """A whole pass in the writer thread (while writes fail)."""
+        engine = self.engine
+        with engine.transaction() as cur:  # a write the size of a batch must go through
+            cur.execute("INSERT OR REPLACE INTO state VALUES ('probe', ?)",
+                        [os.urandom(PROBE_BYTES)])
+        engine.seal(self._time_ns() - self._seal_ns)
+        return self._after_seal(items)
+
+    def _after_seal(self, items: list[_Item]) -> list[bool]:
+        """Retention, block checks and pruning: the rest of a maintenance pass."""
         engine, now = self.engine, self._time_ns()
-        if self.failing:  # a write the size of a batch of frames must go through first
-            with engine.transaction() as cur:
-                cur.execute("INSERT OR REPLACE INTO state VALUES ('probe', ?)",
-                            [os.urandom(PROBE_BYTES)])
-        engine.seal(now - self._seal_ns)
         engine.retain(now)
         engine.verify_some()
         with engine.transaction() as cur:
@@ -366,7 +452,7 @@ class DurableStore:
                         "tail t WHERE t.node = agents.node AND t.instance = agents.instance)",
                         [now - max(engine.retention_ns, max((t.retention_ns
                                                              for t in engine.tiers), default=0))])
-        return [True]
+        return [True] * len(items)
 
     def recovery(self) -> Engine:
         """What start-up reads back: agents, applied digests, the snapshot and its tail."""

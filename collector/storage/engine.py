@@ -5,8 +5,9 @@ Layout under the data directory:
 
 - `gputel.duckdb` (+ its WAL): the head table, one row per (node, GPU, tick) and a DOUBLE
   column per metric id (NULL where the frame had none), each commit sorted by (node, gpu,
-  ts); the rollup table; the agents, applied sequence numbers, the frames not yet folded into
-  the ingest state snapshot (`tail`), the snapshot itself. DuckDB fsyncs its WAL on COMMIT,
+  ts) and numbered (`batch`: which rows a seal in progress takes); the rollup table; the
+  agents, applied sequence numbers, the frames not yet folded into the ingest state
+  snapshot (`tail`), the snapshot itself. DuckDB fsyncs its WAL on COMMIT,
   so a committed row survives `kill -9` and power loss.
 - `blocks/`: sealed blocks, one per seal, sorted by series, whole-number metrics as integers,
   delta/byte-stream-split encoded and zstd-compressed (blocks.py); merged into larger ones
@@ -16,6 +17,11 @@ Layout under the data directory:
   so a crash between writing it and deleting them never serves a sample twice either.
 - `LOCK`: held (flock) while a collector uses the directory; a second one is refused.
 - `quarantine/`: damaged files moved aside, never deleted.
+
+A seal has three steps (`seal`): `prepare_seal` on the writing thread notes the cutoff and the
+newest commit; `write_seal`, in any thread beside the writer, writes the block of those rows
+and computes their rollups; `commit_seal`, on the writing thread again, is one short
+transaction (insert the rollups, delete exactly those head rows, bump sealed_through).
 
 Reads go through `read()` (head + the blocks that may hold the range); the database serves
 any number of threads, each through its own cursor. Writes come from one thread at a time
@@ -93,7 +99,8 @@ _EXACT = tuple(c for c in COLUMNS if METRICS[c].exact)
 _EXACT_SQL = ", ".join(blk.exact_test(c) for c in _EXACT)
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS head (node VARCHAR NOT NULL, gpu VARCHAR NOT NULL,
-    ts BIGINT NOT NULL, {_COLS_SQL});
+    ts BIGINT NOT NULL, {_COLS_SQL}, batch BIGINT DEFAULT 0);
+ALTER TABLE head ADD COLUMN IF NOT EXISTS batch BIGINT DEFAULT 0;
 CREATE TABLE IF NOT EXISTS rollups (tier BIGINT, node VARCHAR, gpu VARCHAR, metric VARCHAR,
     bucket BIGINT, min DOUBLE, max DOUBLE, sum DOUBLE, count BIGINT, last DOUBLE,
     last_ts BIGINT);
@@ -114,6 +121,32 @@ class SampleBatch:
 
     table: pa.Table
     counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SealPlan:
+    """What one seal takes from the head: rows older than `cutoff_ns` committed in batches up
+    to `batch` (a late frame committed while the block is written is not among them), into
+    block `number`."""
+
+    number: int
+    cutoff_ns: int
+    batch: int
+
+    @property
+    def rows(self) -> str:
+        """SQL: the head rows of this seal (the block's, the rollups' and the delete's)."""
+        return f"ts < {int(self.cutoff_ns)} AND batch <= {int(self.batch)}"
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBlock:
+    """A seal's block, written and fsynced under its final name but not yet committed (at
+    start-up such a file is newer than meta.sealed_through and removed), and its rollups."""
+
+    plan: SealPlan
+    path: Path
+    rollups: pa.Table
 
 
 DeviceRows = tuple[str, Int64Array, Sequence[int], npt.NDArray[np.floating]]
@@ -240,6 +273,9 @@ class Engine:
         self._blocks: tuple[blk.Block, ...] = ()  # swapped whole (readers take a snapshot)
         self._blocks_lock = threading.Lock()  # held to change _blocks or a block's file
         self._compact_lock = threading.Lock()  # one compaction at a time
+        self._seal_lock = threading.Lock()  # held while a seal's block is written
+        self._seal_plan: SealPlan | None = None  # the seal in progress (one at a time)
+        self._batch = 0  # the newest commit's number, in each of its head rows
         self._closing = False
         self._sealed_ns = 0  # the newest seal's cutoff: older windows are complete
         self.fault_step: blk.Step | None = None  # tests: called between compaction steps
@@ -339,6 +375,8 @@ class Engine:
         """Blocks from the directory, samples per node: no frame is read back."""
         row = self._w.execute("SELECT value FROM meta WHERE key = 'sealed_through'").fetchone()
         self._sealed_through = int(row[0]) if row else 0
+        row = self._w.execute("SELECT max(batch) FROM head").fetchone()
+        self._batch = int(row[0]) if row and row[0] is not None else 0
         if self.blocks_dir is not None:
             found, problems = blk.scan(self.blocks_dir, self._sealed_through)
             self.stats.files_quarantined += len(problems)
@@ -358,9 +396,10 @@ class Engine:
 
     def close(self) -> None:
         """Checkpoint and close the database, release the lock; idempotent. A compaction
-        running stops at its next batch (its partial file is removed)."""
+        or a seal's
+        block being written stops at its next batch (its partial file is removed)."""
         self._closing = True
-        with self._compact_lock, self.write_lock:
+        with self._compact_lock, self._seal_lock, self.write_lock:
             with contextlib.suppress(duckdb.Error):
                 self._w.close()
                 self._con.close()
@@ -391,12 +430,17 @@ class Engine:
 
     # ------------------------------------------------------------------- writes
     def insert(self, cur: duckdb.DuckDBPyConnection, batch: SampleBatch) -> None:
-        """Add head rows (sorted by (node, gpu, ts) within the commit; in a transaction)."""
+        """Add head rows (sorted by (node, gpu, ts) within the commit; in a transaction),
+        each with the commit's number (see SealPlan)."""
         if not batch.table.num_rows:
             return
+        with self.write_lock:
+            self._batch += 1
+            number = self._batch
         cur.register("batch_rows", batch.table)
         try:
-            cur.execute("INSERT INTO head BY NAME SELECT * FROM batch_rows")
+            cur.execute(f"INSERT INTO head BY NAME SELECT *, {number}::BIGINT AS batch "
+                        "FROM batch_rows")
         finally:
             cur.unregister("batch_rows")
 
@@ -544,49 +588,110 @@ class Engine:
     # ------------------------------------------------------------ sealing
     def seal(self, cutoff_ns: int) -> int:
         """Move head rows older than cutoff_ns into a new block and their rollups into the
-        tiers, in one transaction after the block is durable; return samples sealed."""
-        if self.blocks_dir is None:
+        tiers, in one transaction after the block is durable; return samples sealed. The
+        three steps of a seal in one call (the store's writer runs the middle one beside it).
+        Raises StorageError while another seal is in progress."""
+        plan = self.prepare_seal(cutoff_ns)
+        if plan is None:
             return 0
+        written = self.write_seal(plan)
+        return 0 if written is None else self.commit_seal(written)
+
+    def prepare_seal(self, cutoff_ns: int) -> SealPlan | None:
+        """Step 1, on the writing thread between commits: which head rows the seal takes
+        (older than cutoff_ns, committed by now); None in memory. Raises StorageError while
+        another seal is in progress (one at a time: the next block number is taken here)."""
+        if self.blocks_dir is None:
+            return None
         with self.write_lock:
-            self._sealed_ns = max(self._sealed_ns, cutoff_ns)
-            per_node = self._w.execute(
-                f"SELECT node, min(ts), max(ts), {_COUNT_SQL}, {_EXACT_SQL} FROM head "
-                "WHERE ts < ? GROUP BY node", [cutoff_ns]).fetchall()
-            if not per_node:
-                return 0
-            number = self._sealed_through + 1
-            ints = {c: METRICS[c].wire_per_unit for i, c in enumerate(_EXACT, 4)
-                    if all(r[i] is not False for r in per_node)
-                    and any(r[i] for r in per_node)}
-            info = {"min_ts": min(int(r[1]) for r in per_node),
-                    "max_ts": max(int(r[2]) for r in per_node),
-                    "nodes": {str(r[0]): int(r[3]) for r in per_node}, "ints": ints}
-            path = self._write_block(number, cutoff_ns, info, ints)
+            if self._seal_plan is not None:
+                raise StorageError("a seal is in progress; one at a time")
+            plan = SealPlan(self._sealed_through + 1, int(cutoff_ns), self._batch)
+            self._seal_plan = plan
+            return plan
+
+    def write_seal(self, plan: SealPlan) -> SealedBlock | None:
+        """Step 2, in any thread, beside the writer: write and fsync the block of the plan's
+        rows and compute their rollups (reads on a cursor of its own; frames committed
+        meanwhile are not among the rows). None when there is no row to seal. Raises what
+        the write raised (the block file is removed; the plan is given up)."""
+        with self._seal_lock:  # close() waits for it
+            cur = self._con.cursor()
+            try:
+                written = self._write_seal(cur, plan)
+            except BaseException:
+                self.abandon_seal(plan)
+                raise
+            finally:
+                cur.close()
+        if written is None:  # nothing older: sealed through the cutoff all the same
+            self.abandon_seal(plan, sealed_ns=plan.cutoff_ns)
+        return written
+
+    def _write_seal(self, cur: duckdb.DuckDBPyConnection, plan: SealPlan
+                    ) -> SealedBlock | None:
+        self._step("seal")
+        per_node = cur.execute(f"SELECT node, min(ts), max(ts), {_COUNT_SQL}, {_EXACT_SQL} "
+                               f"FROM head WHERE {plan.rows} GROUP BY node").fetchall()
+        if not per_node:
+            return None
+        ints = {c: METRICS[c].wire_per_unit for i, c in enumerate(_EXACT, 4)
+                if all(r[i] is not False for r in per_node) and any(r[i] for r in per_node)}
+        info = {"min_ts": min(int(r[1]) for r in per_node),
+                "max_ts": max(int(r[2]) for r in per_node),
+                "nodes": {str(r[0]): int(r[3]) for r in per_node}, "ints": ints}
+        path = self._write_block(cur, plan, info, ints)
+        try:
+            rollups = self._rollups(cur, plan)
+            self._step("seal written")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return SealedBlock(plan, path, rollups)
+
+    def commit_seal(self, written: SealedBlock) -> int:
+        """Step 3, on the writing thread: in one short transaction insert the rollups,
+        delete the sealed head rows, name the block in meta.sealed_through; then serve it.
+        Return samples sealed. Raises duckdb.Error or OSError (the block file is removed,
+        its rows stay in the head for the next seal)."""
+        plan = written.plan
+        with self.write_lock:
             try:
                 with self.transaction() as cur:
-                    self._roll_up(cur, cutoff_ns)
-                    cur.execute("DELETE FROM head WHERE ts < ?", [cutoff_ns])
+                    self._insert_rollups(cur, written.rollups)
+                    cur.execute(f"DELETE FROM head WHERE {plan.rows}")
                     cur.execute("INSERT OR REPLACE INTO meta VALUES ('sealed_through', ?)",
-                                [number])
+                                [plan.number])
             except BaseException:
-                path.unlink(missing_ok=True)
+                written.path.unlink(missing_ok=True)
                 raise
-            self._sealed_through = number
-            block = blk.open_block(path)
-            with self._blocks_lock:
-                self._blocks = (*self._blocks, block)
-            self.stats.blocks_sealed += 1
-            self.stats.samples_sealed += block.samples
-            return block.samples
+            finally:
+                self._seal_plan = None
+            self._sealed_through = plan.number
+            self._sealed_ns = max(self._sealed_ns, plan.cutoff_ns)
+        block = blk.open_block(written.path)
+        with self._blocks_lock:
+            self._blocks = (*self._blocks, block)
+        self.stats.blocks_sealed += 1
+        self.stats.samples_sealed += block.samples
+        return block.samples
 
-    def _write_block(self, number: int, cutoff_ns: int, info: dict[str, object],
-                     ints: dict[str, int]) -> Path:
+    def abandon_seal(self, plan: SealPlan, sealed_ns: int = 0) -> None:
+        """Give up a prepared seal (its rows stay in the head); `sealed_ns`: the cutoff, when
+        it found nothing to seal."""
+        with self.write_lock:
+            if self._seal_plan is plan:
+                self._seal_plan = None
+            self._sealed_ns = max(self._sealed_ns, sealed_ns)
+
+    def _write_block(self, cur: duckdb.DuckDBPyConnection, plan: SealPlan,
+                     info: dict[str, object], ints: dict[str, int]) -> Path:
         assert self.blocks_dir is not None
-        tmp = self.blocks_dir / f".tmp-{number}.parquet"
-        source = f"SELECT * FROM head WHERE ts < {int(cutoff_ns)}"
+        tmp = self.blocks_dir / f".tmp-{plan.number}.parquet"
         try:
-            blk.write(self._w, blk.encoded(source, COLUMNS, ints), tmp, info)
-            return self._publish(tmp, number)
+            blk.write(cur, blk.encoded(f"SELECT * FROM head WHERE {plan.rows}", COLUMNS, ints),
+                      tmp, info, lambda _step: self._step("seal row group"))
+            return self._publish(tmp, plan.number)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -599,15 +704,29 @@ class Engine:
         blk.fsync_path(self.blocks_dir)
         return final
 
-    def _roll_up(self, cur: duckdb.DuckDBPyConnection, cutoff_ns: int) -> None:
+    def _rollups(self, cur: duckdb.DuckDBPyConnection, plan: SealPlan) -> pa.Table:
+        """The rollup rows of the plan's head rows, every tier (one Arrow table)."""
+        if not self.tiers:
+            return pa.table({})
         cols = ", ".join(_quote(c) for c in COLUMNS)
-        for tier in self.tiers:
-            step = int(tier.step_ns)
-            cur.execute(
-                f"INSERT INTO rollups SELECT {step}, node, gpu, metric, ts // {step} * {step}, "
-                "min(v), max(v), sum(v), count(v), arg_max(v, ts), max(ts) FROM (UNPIVOT "
-                f"(SELECT * FROM head WHERE ts < {int(cutoff_ns)}) ON {cols} INTO NAME metric "
-                "VALUE v) GROUP BY ALL")
+        source = f"SELECT node, gpu, ts, {cols} FROM head WHERE {plan.rows}"
+        tiers = " UNION ALL ".join(
+            f"SELECT {int(t.step_ns)}::BIGINT AS tier, node, gpu, metric, "
+            f"ts // {int(t.step_ns)} * {int(t.step_ns)} AS bucket, min(v), max(v), sum(v), "
+            "count(v)::BIGINT, arg_max(v, ts), max(ts) FROM long GROUP BY node, gpu, metric, "
+            "bucket" for t in self.tiers)
+        return cur.sql(f"WITH long AS (UNPIVOT ({source}) ON {cols} INTO NAME metric "
+                       f"VALUE v) {tiers}").to_arrow_table()
+
+    @staticmethod
+    def _insert_rollups(cur: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+        if not rows.num_rows:
+            return
+        cur.register("seal_rollups", rows)
+        try:
+            cur.execute("INSERT INTO rollups SELECT * FROM seal_rollups")
+        finally:
+            cur.unregister("seal_rollups")
 
     # ---------------------------------------------------------- compaction
     def compact(self, full: bool = False) -> int:
