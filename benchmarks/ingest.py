@@ -229,8 +229,8 @@ def start_collector(store: str, data_dir: str, extra: Sequence[str] = (),
 async def run(args: argparse.Namespace) -> None:
     t0 = time.time_ns() - args.frames * 10**9
     encoded = [encode_agent(i, args.frames, args.gpus, args.rate, t0) for i in range(args.agents)]
-    samples_sent = sum(len(np.frombuffer(b.values, "<f4")) for msgs in encoded
-                       for m in msgs[1:] for b in m.frame.blocks)
+    samples_sent = sum(len(b.values) // 4 + len(b.int_values)  # int_values: present only
+                       for msgs in encoded for m in msgs[1:] for b in m.frame.blocks)
     data_dir = tempfile.mkdtemp(prefix="gputel-bench-")
     started = start_collector(args.store, data_dir)
     proc, grpc_port, http_port = started.proc, started.grpc_port, started.http_port

@@ -172,9 +172,13 @@ def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]
     counts: dict[str, int] = {}
     offset = 0
     for node, metric_ids, device_rows in frames:
+        columns: dict[tuple[int, ...], list[tuple[int, int]]] = {}  # a frame's GPUs share one
         for uuid, ts, rows, values in device_rows:
-            known = [(COLUMN_INDEX[metric_ids[m]], r) for r, m in enumerate(rows)
-                     if metric_ids[m] in COLUMN_INDEX]
+            known = columns.get(tuple(rows))
+            if known is None:
+                known = columns[tuple(rows)] = [(COLUMN_INDEX[metric_ids[m]], r)
+                                                for r, m in enumerate(rows)
+                                                if metric_ids[m] in COLUMN_INDEX]
             block, keep, present = _present(values, [r for _, r in known], ts.size)
             if not present:
                 continue

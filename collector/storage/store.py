@@ -180,6 +180,9 @@ def _newest(ts: Int64Array, values: npt.NDArray[np.floating]) -> list[tuple[int,
     if ts.size > 1 and not (ts[1:] > ts[:-1]).all():  # frames come by time; a write may not
         order = np.argsort(ts, kind="stable")
         ts, values, present = ts[order], values[:, order], present[:, order]
+    if present[:, -1].all():  # the usual frame: every row has a value at its last tick
+        t = int(ts[-1])
+        return [(row, t, v) for row, v in enumerate(values[:, -1].tolist())]
     last = ts.size - 1 - np.argmax(present[:, ::-1], axis=1)
     rows = np.flatnonzero(present[np.arange(last.size), last])
     cols = last[rows]

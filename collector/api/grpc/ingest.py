@@ -21,6 +21,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from prometheus_client import Histogram
 
+from gputel.collector.api.grpc.burst import BurstHandoff
 from gputel.collector.api.grpc.security import NodeBinding
 from gputel.collector.errors import (
     GputelError,
@@ -129,6 +130,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         self._ack_latency = ack_latency
         self._time_ns = time_ns
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="gputel-ingest-decode")
+        self._handoff: BurstHandoff | None = None  # of the loop serving the streams
         self.budget = ByteBudget(self._policy.inflight_bytes)
         self.memory = MemoryGuard(self._policy.memory_limit_bytes,
                                   relieve=self._policy.relieve)
@@ -163,9 +165,16 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         if session is not None:
             self._core.close(session)
 
+    def handoff(self) -> BurstHandoff:
+        """The running loop's hand-off of the pool's and the store's results."""
+        loop = asyncio.get_running_loop()
+        if self._handoff is None or self._handoff.loop is not loop:
+            self._handoff = BurstHandoff(loop)
+        return self._handoff
+
     async def _read(self, requests: AsyncIterator[bytes], answers: asyncio.Queue[_Answer],
                     stream: _Stream) -> None:
-        loop = asyncio.get_running_loop()
+        handoff = self.handoff()
         try:
             async for data in requests:
                 if stream.session is not None and self.memory.over():
@@ -174,7 +183,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
                 cost = len(data) * DECODED_COPIES
                 await self.budget.acquire(cost)
                 try:
-                    step = await loop.run_in_executor(self._pool, self._admit, data, stream)
+                    step = await handoff.wrap(self._pool.submit(self._admit, data, stream))
                 except BaseException:
                     self.budget.release(cost)
                     raise
@@ -243,7 +252,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
 
     async def _frame(self, session: Session, prepared: Prepared) -> pb.CollectorMessage:
         t0 = time.perf_counter()
-        new = await asyncio.wrap_future(self._core.persist(session, prepared))
+        new = await self.handoff().wrap(self._core.persist(session, prepared))
         duplicate = self._core.commit(session, prepared, new)
         if self._ack_latency is not None:
             self._ack_latency.observe(time.perf_counter() - t0)
