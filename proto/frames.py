@@ -253,11 +253,55 @@ def decode_frame(frame: pb.Frame, n_devices: int, metric_ids: Sequence[str]) -> 
     if frame.seq == 0:
         raise FrameError("frame has no sequence number (seq 0)")
     per_unit = catalogue.wire_per_unit(metric_ids)
+    return _decode_alike(frame, n_devices, per_unit) or _decode_each(frame, n_devices, per_unit)
+
+
+def _decode_each(frame: pb.Frame, n_devices: int, per_unit: Sequence[int]) -> list[Block]:
+    """Every block on its own, each checked on its own. Raises FrameError."""
     decoded: list[Block] = []
     for position, block in enumerate(frame.blocks, start=1):
         decoded.append(decode_block(block, n_devices, per_unit,
                                     _shared_timestamps(block, position, frame, decoded)))
     return decoded
+
+
+def _decode_alike(frame: pb.Frame, n_devices: int, per_unit: Sequence[int]
+                  ) -> list[Block] | None:
+    """The frame an agent sends every second, at once: the first block with its timestamps
+    and exact rows, every other block the same metrics at the first block's ticks, all
+    present. The first block is decoded and checked as `decode_block` does; the others'
+    values in one array (per-block numpy calls were a fifth of a frame's ingest cost).
+    None when the frame is not of that form or a check fails: `_decode_each` then decodes
+    it, and names the problem. Raises FrameError (from the first block)."""
+    blocks = frame.blocks
+    if len(blocks) < 2:
+        return None
+    first = blocks[0]
+    ints = first.int_metrics
+    if first.metrics or first.int_present or first.ts_of_block or not ints:
+        return None
+    for b in blocks[1:]:
+        if (b.ts_of_block != 1 or b.device >= n_devices or b.metrics or b.values
+                or b.int_present or b.base_ts_ns or b.ts_step_ns or b.ts_delta_ns
+                or b.int_metrics != ints):
+            return None
+    head = decode_block(first, n_devices, per_unit)
+    k, n = len(ints), head.ts_ns.size
+    if any(len(b.int_values) != k * n for b in blocks[1:]):
+        return None
+    deltas = np.concatenate([np.array(b.int_values, dtype=np.int64) for b in blocks[1:]])
+    if deltas.size and (deltas.max() > MAX_INT_DELTA or deltas.min() < -MAX_INT_DELTA):
+        return None
+    sums = deltas.reshape(len(blocks) - 1, k, n)
+    np.cumsum(sums, axis=2, out=sums)
+    if sums.size and (sums.max() > MAX_EXACT or sums.min() < -MAX_EXACT):
+        return None
+    values = sums.astype(np.float64)
+    divisors = np.array([per_unit[m] for m in ints], dtype=np.float64)
+    if (divisors != 1).any():
+        values /= divisors[None, :, None]
+    return [head, *(Block(device=b.device, metrics=head.metrics, ts_ns=head.ts_ns.copy(),
+                          values=values[i]) for i, b in enumerate(blocks[1:]))]
 
 
 def _shared_timestamps(block: pb.DeviceBlock, position: int, frame: pb.Frame,

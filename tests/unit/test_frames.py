@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gputel.proto import frames
+from gputel.proto import metrics as catalogue
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 
@@ -151,3 +152,57 @@ def test_malformed_exact_rows_raise_frame_error(change: dict[str, object], words
         bad.values = b"\x00" * 12
     with pytest.raises(frames.FrameError, match=re.escape(words)):
         frames.decode_block(bad, 1, (1, 1))
+
+
+# ------------------------------------------------ a frame's alike blocks decoded at once
+ALIKE_IDS = ("gpu_util", "mem_used", "power", "energy")  # percent, bytes, mW -> W, mJ -> J
+
+
+def _alike_frame(devices: int, rng: np.random.Generator) -> pb.Frame:
+    """An agent's usual frame: every device the same exact metrics at the same ticks."""
+    ts = T0 + 100_000_000 * np.arange(10, dtype=np.int64)
+    blocks = []
+    for d in range(devices):
+        util = rng.integers(0, 101, 10).astype(float)
+        mem = 2.0**53 - rng.integers(0, 2**40, 10)  # near the exact limit
+        power = rng.integers(50_000, 700_000, 10).astype(float)
+        energy = 3e10 + np.cumsum(rng.integers(0, 70_000, 10)).astype(float)
+        blocks.append(frames.encode_block(d, (0, 1, 2, 3), ts,
+                                          np.array([util, mem, power, energy]), (True,) * 4))
+    frames.share_timestamps(blocks)
+    return pb.Frame.FromString(pb.Frame(seq=5, blocks=blocks).SerializeToString())
+
+
+def test_a_frame_of_alike_blocks_decodes_at_once_to_what_each_block_gives() -> None:
+    rng = np.random.default_rng(7)
+    for devices in (2, 3, 8):
+        frame = _alike_frame(devices, rng)
+        per_unit = catalogue.wire_per_unit(ALIKE_IDS)
+        at_once = frames._decode_alike(frame, devices, per_unit)
+        assert at_once is not None  # the usual frame takes the one-array path
+        each = frames._decode_each(frame, devices, per_unit)
+        assert [b.device for b in at_once] == [b.device for b in each] == list(range(devices))
+        for got, want in zip(at_once, each, strict=True):
+            assert got.metrics == want.metrics
+            assert got.values.dtype == want.values.dtype == np.float64
+            np.testing.assert_array_equal(got.ts_ns, want.ts_ns)
+            assert got.values.tobytes() == want.values.tobytes()  # to the bit
+        at_once[-1].ts_ns[:] = 0  # each block owns its timestamps (ms truncation edits them)
+        assert all(b.ts_ns[0] == T0 for b in at_once[:-1])
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"int_values": [1] * 39}, "presence bits say 40"),
+    ({"int_values": [2**55] + [0] * 39}, "beyond +-2^54"),
+    ({"int_values": [2**53, 2**53] + [0] * 38}, "beyond +-2^53"),
+    ({"device": 9}, "device 9"),
+])
+def test_a_bad_block_among_alike_ones_is_named_as_block_by_block(change: dict[str, object],
+                                                                  words: str) -> None:
+    frame = _alike_frame(4, np.random.default_rng(1))
+    bad = _changed(frame.blocks[2], change)
+    frame.blocks[2].CopyFrom(bad)
+    per_unit = catalogue.wire_per_unit(ALIKE_IDS)
+    assert frames._decode_alike(frame, 4, per_unit) is None
+    with pytest.raises(frames.FrameError, match=re.escape(words)):
+        frames.decode_frame(frame, 4, ALIKE_IDS)
