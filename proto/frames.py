@@ -287,9 +287,10 @@ def _decode_alike(frame: pb.Frame, n_devices: int, per_unit: Sequence[int]
             return None
     head = decode_block(first, n_devices, per_unit)
     k, n = len(ints), head.ts_ns.size
-    if any(len(b.int_values) != k * n for b in blocks[1:]):
+    rows = [b.int_values for b in blocks[1:]]  # each access builds a container: once
+    if any(len(r) != k * n for r in rows):
         return None
-    deltas = np.concatenate([np.array(b.int_values, dtype=np.int64) for b in blocks[1:]])
+    deltas = np.concatenate([np.array(r, dtype=np.int64) for r in rows])
     if deltas.size and (deltas.max() > MAX_INT_DELTA or deltas.min() < -MAX_INT_DELTA):
         return None
     sums = deltas.reshape(len(blocks) - 1, k, n)

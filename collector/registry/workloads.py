@@ -375,9 +375,13 @@ class WorkloadIndex:
                 device.unattributed_joules += energy
                 continue
             held = np.zeros(joules.shape[1])
-            which = timeline.at(ts[:-1])
-            for h in np.unique(which[which >= 0]):
-                sel = which == h
+            spans: list[tuple[int, slice | npt.NDArray[np.bool_]]]
+            if timeline.since[-1] <= ts[0]:  # the usual frame: one holding throughout
+                spans = [(len(timeline.since) - 1, slice(None))]
+            else:
+                which = timeline.at(ts[:-1])
+                spans = [(h, which == h) for h in np.unique(which[which >= 0]).tolist()]
+            for h, sel in spans:
                 for uid, fraction in timeline.shares[h]:
                     usage = self._usage.setdefault(uid, Usage())
                     usage.add(fraction * float(joules[i, sel].sum()),
