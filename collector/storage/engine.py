@@ -404,7 +404,9 @@ class Engine:
                                        ).fetchall():
             counts[node] = counts.get(node, 0) + int(n)
         self._node_samples = counts
-        self._w.execute("SET parquet_metadata_cache = true")
+        # GLOBAL: a plain SET holds for this cursor only, and reads run on others (measured:
+        # 4 blocks of one series, 3.2 -> 2.2 ms with the footers cached)
+        self._w.execute("SET GLOBAL parquet_metadata_cache = true")
 
     def close(self) -> None:
         """Checkpoint and close the database, release the lock; idempotent. A compaction

@@ -3,6 +3,7 @@ and sealed blocks, in the order asked."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +109,16 @@ def test_a_block_found_damaged_during_a_read_is_set_aside_and_the_read_retried(
     assert store.engine.blocks() == ()
     assert store.engine.stats.files_quarantined == 1
     assert block.path.name in " ".join(store.engine.problems)
+
+
+def test_block_footers_are_cached_for_the_cursors_reads_run_on(store: SeriesStore) -> None:
+    """The Parquet footer cache is on for every cursor (a plain SET held for one only)."""
+    seen: list[object] = []
+    reader = threading.Thread(target=lambda: seen.append(store.engine.cursor().execute(
+        "SELECT current_setting('parquet_metadata_cache')").fetchall()[0][0]))
+    reader.start()
+    reader.join()
+    assert seen == [True]
+    with store.engine._con.cursor() as cur:  # as read_many's own cursors
+        assert cur.execute("SELECT current_setting('parquet_metadata_cache')").fetchall() == [
+            (True,)]
