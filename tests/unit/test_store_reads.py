@@ -3,13 +3,14 @@ and sealed blocks, in the order asked."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gputel.collector.storage.engine import Engine
+from gputel.collector.storage.engine import FEW_SERIES, Engine
 from gputel.collector.storage.store import SeriesStore
 
 T0 = 1_700_000_000 * 10**9
@@ -91,3 +92,33 @@ def test_many_series_read_after_a_half_read_result_on_the_same_thread(store: Ser
     assert held.fetchone() is not None  # the thread's cursor now holds an unfinished result
     (ts, _), = store.read_many([("a", "a-gpu0")], "power", T0, T0 + 10**10)
     assert ts.size == TICKS
+
+
+@pytest.mark.parametrize("padding", [0, FEW_SERIES], ids=["a few series", "many series"])
+def test_a_block_found_damaged_during_a_read_is_set_aside_and_the_read_retried(
+        store: SeriesStore, padding: int) -> None:
+    """Constant predicates (a few series) and the join (many) alike: the damaged block goes to
+    quarantine, the read answers from the rest (here the head) instead of failing."""
+    (block,) = store.engine.blocks()
+    block.path.write_bytes(block.path.read_bytes()[: block.size_bytes // 2])  # cut short
+    asked = [("a", "a-gpu0"), *((f"x{i}", "gpu0") for i in range(padding))]
+    start, end = T0, T0 + TICKS * 100_000_000
+    (ts, values), *_ = store.read_many(asked, "power", start, end)
+    assert ts.tolist() == (T0 + np.arange(TICKS // 2, TICKS) * 100_000_000).tolist()
+    assert values.tolist() == (100.0 + np.arange(TICKS // 2, TICKS)).tolist()
+    assert store.engine.blocks() == ()
+    assert store.engine.stats.files_quarantined == 1
+    assert block.path.name in " ".join(store.engine.problems)
+
+
+def test_block_footers_are_cached_for_the_cursors_reads_run_on(store: SeriesStore) -> None:
+    """The Parquet footer cache is on for every cursor (a plain SET held for one only)."""
+    seen: list[object] = []
+    reader = threading.Thread(target=lambda: seen.append(store.engine.cursor().execute(
+        "SELECT current_setting('parquet_metadata_cache')").fetchall()[0][0]))
+    reader.start()
+    reader.join()
+    assert seen == [True]
+    with store.engine._con.cursor() as cur:  # as read_many's own cursors
+        assert cur.execute("SELECT current_setting('parquet_metadata_cache')").fetchall() == [
+            (True,)]

@@ -12,7 +12,7 @@ import pytest
 
 from gputel.collector.query.aggregate import aggregate
 from gputel.collector.query.core import WINDOWED, Grid, _window_rows
-from gputel.collector.storage.engine import Engine
+from gputel.collector.storage.engine import FEW_SERIES, Engine
 from gputel.collector.storage.store import SeriesStore
 
 T0 = 1_700_000_000 * 10**9
@@ -100,3 +100,25 @@ def test_a_sum_too_large_to_be_exact_is_left_to_the_caller(tmp_path: Path) -> No
         assert maxed.count.tolist() == [4]
     finally:
         store.engine.close()
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_a_few_series_read_by_constants_equal_the_joined_read(store: SeriesStore,
+                                                              metric: str) -> None:
+    """A few series (constant predicates) read the samples the join of many reads, over the
+    compacted block, the sealed block and the head; a repeated series reads twice, and a
+    node and GPU asked only in other pairs (a's b-gpu0) read nothing."""
+    asked = [*SERIES, ("a", "b-gpu0"), ("a", "a-gpu0")]
+    padded = [*asked, *((f"c{i}", f"c{i}-gpu0") for i in range(FEW_SERIES))]
+    assert len(set(asked)) <= FEW_SERIES < len(set(padded))
+    start, end = T0 + 7 * PERIOD, T0 + 238 * PERIOD
+    few = store.read_many(asked, metric, start, end)
+    joined = store.read_many(padded, metric, start, end)[:len(asked)]
+    assert [(t.tolist(), v.tolist()) for t, v in few] == \
+        [(t.tolist(), v.tolist()) for t, v in joined]
+    sizes = [t.size for t, _ in few]
+    assert sizes[2] == sizes[5] == 0
+    assert min(sizes[:2] + sizes[3:5]) > 150
+    assert few[1][0].tolist() == few[6][0].tolist()
+    (one_ts, one_v), = store.read_many([("b", "b-gpu1")], metric, start, end)
+    assert (one_ts.tolist(), one_v.tolist()) == (few[0][0].tolist(), few[0][1].tolist())

@@ -26,7 +26,7 @@ from gputel.collector.query.workloads import (
 )
 from gputel.collector.registry.cluster import OwnerRef
 from gputel.collector.registry.workloads import Usage
-from gputel.collector.timefmt import format_time
+from gputel.collector.timefmt import format_time, format_times
 
 Point = tuple[str, float]
 
@@ -129,7 +129,7 @@ class NodeDetailOut(NodeOut):
 
 def points(s: Series) -> list[Point]:
     """A series as (time, value) pairs: plain tuples, not a model per point (ranges are long)."""
-    return list(zip(map(format_time, s.ts_ns.tolist()), s.values.tolist(), strict=True))
+    return list(zip(format_times(s.ts_ns), s.values.tolist(), strict=True))
 
 
 class GpuSeriesOut(ApiModel):

@@ -21,7 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from gputel.collector.query.aggregate import FloatArray, IntArray
 from gputel.collector.query.paging import Page
-from gputel.collector.timefmt import format_time
+from gputel.collector.timefmt import format_time, format_times
 
 HTTP_STATUS = {"INVALID_PARAMETER": 400, "INVALID_ARGUMENT": 400, "UNAUTHORIZED": 401,
                "FORBIDDEN": 403, "NOT_FOUND": 404, "RATE_LIMITED": 429, "UNAVAILABLE": 503}
@@ -137,4 +137,4 @@ def time_or_none(ts_ns: int | None) -> str | None:
 
 def times(ts_ns: IntArray) -> list[str]:
     """An array of Unix ns as RFC 3339 strings."""
-    return [format_time(t) for t in ts_ns.tolist()]
+    return format_times(ts_ns)
