@@ -235,12 +235,10 @@ class QueryCore:
 
     def find_device(self, uuid: str, node: str | None = None) -> DeviceView:
         """One GPU by UUID (on `node` when given). Raises NotFoundError."""
-        for state in self._nodes.nodes():
-            if node in (None, state.name):
-                for d in state.devices:
-                    if d.uuid == uuid:
-                        return self._device_view(state, d)
-        raise NotFoundError("gpu", uuid)
+        found = self._nodes.find(uuid, node)  # by index: not a copy of every node
+        if found is None:
+            raise NotFoundError("gpu", uuid)
+        return self._device_view(*found)
 
     def gpu_processes(self, uuid: str, node: str | None = None) -> GpuProcesses:
         """The processes on one GPU when its agent last read them. Raises NotFoundError."""

@@ -46,6 +46,7 @@ class NodeRegistry:
 
     def __init__(self) -> None:
         self._nodes: dict[str, NodeState] = {}
+        self._by_uuid: dict[str, set[str]] = {}  # GPU UUID -> the nodes declaring it
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- reads
@@ -59,6 +60,18 @@ class NodeRegistry:
         with self._lock:
             state = self._nodes.get(name)
             return _copy(state) if state is not None else None
+
+    def find(self, uuid: str, node: str | None = None
+             ) -> tuple[NodeState, DeviceRecord] | None:
+        """A copy of the node that declares GPU `uuid` (`node` when given, else the first by
+        name: UUIDs may repeat across nodes), and that GPU; None when none does."""
+        with self._lock:
+            for name in sorted(self._by_uuid.get(uuid, ())):
+                if node in (None, name):
+                    state = self._nodes[name]
+                    device = next(d for d in state.devices if d.uuid == uuid)
+                    return _copy(state), device
+        return None
 
     def names(self) -> list[str]:
         """Every node's name, in registration order."""
@@ -82,12 +95,28 @@ class NodeRegistry:
     def put(self, state: NodeState) -> None:
         """Register a node, or replace its state (a new Hello)."""
         with self._lock:
+            self._unindex(self._nodes.get(state.name))
             self._nodes[state.name] = state
+            for d in state.devices:
+                self._by_uuid.setdefault(d.uuid, set()).add(state.name)
 
     def pop(self, name: str) -> NodeState | None:
         """Forget a node; return its last state."""
         with self._lock:
-            return self._nodes.pop(name, None)
+            state = self._nodes.pop(name, None)
+            self._unindex(state)
+            return state
+
+    def _unindex(self, state: NodeState | None) -> None:
+        """Take `state`'s GPUs out of the UUID index (under the lock)."""
+        if state is None:
+            return
+        for d in state.devices:
+            names = self._by_uuid.get(d.uuid)
+            if names is not None:
+                names.discard(state.name)
+                if not names:
+                    del self._by_uuid[d.uuid]
 
     def set_streams(self, name: str, streams: int) -> None:
         """The node's live stream count (0 when its stream ended)."""
