@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gputel.collector.storage.engine import DeviceRows, Engine, sample_batch
+from gputel.collector.storage.engine import DeviceRows, Engine, sample_batch, whole_frame
 from gputel.collector.storage.windows import Windows
 
 Int64Array = npt.NDArray[np.int64]
@@ -96,8 +96,17 @@ class SeriesStore:
 
     def observe(self, node: str, metric_ids: Sequence[str], rows: Sequence[DeviceRows]) -> None:
         """Note the newest value of each series in committed samples."""
-        newest = [((node, uuid, metric_ids[metrics[row]]), t, v)
-                  for uuid, ts, metrics, values in rows for row, t, v in _newest(ts, values)]
+        whole = whole_frame(rows)
+        stamps = None if whole is None else np.stack([ts for _, ts, _, _ in rows])
+        if whole is None or stamps is None or not (np.diff(stamps, axis=1) > 0).all():
+            newest = [((node, uuid, metric_ids[metrics[row]]), t, v)
+                      for uuid, ts, metrics, values in rows for row, t, v in _newest(ts, values)]
+        else:  # no value missing, each GPU's ticks in order: all at their last tick at once
+            names = [metric_ids[m] for m in rows[0][2]]
+            newest = [((node, uuid, name), t, v)
+                      for (uuid, *_), t, values in zip(rows, stamps[:, -1].tolist(),
+                                                       whole[:, :, -1].tolist(), strict=True)
+                      for name, v in zip(names, values, strict=True)]
         with self._lock:
             for key, t, v in newest:
                 held = self._latest.get(key)
