@@ -14,6 +14,7 @@ message that names the problem, and yields float64 rows in the catalogue's API u
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -290,7 +291,7 @@ def _decode_alike(frame: pb.Frame, n_devices: int, per_unit: Sequence[int]
     rows = [b.int_values for b in blocks[1:]]  # each access builds a container: once
     if any(len(r) != k * n for r in rows):
         return None
-    deltas = np.concatenate([np.array(r, dtype=np.int64) for r in rows])
+    deltas = np.fromiter(itertools.chain.from_iterable(rows), np.int64, len(rows) * k * n)
     if deltas.size and (deltas.max() > MAX_INT_DELTA or deltas.min() < -MAX_INT_DELTA):
         return None
     sums = deltas.reshape(len(blocks) - 1, k, n)
@@ -301,7 +302,8 @@ def _decode_alike(frame: pb.Frame, n_devices: int, per_unit: Sequence[int]
     divisors = np.array([per_unit[m] for m in ints], dtype=np.float64)
     if (divisors != 1).any():
         values /= divisors[None, :, None]
-    return [head, *(Block(device=b.device, metrics=head.metrics, ts_ns=head.ts_ns.copy(),
+    stamps = np.tile(head.ts_ns, (len(rows), 1))  # a row each: blocks own their timestamps
+    return [head, *(Block(device=b.device, metrics=head.metrics, ts_ns=stamps[i],
                           values=values[i]) for i, b in enumerate(blocks[1:]))]
 
 
