@@ -45,7 +45,9 @@ _EMPTY = (np.empty(0, np.int64), np.empty(0, np.float64))
 # A silent GPU's newest sample time: some step of a subquery this fine falls within the
 # 5-minute lookback after it, and `timestamp()` there is the sample's own time.
 SILENT_STEP_MS = 240_000
-SILENT_PER_QUERY = 100  # GPUs per query (the length of one uuid regex)
+# A query's length at most: VictoriaMetrics refuses queries over 16 KiB by default
+# (-search.maxQueryLen), and the newest-time query repeats its GPUs' regex once per metric.
+QUERY_BYTES = 12_000
 SILENT_TTL_NS = 60 * 10**9  # a silent GPU's values re-read this often (the retention moves)
 NOTHING_TTL_NS = 2 * 10**9  # a silent GPU with nothing found, this often
 Gpu = tuple[str, str]
@@ -146,8 +148,7 @@ class RemoteSeries:
         """Newest values within the retention of GPUs silent for the lookback or longer."""
         out: Latest = {}
         window = f"{max(1, self._retention_ns // 1_000_000)}ms"
-        for i in range(0, len(gpus), SILENT_PER_QUERY):
-            chunk = gpus[i:i + SILENT_PER_QUERY]
+        for chunk in _by_query_length(gpus, f"[{window}:{SILENT_STEP_MS}ms]"):
             match = f"uuid=~{label_value('|'.join(re.escape(u) for _, u in chunk))}"
             try:
                 values = self._client.query(
@@ -238,6 +239,24 @@ def _due(held: tuple[int, Latest] | None, now_ns: int) -> bool:
     if held is None:
         return True
     return now_ns - held[0] > (SILENT_TTL_NS if held[1] else NOTHING_TTL_NS)
+
+
+def _by_query_length(gpus: Sequence[Gpu], subquery: str) -> Iterable[list[Gpu]]:
+    """`gpus` in groups whose UUID regex keeps the newest-time query (the longer of the two
+    a group costs: the regex once per metric) within QUERY_BYTES."""
+    fixed = len(_newest_per_gpu('uuid=~""', subquery))
+    room = max(1, (QUERY_BYTES - fixed) // len(METRICS))  # bytes of regex per query
+    chunk: list[Gpu] = []
+    used = 0
+    for gpu in gpus:
+        cost = len(label_value(re.escape(gpu[1]))) - 1  # its escaped UUID and one "|"
+        if chunk and used + cost > room:
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(gpu)
+        used += cost
+    if chunk:
+        yield chunk
 
 
 def _newest_per_gpu(match: str = "", subquery: str = "") -> str:

@@ -166,9 +166,11 @@ class TsdbClient:
         return got
 
     def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        """A read of the Prometheus HTTP API, its parameters as a form body (POST, which
+        every endpoint used here takes): a long query does not become a long URL."""
         url = f"{self.settings.endpoints.read}/api/v1/{path}"
         try:
-            response = self._client.get(url, params=params)
+            response = self._client.post(url, data=params)
         except httpx.TransportError as exc:
             raise TsdbError(f"cannot reach the TSDB at {url}: {exc!r}") from exc
         try:
