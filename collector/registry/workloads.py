@@ -12,8 +12,8 @@ accounted at ingest from the frame's own samples:
 - GPU-seconds allocated (fraction x seconds) and busy (fraction x utilization x
   seconds), over the same sample intervals.
 
-Consecutive samples are paired within a frame and across two frames that follow
-each other without a gap (the next frame's first tick one period after the last).
+Consecutive samples are paired within a frame and across frames: a frame's first tick
+with the device's last accounted one before it.
 
 What one node may say is bounded to what it holds:
 - a pod (or process) lives on one node: once a node holds a workload, another node
@@ -23,7 +23,10 @@ What one node may say is bounded to what it holds:
 - an interval's joules never exceed what the device's own power plausibly drew
   (PLAUSIBLE_POWER_FACTOR x its larger power sample + POWER_SLACK_W, at most
   MAX_DEVICE_WATTS, times the interval); clipped intervals count `energy_implausible`.
-  Intervals longer than MAX_GAP_PERIODS sample periods are gaps, not accounted.
+  An interval longer than MAX_GAP_PERIODS sample periods (the agent stalled, or was away)
+  is a gap: no GPU-seconds, no energy from power, and no workload charged; the device's
+  own energy counter still gives its joules across it, exactly (bounded by
+  MAX_DEVICE_WATTS over the gap), and they go to its unattributed joules.
 """
 
 from __future__ import annotations
@@ -325,13 +328,14 @@ class WorkloadIndex:
         keys = [(node, u) for u in uuids]
         edges = [self._edges.get(k) for k in keys]
         ts, rows = group.ts, group.rows
-        paired = [e is not None and ts[0] - e.ts == period_ns for e in edges]
-        if any(paired) and not all(paired):  # some devices continue, others start over
-            for i in range(len(keys)):
-                self._account(node, [uuids[i]], period_ns, group.part(i))
+        paired = [e is not None and e.ts < ts[0] for e in edges]
+        since = {e.ts for e in edges if e is not None and e.ts < ts[0]}
+        if len(keys) > 1 and ((any(paired) and not all(paired)) or len(since) > 1):
+            for i in range(len(keys)):  # some devices continue, others start over, or
+                self._account(node, [uuids[i]], period_ns, group.part(i))  # from elsewhere
             return
-        if paired and paired[0]:  # no gap: pair up with each device's last sample
-            ts = np.concatenate(([ts[0] - period_ns], ts))
+        if paired and paired[0]:  # pair up with each device's last sample (a gap or not)
+            ts = np.concatenate(([since.pop()], ts))
             before = np.array([e.values for e in edges if e is not None])[:, :, None]
             rows = np.concatenate((before, rows), axis=2)
         for key, edge, last in zip(keys, edges, rows[:, :, -1].tolist(), strict=True):
@@ -340,20 +344,25 @@ class WorkloadIndex:
         if ts.size < 2:
             return
         steps = np.diff(ts)
-        seconds = np.where(steps > MAX_GAP_PERIODS * period_ns, 0.0, steps / 1e9)  # gaps
+        gap = steps > MAX_GAP_PERIODS * period_ns
+        elapsed = steps / 1e9
+        seconds = np.where(gap, 0.0, elapsed)  # held and busy time: not across a gap
         joules = np.diff(rows[:, 0], axis=1)
+        counted = ~np.isnan(joules)  # the device's own counter: exact across a gap too
         by_power = rows[:, 1, :-1] * seconds  # where the driver has no energy counter
-        joules = np.where(np.isnan(joules), by_power, joules)
-        joules = self._plausible(joules, rows[:, 1], seconds)
-        self._account_intervals(keys, ts, joules, seconds, rows[:, 2, :-1])
+        joules = np.where(counted, joules, by_power)
+        joules = self._plausible(joules, rows[:, 1], np.where(counted, elapsed, seconds), gap)
+        self._account_intervals(keys, ts, joules, seconds, rows[:, 2, :-1], gap)
 
     def _plausible(self, joules: npt.NDArray[np.float64], power: npt.NDArray[np.float64],
-                   seconds: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+                   seconds: npt.NDArray[np.float64], gap: npt.NDArray[np.bool_]
+                   ) -> npt.NDArray[np.float64]:
         """Joules per interval (device, interval) clipped to what each device's own power
         samples (W) at its ends allow over `seconds`; MAX_DEVICE_WATTS where it reports no
-        power. Each device with a clipped interval counts once."""
+        power, and over a gap (the samples at its ends say nothing of the draw between).
+        Each device with a clipped interval counts once."""
         watts = np.fmax(power[:, :-1], power[:, 1:])
-        ceiling = np.where(np.isnan(watts), MAX_DEVICE_WATTS, np.minimum(
+        ceiling = np.where(np.isnan(watts) | gap, MAX_DEVICE_WATTS, np.minimum(
             MAX_DEVICE_WATTS, PLAUSIBLE_POWER_FACTOR * np.maximum(watts, 0.0) + POWER_SLACK_W))
         limit = ceiling * seconds
         over = joules > limit
@@ -362,7 +371,9 @@ class WorkloadIndex:
 
     def _account_intervals(self, keys: list[DeviceKey], ts: npt.NDArray[np.int64],
                            joules: npt.NDArray[np.float64], seconds: npt.NDArray[np.float64],
-                           util: npt.NDArray[np.float64]) -> None:
+                           util: npt.NDArray[np.float64], gap: npt.NDArray[np.bool_]) -> None:
+        """Each interval's joules to the device, and to the holders at its start by fraction
+        (what no workload held, or a gap's, to the device's unattributed joules)."""
         joules = np.where(np.isnan(joules) | (joules < 0), 0.0, joules)  # counter reset: skip
         busy = np.where(np.isnan(util), 0.0, util / 100.0) * seconds
         total_s = float(seconds.sum())
@@ -376,11 +387,12 @@ class WorkloadIndex:
                 continue
             held = np.zeros(joules.shape[1])
             spans: list[tuple[int, slice | npt.NDArray[np.bool_]]]
+            charged: slice | npt.NDArray[np.bool_] = ~gap if gap.any() else slice(None)
             if timeline.since[-1] <= ts[0]:  # the usual frame: one holding throughout
-                spans = [(len(timeline.since) - 1, slice(None))]
+                spans = [(len(timeline.since) - 1, charged)]
             else:
                 which = timeline.at(ts[:-1])
-                spans = [(h, which == h) for h in np.unique(which[which >= 0]).tolist()]
+                spans = [(h, (which == h) & ~gap) for h in np.unique(which[which >= 0]).tolist()]
             for h, sel in spans:
                 for uid, fraction in timeline.shares[h]:
                     usage = self._usage.setdefault(uid, Usage())

@@ -93,6 +93,25 @@ def test_energy_is_bounded_by_the_devices_own_power(server: CollectorThread) -> 
                    reason="energy_implausible") >= 1
 
 
+def test_a_gpus_energy_counter_counts_across_a_stalled_agent_and_a_gap_charges_nobody(
+        server: CollectorThread) -> None:
+    """100 W, a counter rising 10 J a tick. Frames: ticks 0-9, 12-21 (the sampler skipped two
+    ticks: an interval of 3 periods, as a frame may hold), 40-49 (away 19 periods: a gap)."""
+    t0 = time.time_ns() - 6 * 10**9
+    stream = open_node(server.grpc_target, "s")
+    for seq, ticks in enumerate((range(10), range(12, 22), range(40, 50)), start=1):
+        send(stream, held_frame(seq, t0, ticks, {0: [("ns/s", 1.0)]}, [pod("ns/s")]))
+    gpu = _get(server, "/gpus/GPU-s-0")
+    held = _get(server, "/workloads/ns/s")
+    # The device's joules are its counter's own difference, 490 J from tick 0 to tick 49.
+    assert gpu["energyJoules"] == pytest.approx(490.0, rel=1e-9)
+    # The workload is charged every interval but the gap's: 9 + 3 + 9 + 9 ticks.
+    assert held["energyJoules"] == pytest.approx(300.0, rel=1e-9)
+    assert held["gpuSecondsAllocated"] == pytest.approx(3.0, rel=1e-9)
+    assert gpu["unattributedEnergyJoules"] == pytest.approx(190.0, rel=1e-9)  # the gap's
+    stream.close()
+
+
 def _short_lived(stream: RawStream, seq: int, t0: int, uid: str) -> int:
     """One pod held for a frame, released the next; returns the next seq."""
     send(stream, held_frame(seq, t0, range(5), {0: [(uid, 1.0)]}, [pod(uid)]))
