@@ -608,14 +608,33 @@ class Engine:
                               cols, "")
         return windows.parse(got, known, agg)
 
+    def read_peaks(self, series: Sequence[tuple[str, str]], metric: str,
+                   spans: Sequence[windows.Span]) -> list[windows.Peak | None]:
+        """For each (node, GPU) series and its span (lead_ns, start_ns, end_ns): the time of
+        its first sample with lead_ns <= ts <= end_ns, and the largest value and the count of
+        its samples with start_ns <= ts <= end_ns (windows.Peak); None where the series has no
+        sample from lead_ns to end_ns. One statement for every series, the aggregation in
+        DuckDB: what a rule over a window of many GPUs needs, without their samples."""
+        if metric not in COLUMN_INDEX or not series:
+            return [None] * len(series)
+        lo, hi = min(s[0] for s in spans), max(s[2] for s in spans)
+        if hi < lo:
+            return [None] * len(series)
+        got = self._scan_many(series, [metric], lo, hi, windows.peaks_sql,
+                              f"node, gpu, ts, {_quote(metric)} AS v",
+                              f" AND {_quote(metric)} IS NOT NULL",
+                              windows.span_columns(spans))
+        return windows.parse_peaks(got, len(series))
+
     def _scan_many(self, series: Sequence[tuple[str, str]], metrics: Sequence[str],
                    start_ns: int, end_ns: int, sql: Callable[[str], str], columns: str,
-                   where: str) -> dict[str, npt.NDArray[np.generic]]:
+                   where: str, extra: dict[str, pa.Array] | None = None
+                   ) -> dict[str, npt.NDArray[np.generic]]:
         """Run `sql(rows)` (`rows`: SQL for the head and block rows of `columns` with
         start_ns <= ts <= end_ns and `where`, in API units) with the asked series as
-        `wanted_series` (node, gpu, k: their index)."""
+        `wanted_series` (node, gpu, k: their index, and the `extra` columns)."""
         return self._with_blocks(series, start_ns, end_ns, lambda files: self._scan(
-            series, metrics, start_ns, end_ns, sql, columns, where, files))
+            series, metrics, start_ns, end_ns, sql, columns, where, files, extra))
 
     def _with_blocks(self, series: Sequence[tuple[str, str]], start_ns: int, end_ns: int,
                      scan: Callable[[list[blk.Block]], _R]) -> _R:
@@ -636,11 +655,11 @@ class Engine:
 
     def _scan(self, series: Sequence[tuple[str, str]], metrics: Sequence[str], start_ns: int,
               end_ns: int, sql: Callable[[str], str], columns: str, where: str,
-              files: list[blk.Block]
+              files: list[blk.Block], extra: dict[str, pa.Array] | None = None
               ) -> dict[str, npt.NDArray[np.generic]]:
         rows = _rows_sql(columns, f"ts BETWEEN $1 AND $2{where}", metrics, files)
         wanted = pa.table({"node": [n for n, _ in series], "gpu": [g for _, g in series],
-                           "k": pa.array(range(len(series)), pa.int32())})
+                           "k": pa.array(range(len(series)), pa.int32()), **(extra or {})})
         # A cursor of its own: register() refuses a cursor another caller on this thread
         # left with a half-read result, and the name stays private to this read.
         with self._con.cursor() as cur:

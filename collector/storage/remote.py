@@ -36,7 +36,7 @@ from gputel.collector.errors import UnavailableError
 from gputel.collector.storage.rollups import Buckets
 from gputel.collector.storage.store import Float64Array, Int64Array, SeriesKey
 from gputel.collector.storage.tsdb import TsdbClient, TsdbError, label_value
-from gputel.collector.storage.windows import Windows
+from gputel.collector.storage.windows import Peak, Span, Windows, peaks_of
 from gputel.proto.metrics import METRICS
 
 SAMPLE_PREFIX = "gputel_store_"
@@ -117,6 +117,14 @@ class RemoteSeries:
         """Nothing: the TSDB's samples are aggregated by the caller (`read_many`), so every
         store's answer is aggregated the same way."""
         return {}
+
+    def read_peaks(self, series: Sequence[tuple[str, str]], metric: str,
+                   spans: Sequence[Span]) -> list[Peak | None]:
+        """Each series' peak over its span, from its samples (`read`, one query each).
+        Raises UnavailableError."""
+        samples = [self.read((node, gpu, metric), lead, end)
+                   for (node, gpu), (lead, _, end) in zip(series, spans, strict=True)]
+        return peaks_of(samples, spans)
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample in the last 5 minutes, or None; ts_ns is the

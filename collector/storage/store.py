@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gputel.collector.storage.engine import DeviceRows, Engine, sample_batch, whole_frame
-from gputel.collector.storage.windows import Windows
+from gputel.collector.storage.windows import Peak, Span, Windows
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -44,6 +44,12 @@ class SeriesReads(Protocol):
         """`agg` (sum, count, min, max, last) of each metric per series and window of
         step_ns from first_ns on, for the metrics this store can aggregate itself exactly;
         the caller aggregates the others from `read_many`."""
+
+    def read_peaks(self, series: Sequence[tuple[str, str]], metric: str,
+                   spans: Sequence[Span]) -> list[Peak | None]:
+        """For each series and its (lead_ns, start_ns, end_ns): its first sample time from
+        lead_ns on, its largest value and sample count from start_ns on, to end_ns
+        (windows.Peak); None where it has no sample in the span."""
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""
@@ -129,6 +135,11 @@ class SeriesStore:
                      agg: str) -> dict[str, Windows]:
         """`agg` per series and window, in one statement (Engine.read_windows)."""
         return self.engine.read_windows(series, metrics, first_ns, step_ns, n_windows, agg)
+
+    def read_peaks(self, series: Sequence[tuple[str, str]], metric: str,
+                   spans: Sequence[Span]) -> list[Peak | None]:
+        """Each series' peak over its span, in one statement (Engine.read_peaks)."""
+        return self.engine.read_peaks(series, metric, spans)
 
     def latest(self, key: SeriesKey) -> tuple[int, float] | None:
         """(ts_ns, value) of the newest sample, or None."""

@@ -84,3 +84,62 @@ def parse(got: dict[str, npt.NDArray[np.generic]], metrics: Sequence[str],
         value = np.asarray(got[f"v{i}"], dtype=np.float64)
         out[metric] = Windows(series[held], window[held], value[held], count[held])
     return out
+
+
+# ---- peaks: one value per series over a span of its own (a rule's window) -----------------
+
+Span = tuple[int, int, int]  # lead_ns <= start_ns <= end_ns: see Peak
+
+
+@dataclass(frozen=True, slots=True)
+class Peak:
+    """One series over its span: `first_ns`, its first sample with lead_ns <= ts <= end_ns;
+    `value`, the largest of its `count` samples with start_ns <= ts <= end_ns (NaN when
+    count is 0). A rule that needs a window sampled from its start looks at first_ns."""
+
+    first_ns: int
+    value: float
+    count: int
+
+
+def span_columns(spans: Sequence[Span]) -> dict[str, npt.NDArray[np.int64]]:
+    """The spans as the columns `peaks_sql` joins on (a, b, e)."""
+    held = np.asarray(spans, dtype=np.int64).reshape(-1, 3)
+    return {"a": held[:, 0], "b": held[:, 1], "e": held[:, 2]}
+
+
+def peaks_sql(source: str) -> str:
+    """SQL: per asked series (k) the first time, peak and count over its span, from `source`
+    (node, gpu, ts, v, already limited to the spans' union) joined to `wanted_series` (node,
+    gpu, k, a, b, e)."""
+    return (f"SELECT w.k, min(s.ts) AS first, max(s.v) FILTER (WHERE s.ts >= w.b) AS peak, "
+            f"count(*) FILTER (WHERE s.ts >= w.b) AS n FROM ({source}) s JOIN wanted_series w "
+            "ON s.node = w.node AND s.gpu = w.gpu AND s.ts BETWEEN w.a AND w.e GROUP BY w.k")
+
+
+def parse_peaks(got: dict[str, npt.NDArray[np.generic]], n_series: int) -> list[Peak | None]:
+    """`peaks_sql`'s result (fetchnumpy) in the order the series were asked."""
+    out: list[Peak | None] = [None] * n_series
+    count = np.asarray(got["n"], dtype=np.int64)
+    peak = np.ma.filled(np.ma.asarray(got["peak"], dtype=np.float64), np.nan)
+    for k, first, value, n in zip(np.asarray(got["k"]).tolist(),
+                                  np.asarray(got["first"]).tolist(), peak.tolist(),
+                                  count.tolist(), strict=True):
+        out[k] = Peak(int(first), float(value) if n else float("nan"), int(n))
+    return out
+
+
+def peaks_of(samples: Sequence[tuple[Int64Array, Float64Array]],
+             spans: Sequence[Span]) -> list[Peak | None]:
+    """`parse_peaks`' answer computed from each series' samples (a store that cannot
+    aggregate itself reads them and asks this); samples cover at least the span."""
+    out: list[Peak | None] = []
+    for (ts, values), (lead, start, end) in zip(samples, spans, strict=True):
+        held = (ts >= lead) & (ts <= end) & ~np.isnan(values)
+        if not held.any():
+            out.append(None)
+            continue
+        inside = values[held & (ts >= start)]
+        out.append(Peak(int(ts[held][0]), float(inside.max()) if inside.size else float("nan"),
+                        int(inside.size)))
+    return out

@@ -14,6 +14,7 @@ from gputel.collector.query.aggregate import aggregate
 from gputel.collector.query.core import WINDOWED, Grid, _window_rows
 from gputel.collector.storage.engine import FEW_SERIES, Engine
 from gputel.collector.storage.store import SeriesStore
+from gputel.collector.storage.windows import peaks_of
 
 T0 = 1_700_000_000 * 10**9
 PERIOD = 100_000_000  # 10 Hz
@@ -122,3 +123,40 @@ def test_a_few_series_read_by_constants_equal_the_joined_read(store: SeriesStore
     assert few[1][0].tolist() == few[6][0].tolist()
     (one_ts, one_v), = store.read_many([("b", "b-gpu1")], metric, start, end)
     assert (one_ts.tolist(), one_v.tolist()) == (few[0][0].tolist(), few[0][1].tolist())
+
+
+def _peak_by_hand(store: SeriesStore, key: tuple[str, str], span: tuple[int, int, int]
+                  ) -> tuple[int, float, int] | None:
+    lead, start, end = span
+    ts, values = store.read((*key, "gpu_util"), lead, end)
+    if not ts.size:
+        return None
+    inside = values[ts >= start]
+    return int(ts[0]), float(inside.max()) if inside.size else float("nan"), int(inside.size)
+
+
+def test_peaks_over_spans_of_their_own_equal_numpy(store: SeriesStore) -> None:
+    """Each series' own span (one reaching back into the compacted block, one in the head
+    alone, one ending before its start has a sample, one with no sample at all): the first
+    time, the largest value and the count, from one statement and from samples."""
+    at = [T0 + t * PERIOD for t in (0, 20, 60, 120, 170, 199, 240)]
+    spans = [(at[0], at[1], at[6]), (at[3], at[4], at[6]), (at[2] - 2 * PERIOD, at[2], at[5]),
+             (at[1], at[3], at[1] + 5), (at[0], at[1], at[6]),
+             (T0 - 10 * PERIOD, T0 - 5 * PERIOD, T0 - PERIOD)]
+    asked = [SERIES[0], SERIES[1], SERIES[3], SERIES[4], SERIES[2], SERIES[1]]
+    expected = [_peak_by_hand(store, key, span) for key, span in zip(asked, spans, strict=True)]
+    assert expected[4] is None and expected[5] is None  # no such GPU; before any sample
+    assert expected[3] is not None and expected[3][2] == 0  # sampled before its start only
+    assert all(e is not None and e[2] > 50 for e in expected[:3])
+    for got in (store.read_peaks(asked, "gpu_util", spans),
+                peaks_of(store.read_many(asked, "gpu_util", min(s[0] for s in spans),
+                                         max(s[2] for s in spans)), spans)):
+        as_tuples = [None if p is None else (p.first_ns, p.value, p.count) for p in got]
+        assert as_tuples[:3] == expected[:3] and as_tuples[4:] == expected[4:]
+        assert as_tuples[3] is not None and as_tuples[3][0::2] == (expected[3][0], 0)
+        assert np.isnan(as_tuples[3][1])
+
+
+def test_peaks_of_an_unknown_metric_are_none(store: SeriesStore) -> None:
+    assert store.read_peaks(SERIES[:2], "no_such_metric", [(T0, T0, T0 + PERIOD)] * 2) == \
+        [None, None]
