@@ -581,15 +581,20 @@ def _same_ticks(blocks: list[frames.Block], metric_ids: list[str]) -> list[_Tick
     """A frame's blocks with ticks and an accounted metric, grouped by identical ticks and
     rows (an agent's blocks share their ticks: one group a frame)."""
     groups: dict[tuple[bytes, int, tuple[int, ...]], list[frames.Block]] = {}
+    wheres: dict[tuple[int, ...], tuple[int, ...]] = {}  # a frame's blocks share their rows
     for block in blocks:
-        names = [metric_ids[m] for m in block.metrics]
-        where = tuple(names.index(m) if m in names else -1 for m in ACCOUNTED)
+        where = wheres.get(block.metrics)
+        if where is None:
+            names = [metric_ids[m] for m in block.metrics]
+            where = wheres[block.metrics] = tuple(names.index(m) if m in names else -1
+                                                  for m in ACCOUNTED)
         if block.ts_ns.size and max(where) >= 0:
-            key = (block.ts_ns.tobytes(), len(names), where)
+            key = (block.ts_ns.tobytes(), len(block.metrics), where)
             groups.setdefault(key, []).append(block)
     out = []
     for (_, _, where), group in groups.items():
-        values = np.stack([b.values for b in group]).astype(np.float64)
-        padded = np.concatenate((values, np.full(values[:, :1].shape, np.nan)), axis=1)
-        out.append(_Ticks(group, group[0].ts_ns, padded[:, list(where)]))  # -1: the NaN row
+        values = np.stack([b.values for b in group]).astype(np.float64, copy=False)
+        if min(where) < 0:  # -1: a NaN row
+            values = np.concatenate((values, np.full(values[:, :1].shape, np.nan)), axis=1)
+        out.append(_Ticks(group, group[0].ts_ns, values[:, list(where)]))
     return out

@@ -193,8 +193,9 @@ def sample_batch(frames: Sequence[tuple[str, Sequence[str], Sequence[DeviceRows]
                 ids = [names.setdefault((node, uuid), len(names)) for uuid, *_ in device_rows]
                 keys.append(np.repeat(np.array(ids, np.int32), n))
                 stamps.append(np.concatenate([ts for _, ts, _, _ in device_rows]))
+                by_row = whole.transpose(1, 0, 2).reshape(whole.shape[1], -1)  # one copy
                 for col, r in known:
-                    pieces.setdefault(col, []).append((offset, whole[:, r, :].ravel()))
+                    pieces.setdefault(col, []).append((offset, by_row[r]))
                 counts[node] = counts.get(node, 0) + whole.shape[0] * n * len(known)
                 offset += whole.shape[0] * n
             continue
