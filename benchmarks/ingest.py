@@ -160,12 +160,16 @@ async def replay(target: str, messages: Sequence[pb.AgentMessage], pace: Pace | 
 
         async def read() -> None:
             nonlocal acks
-            async for answer in call:
-                if answer.WhichOneof("kind") == "ack":
-                    acks += 1
+            try:
+                async for answer in call:
+                    if answer.WhichOneof("kind") == "ack":
+                        acks += 1
+                        credit.release()
+                        if acks == len(messages) - 1:
+                            return
+            finally:  # ended early (an error, or the server closed): the writer must not wait
+                for _ in range(WINDOW):
                     credit.release()
-                    if acks == len(messages) - 1:
-                        return
 
         reader = asyncio.create_task(read())
         for i, message in enumerate(messages):
@@ -173,8 +177,10 @@ async def replay(target: str, messages: Sequence[pb.AgentMessage], pace: Pace | 
                 if pace is not None:
                     await pace(i - 1)
                 await credit.acquire()
+            if reader.done():
+                break
             await call.write(message)
-        await reader
+        await reader  # raises what ended the stream, if anything did
         await call.done_writing()
         return acks
 

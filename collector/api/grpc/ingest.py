@@ -55,11 +55,6 @@ _STATUS = {
 # A frame in flight is held about three times: its bytes, the parsed message and the
 # decoded columns; the in-flight budget counts all three.
 DECODED_COPIES = 3
-# Messages up to this size are parsed and decoded on the event loop (an agent's 1 s frame is
-# ~1.5 kB, ~0.1 ms); larger ones in the worker pool, so one big frame never holds the loop.
-# The pool gains nothing for small ones (decoding holds the GIL) and costs two thread
-# hand-offs a frame (benchmarks/results/ingest.md: +12 % samples per CPU-second inline).
-INLINE_BYTES = 64 << 10
 # Codes after which the agent should wait before it connects again.
 _BACK_OFF = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ALREADY_EXISTS"})
 
@@ -121,8 +116,7 @@ class _Admitted:
 class IngestServicer(pb_grpc.IngestServiceServicer):
     """One coroutine pair per agent stream; bad input ends that stream only.
 
-    A reader task admits each message (parsed and validated on the loop, or in the worker
-    pool when larger than INLINE_BYTES) and
+    A reader task admits each message (parsed and validated in the worker pool) and
     starts making it durable; the stream answers in order as each frame's commit
     completes, so one slow commit never stops the stream from reading, and nothing is
     acknowledged before it is durable.
@@ -189,10 +183,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
                 cost = len(data) * DECODED_COPIES
                 await self.budget.acquire(cost)
                 try:
-                    if len(data) <= INLINE_BYTES:
-                        step = self._admit(data, stream)
-                    else:
-                        step = await handoff.wrap(self._pool.submit(self._admit, data, stream))
+                    step = await handoff.wrap(self._pool.submit(self._admit, data, stream))
                 except BaseException:
                     self.budget.release(cost)
                     raise
