@@ -142,30 +142,30 @@ class TsdbClient:
     # ---------------------------------------------------------------- reads
     def query(self, promql: str, at_ms: int) -> list[dict[str, Any]]:
         """An instant query at `at_ms` (Unix ms): the result list. Raises TsdbError."""
-        got: list[dict[str, Any]] = self._get("query", {"query": promql,
+        got: list[dict[str, Any]] = self._ask("query", {"query": promql,
                                                          "time": _seconds(at_ms)})
         return got
 
     def query_range(self, promql: str, start_ms: int, end_ms: int,
                     step_ms: int) -> list[dict[str, Any]]:
         """A range query: the matrix. Raises TsdbError."""
-        got: list[dict[str, Any]] = self._get("query_range", {
+        got: list[dict[str, Any]] = self._ask("query_range", {
             "query": promql, "start": _seconds(start_ms), "end": _seconds(end_ms),
             "step": _seconds(step_ms)})
         return got
 
     def series(self, match: str, start_ms: int, end_ms: int) -> list[dict[str, str]]:
         """Label sets of the series matching a selector in a range. Raises TsdbError."""
-        got: list[dict[str, str]] = self._get("series", {
+        got: list[dict[str, str]] = self._ask("series", {
             "match[]": match, "start": _seconds(start_ms), "end": _seconds(end_ms)})
         return got
 
     def labels(self) -> list[str]:
         """Every label name. Raises TsdbError."""
-        got: list[str] = self._get("labels", {})
+        got: list[str] = self._ask("labels", {})
         return got
 
-    def _get(self, path: str, params: Mapping[str, str]) -> Any:
+    def _ask(self, path: str, params: Mapping[str, str]) -> Any:
         """A read of the Prometheus HTTP API, its parameters as a form body (POST, which
         every endpoint used here takes): a long query does not become a long URL."""
         url = f"{self.settings.endpoints.read}/api/v1/{path}"
