@@ -23,6 +23,7 @@ from gputel.proto.metrics import METRICS
 from gputel.proto.prometheus import write_request
 
 GPUS, RATE_HZ = 8, 10.0
+FAST_RATE_HZ = 100.0  # the agent's highest rate: the ingest row runs at both
 SIMULATED_FRAMES_MAX = 120  # longer cycled series repeat these (only where bytes do not count)
 # Prometheus' remote write sends at most this many samples per request (queue_config
 # max_samples_per_send, 2.42's default); the peer's bodies batch one node's frames up to it.
@@ -30,9 +31,10 @@ REMOTE_WRITE_BATCH = 2000
 
 
 @functools.cache
-def node(index: int, n_frames: int, end_ns: int, prefix: str = "bench") -> NodeSamples:
+def node(index: int, n_frames: int, end_ns: int, prefix: str = "bench",
+         rate_hz: float = RATE_HZ) -> NodeSamples:
     """n_frames seconds of one simulated node, its last tick just before end_ns."""
-    return simulate_node(index, n_frames, GPUS, RATE_HZ, end_ns - n_frames * 10**9, prefix)
+    return simulate_node(index, n_frames, GPUS, rate_hz, end_ns - n_frames * 10**9, prefix)
 
 
 def cycled(index: int, n_frames: int, end_ns: int, prefix: str = "bench") -> NodeSamples:

@@ -52,6 +52,9 @@ def test_every_row_gives_a_number_and_the_report_is_written(tmp_path: Path) -> N
                 assert NUMBER.search(cells[3]), f"{key}: no Prometheus figure in {row}"
             assert cells[6].startswith("`.venv/bin/python -m benchmarks.suite"), row
     assert len([r for r in rows if r.startswith("| query:")]) == 3
+    assert [r.split("|")[1].strip() for r in rows if r.startswith("| ingest:")] == [
+        "ingest: samples acknowledged per CPU-second", "ingest: the same at 100 Hz"]
+    assert "(6,400 a frame)" in text  # the 100 Hz row's samples are 100 Hz frames
     assert "## Profile of the ingest row" in text
     assert "## Profile of the scale row at 5 nodes" in text
     after = readme.read_text()
