@@ -50,7 +50,7 @@ SIZES = {
                   ingest_hf_seconds=30, rest_nodes=10, rest_seconds=300, query_nodes=100,
                   query_raw_s=60, query_cluster_s=120,
                   query_workload_s=1200, query_reps=40, live_nodes=10,
-                  scale_nodes=(500, 400, 350, 300, 250, 200, 150, 100, 50), scale_history_s=60,
+                  scale_nodes=(500, 450, 400, 350, 300, 250, 200, 150, 100, 50), scale_history_s=60,
                   scale_live_s=30,
                   restart_nodes=50, restart_seconds=240, fresh_seconds=30),
     "full": Size("full", ingest_nodes=100, ingest_seconds=600,
