@@ -2,13 +2,14 @@
 seals blocks beside the writer.
 
     python benchmarks/seal_latency.py [--nodes 200] [--gpus 8] [--seconds 60] [--seal 10]
-                                      [--maintain 10]
+                                      [--maintain 10] [--grid 30]
 
 Each wall-clock second, one frame per node (10 ticks of --gpus GPUs, the 8 core metrics) goes
 through the store's own write path (storage.durable.DurableStore, a fresh data directory, the
 default rollup tiers); every --maintain seconds a maintenance pass seals what is older than
---seal seconds (the collector's defaults: 60 s seal age, a pass every 10 s, so each pass
-seals about 10 s of data, as here). The store's clock is simulated, one second a round.
+--seal seconds, cut on a grid of --grid seconds (the collector's defaults: 60 s seal age,
+a pass every 10 s, a 30 s grid, so every third pass seals 30 s of data; `--grid 1` seals
+at every pass, as before the grid). The store's clock is simulated, one second a round.
 
 Printed (one JSON line): commit latency, from a frame's submit to its future resolving,
 p50 / p99 / max in ms over all frames; the same over frames submitted while a pass ran; the
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gputel.collector.storage.durable import DurableStore
+from gputel.collector.storage.durable import SEAL_GRID_NS, DurableStore
 from gputel.collector.storage.engine import DeviceRows, Engine
 from gputel.collector.storage.rollups import DEFAULT_TIERS
 from gputel.proto.metrics import CORE_METRICS
@@ -78,13 +79,14 @@ def _ms(values: list[float]) -> dict[str, float]:
 
 
 def run(data_dir: Path, nodes: int, gpus: int, seconds: int, seal_s: int,
-        maintain_s: int) -> dict[str, object]:
+        maintain_s: int, grid_s: int = SEAL_GRID_NS // SECOND) -> dict[str, object]:
     """One run into `data_dir`; what the module docstring says is printed."""
     rng = np.random.default_rng(7)
     values = [[_values(rng) for _ in range(gpus)] for _ in range(nodes)]
     clock = [T0]
     engine = Engine(data_dir, tiers=DEFAULT_TIERS, retention_ns=3600 * SECOND)
-    durable = DurableStore(engine, time_ns=lambda: clock[0], seal_ns=seal_s * SECOND)
+    durable = DurableStore(engine, time_ns=lambda: clock[0], seal_ns=seal_s * SECOND,
+                           seal_grid_ns=grid_s * SECOND)
     durable.start()
     lat, passes, late = _Latencies(), [], 0
     pending: list[Future[bool]] = []
@@ -129,10 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--seal", type=int, default=10, help="seal age (s)")
     ap.add_argument("--maintain", type=int, default=10, help="seconds between passes")
+    ap.add_argument("--grid", type=int, default=SEAL_GRID_NS // SECOND,
+                    help="seal cutoffs on this grid (s)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gputel-seal-") as d:
         print(json.dumps(run(Path(d), args.nodes, args.gpus, args.seconds, args.seal,
-                             args.maintain)))
+                             args.maintain, args.grid)))
 
 
 if __name__ == "__main__":

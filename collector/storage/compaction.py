@@ -1,11 +1,11 @@
 """Which sealed blocks to merge next: Prometheus' levelled compaction over Parquet blocks.
 
-A seal writes one small block per maintenance pass (seconds of data). Blocks are merged into
-larger ones over time windows aligned to the epoch, each level `FACTOR` times wider than the
-one below (`levels`): the blocks of one window are merged once the window has been sealed
-through, so a sample is rewritten once per level, not once per pass. The widest level is a
-tenth of the full-rate retention (as Prometheus caps its blocks), so retention by age, which
-drops whole blocks, keeps at most a tenth more than asked.
+A seal writes one small block (30 s of samples, cut on a grid: durable.SEAL_GRID_NS). Blocks
+are merged into larger ones over time windows aligned to the epoch, each level `FACTOR` times
+wider than the one below (`levels`): the blocks of one window are merged once the window has
+been sealed through, so a sample is rewritten once per level, not once per pass. The widest
+level is a tenth of the full-rate retention (as Prometheus caps its blocks), so retention by
+age, which drops whole blocks, keeps at most a tenth more than asked.
 
 Only a run of blocks adjacent by number is merged: the merged block's name carries the first
 and last number it replaces, and at start-up a block whose number that range covers is taken

@@ -50,6 +50,11 @@ MAX_BATCH_VALUES = 2_000_000  # a commit's transient arrays stay in the tens of 
 RECENT_KEYS = 200_000  # (node, instance, seq) written lately: a resend racing its original
 DIGESTS_KEPT = 4096  # applied rows kept per agent instance (resends come from the newest)
 DEFAULT_SEAL_NS = 60 * 10**9
+# Seal cutoffs fall on this grid, so a block holds whole 30 s spans and the newest five
+# minutes sit in at most ten blocks, not one per maintenance pass (30): a read of recent
+# minutes opens each block it spans (benchmarks/recent_reads.py: a 300 s read of one GPU
+# 6.9-7.6 -> 4.9-5.0 ms, seal and merge CPU -12 to -17 %, the head up to 30 s longer).
+SEAL_GRID_NS = 30 * 10**9
 PROBE_BYTES = 1 << 20
 
 
@@ -93,10 +98,13 @@ class DurableStore:
     """Owns the writer thread; every write returns a Future that resolves once durable."""
 
     def __init__(self, engine: Engine, time_ns: Callable[[], int] = time.time_ns,
-                 seal_ns: int = DEFAULT_SEAL_NS) -> None:
+                 seal_ns: int = DEFAULT_SEAL_NS, seal_grid_ns: int = SEAL_GRID_NS) -> None:
+        if seal_grid_ns <= 0:
+            raise ValueError("the seal grid must be positive")
         self.engine = engine
         self._time_ns = time_ns
         self._seal_ns = seal_ns
+        self._seal_grid_ns = seal_grid_ns
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="gputel-store-writer",
                                         daemon=True)
@@ -388,7 +396,7 @@ class DurableStore:
             self._guarded(items, self._maintain, proves=True)
             return
         try:
-            plan = self.engine.prepare_seal(self._time_ns() - self._seal_ns)
+            plan = self.engine.prepare_seal(self._cutoff())
         except Exception as exc:  # noqa: BLE001 - fails the pass, the writer goes on
             self._failed(exc, items)
             return
@@ -435,8 +443,13 @@ class DurableStore:
         with engine.transaction() as cur:  # a write the size of a batch must go through
             cur.execute("INSERT OR REPLACE INTO state VALUES ('probe', ?)",
                         [os.urandom(PROBE_BYTES)])
-        engine.seal(self._time_ns() - self._seal_ns)
+        engine.seal(self._cutoff())
         return self._after_seal(items)
+
+    def _cutoff(self) -> int:
+        """What a pass seals: samples older than seal_ns, down to the last grid line."""
+        older = self._time_ns() - self._seal_ns
+        return older // self._seal_grid_ns * self._seal_grid_ns
 
     def _after_seal(self, items: list[_Item]) -> list[bool]:
         """Retention, block checks and pruning: the rest of a maintenance pass."""

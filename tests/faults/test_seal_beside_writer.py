@@ -78,7 +78,8 @@ class _Hold:
 def test_a_late_frame_committed_while_a_block_is_written_is_kept_once(tmp_path: Path) -> None:
     now = [T0 + 30 * SECOND]
     engine = Engine(tmp_path / "d", tiers=(STEP,), retention_ns=10**6 * SECOND)
-    durable = DurableStore(engine, time_ns=lambda: now[0], seal_ns=10 * SECOND)
+    durable = DurableStore(engine, time_ns=lambda: now[0], seal_ns=10 * SECOND,
+                            seal_grid_ns=SECOND)
     durable.start()
     hold = _Hold()
     engine.fault_step = hold
@@ -121,7 +122,8 @@ def test_a_stop_seal_asked_while_a_block_is_written_waits_for_that_seal(tmp_path
     """seal_all (a clean stop) asked while a seal's block is written: that seal commits first,
     then the rest; every sample once."""
     engine = Engine(tmp_path / "d", tiers=(STEP,), retention_ns=10**6 * SECOND)
-    durable = DurableStore(engine, time_ns=lambda: T0 + 15 * SECOND, seal_ns=10 * SECOND)
+    durable = DurableStore(engine, time_ns=lambda: T0 + 15 * SECOND, seal_ns=10 * SECOND,
+                            seal_grid_ns=SECOND)
     durable.start()
     hold = _Hold()
     engine.fault_step = hold
@@ -204,3 +206,36 @@ def test_a_head_from_before_commit_numbers_opens_and_seals(tmp_path: Path) -> No
         assert ts.size == 50
     finally:
         engine.close()
+
+
+def test_passes_seal_whole_spans_of_the_grid(tmp_path: Path) -> None:
+    """A pass seals what is older than seal_ns only up to the last line of the seal grid:
+    blocks hold whole grid spans (so the newest minutes sit in a few blocks, not one per
+    pass), a pass that crosses no new line seals nothing, and every sample stays once."""
+    grid = 30 * SECOND
+    line = (T0 // grid + 1) * grid  # the first grid line after the first sample
+    now = [line + 95 * SECOND]
+    engine = Engine(tmp_path / "d", tiers=(STEP,), retention_ns=10**6 * SECOND)
+    durable = DurableStore(engine, time_ns=lambda: now[0], seal_ns=60 * SECOND,
+                           seal_grid_ns=grid)
+    durable.start()
+    try:
+        for s in range(100):
+            assert durable.append("n", "i", s + 1, b"", b"", METRICS, _frame(s)).result()
+        lead = (line - T0) // SECOND  # seconds of samples before the first line
+        assert durable.maintain().result(WAIT_S) is True  # older than line + 35 s: to + 30
+        (first,) = engine.blocks()
+        assert first.max_ts < line + 30 * SECOND <= first.max_ts + SECOND
+        assert first.samples == (lead + 30) * 10 * len(GPUS) * len(METRICS)
+        now[0] += 20 * SECOND  # older than line + 55 s: no new line crossed
+        assert durable.maintain().result(WAIT_S) is True
+        assert engine.blocks() == (first,)
+        now[0] += 10 * SECOND  # older than line + 65 s: the next span, whole
+        assert durable.maintain().result(WAIT_S) is True
+        second = engine.blocks()[1]
+        assert (second.min_ts, second.max_ts + 100_000_000) == (line + 30 * SECOND,
+                                                                line + 60 * SECOND)
+        assert second.samples == 30 * 10 * len(GPUS) * len(METRICS)
+        _assert_all_once(engine, 100)
+    finally:
+        durable.close()
