@@ -39,7 +39,7 @@ def test_floors_are_measured_on_reads_that_found_what_was_written(tmp_path: Path
     frame = frame_floors(nodes[0], 2)
     (tmp_path / "http").mkdir()
     http = http_floors(tmp_path / "http", 2)  # raises unless both servers answered 200
-    assert len(store) == 5 and len(frame) == 2 and len(http) == 2
+    assert (len(store), len(frame), len(http)) == (5, 2, 2)
     assert all(t > 0 for t in (*store.values(), *(t for _, t in frame),
                                *(t for _, a, b in http for t in (a, b))))
 
