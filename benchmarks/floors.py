@@ -35,20 +35,16 @@ import httpx
 from benchmarks.ingest import NodeSamples, encode_node
 from benchmarks.suite import data
 from benchmarks.suite.procs import Gputel, Prometheus
+from benchmarks.wire_size import median_us
 from gputel.collector.storage.engine import DeviceRows, Engine, sample_batch
 from gputel.proto import frames
 from gputel.proto.gputel.v1 import telemetry_pb2 as pb
 
 
 def p50_ms(ask: Callable[[], object], reps: int) -> float:
-    """Median wall time of `ask` in ms, after one untimed ask."""
+    """Median wall time of `ask` in ms, after one untimed ask (a first read opens files)."""
     ask()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        ask()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return median_us(ask, reps) / 1e3
 
 
 def frame_floors(node: NodeSamples, reps: int) -> list[tuple[str, float]]:
